@@ -1,0 +1,5 @@
+import sys
+
+from medvlm_sft.cli import main
+
+sys.exit(main())

@@ -1,0 +1,96 @@
+"""`medvlm-sft`: the trainer's command line.
+
+Heavy imports (torch, transformers, trl) happen inside the command functions, so `--help`,
+`schema` and `validate` stay instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from medvlm_sft import __version__
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from medvlm_sft.config.schema import write_schema
+
+    path = write_schema(args.out)
+    if args.out is not None:
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from medvlm_sft.config.validate import run_validate_command
+
+    return run_validate_command(args.config, check_data=args.check_data, as_json=args.json)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from medvlm_sft.train.runner import run_train_command
+
+    return run_train_command(args.config, args.run_dir, run_id=args.run_id)
+
+
+def _cmd_make_tiny_model(args: argparse.Namespace) -> int:
+    from medvlm_sft.models.tiny import make_tiny_model
+
+    make_tiny_model(args.out, family=args.family, seed=args.seed)
+    print(args.out)
+    return 0
+
+
+def _cmd_make_demo_data(args: argparse.Namespace) -> int:
+    from medvlm_sft.data.demo import make_demo_data
+
+    make_demo_data(args.out, seed=args.seed)
+    print(args.out)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="medvlm-sft",
+        description="Supervised fine-tuning of vision-language models on medical images.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("schema", help="write the run config's JSON schema")
+    p.add_argument("--out", type=Path, default=None, help="file to write (default: standard output)")
+    p.set_defaults(func=_cmd_schema)
+
+    p = sub.add_parser("validate", help="check a run config and print every problem with its YAML path")
+    p.add_argument("config", type=Path, help="a *.sft.yaml run config")
+    p.add_argument("--check-data", action="store_true", help="also open the data sources and model folder it names")
+    p.add_argument("--json", action="store_true", help="print the problems as JSON (for the editor)")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("train", help="run supervised fine-tuning, writing events.jsonl and checkpoints")
+    p.add_argument("config", type=Path, help="a *.sft.yaml run config")
+    p.add_argument("--run-dir", type=Path, required=True, help="the run folder (created if missing)")
+    p.add_argument("--run-id", default=None, help="run id for events (default: the run folder's name)")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("make-tiny-model", help="build a tiny random model, processor and tokenizer offline")
+    p.add_argument("out", type=Path, help="output folder")
+    p.add_argument("--family", choices=["qwen2_5_vl", "medgemma"], default="qwen2_5_vl")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_make_tiny_model)
+
+    p = sub.add_parser("make-demo-data", help="write a small synthetic MedVision-format dataset")
+    p.add_argument("out", type=Path, help="output folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_make_demo_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

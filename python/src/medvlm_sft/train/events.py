@@ -1,0 +1,128 @@
+"""The events contract (design contract 4): the trainer is the only writer of events.jsonl.
+
+One flat JSON object per line, flushed per line:
+`{"v": 1, "t": <unix seconds>, "type": ..., ...}`. Readers ignore unknown fields and types,
+tolerate a torn last line and resume from a byte offset. The TypeScript mirror lives in
+`src/shared/events.ts`; both sides check `test/fixtures/events/golden.jsonl`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+EVENTS_VERSION = 1
+
+Phase = Literal["preparing_data", "loading_model", "training", "evaluating", "saving", "merging", "pushing"]
+PHASES: tuple[str, ...] = ("preparing_data", "loading_model", "training", "evaluating", "saving", "merging", "pushing")
+RunStatus = Literal["finished", "failed", "stopped"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+# Events a reader must see after a crash or power loss, so they are fsynced too.
+DURABLE_TYPES = frozenset({"run_finished", "checkpoint", "error"})
+
+# Required fields of each event type besides v, t and type; the golden test checks these
+# against the fixture and the TypeScript mirror checks the same file.
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "run_started": ("run_id", "trainer_version", "world_size", "config"),
+    "phase": ("phase",),
+    "progress": ("step", "max_steps", "epoch", "samples_per_s", "eta_s"),
+    "metrics": ("step", "epoch", "split"),
+    "checkpoint": ("step", "path"),
+    "log": ("level", "message"),
+    "error": ("message", "traceback"),
+    "run_finished": ("status",),
+}
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class EventWriter:
+    """Appends events to `<run>/events.jsonl`, one flushed line each.
+
+    Metric values that are NaN or infinite are written as null (JSON has no NaN), which the
+    run panel draws as gaps.
+    """
+
+    def __init__(self, path: Path, clock=time.time) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._lock = threading.Lock()
+        self._clock = clock
+
+    def emit(self, type_: str, **fields: Any) -> dict[str, Any]:
+        event = {"v": EVENTS_VERSION, "t": round(self._clock(), 3), "type": type_}
+        event.update({k: _finite_or_none(v) for k, v in fields.items()})
+        line = json.dumps(event, ensure_ascii=False, allow_nan=False, default=str)
+        with self._lock:
+            self._file.write(line + "\n")
+            self._file.flush()
+            if type_ in DURABLE_TYPES:
+                os.fsync(self._file.fileno())
+        return event
+
+    def run_started(self, run_id: str, trainer_version: str, world_size: int, config: dict[str, Any]) -> None:
+        self.emit("run_started", run_id=run_id, trainer_version=trainer_version, world_size=world_size, config=config)
+
+    def phase(self, phase: Phase) -> None:
+        if phase not in PHASES:
+            raise ValueError(f"unknown phase {phase!r}")
+        self.emit("phase", phase=phase)
+
+    def progress(self, step: int, max_steps: int, epoch: float, samples_per_s: float | None, eta_s: float | None) -> None:
+        self.emit("progress", step=step, max_steps=max_steps, epoch=epoch, samples_per_s=samples_per_s, eta_s=eta_s)
+
+    def metrics(self, step: int, epoch: float, split: Literal["train", "eval"], **values: float) -> None:
+        self.emit("metrics", step=step, epoch=epoch, split=split, **values)
+
+    def checkpoint(self, step: int, path: str) -> None:
+        self.emit("checkpoint", step=step, path=path)
+
+    def log(self, level: LogLevel, message: str) -> None:
+        self.emit("log", level=level, message=message)
+
+    def error(self, message: str, traceback: str, record: int | None = None) -> None:
+        fields: dict[str, Any] = {"message": message, "traceback": traceback}
+        if record is not None:
+            fields["record"] = record
+        self.emit("error", **fields)
+
+    def run_finished(self, status: RunStatus) -> None:
+        self.emit("run_finished", status=status)
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._file.closed:
+                self._file.close()
+
+
+def read_events(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Complete events from `offset`, and the offset after the last complete line.
+
+    A torn last line (no newline yet) is left for the next read; lines that are not JSON
+    objects with a string `type` are skipped.
+    """
+    with open(path, "rb") as f:
+        f.seek(offset)
+        data = f.read()
+    end = data.rfind(b"\n")
+    if end < 0:
+        return [], offset
+    events = []
+    for raw in data[: end + 1].splitlines():
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and isinstance(event.get("type"), str):
+            events.append(event)
+    return events, offset + end + 1
