@@ -7,7 +7,7 @@ Cross-field rules live in `rules.py` so that their messages can point at YAML pa
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -63,6 +63,8 @@ class ModelSection(Section):
 
 
 class DataSource(Section):
+    """One records file with its task metadata and its own train and validation limits."""
+
     name: str | None = Field(
         None,
         max_length=200,
@@ -113,9 +115,7 @@ class DataSection(Section):
     seed: int = Field(1024, ge=0, description="Seed of the train/validation split and of sample selection.")
     group_by_volume: bool = Field(
         True,
-        description=(
-            "Split by volume (`image_file`) so slices of one patient never sit in both train and validation."
-        ),
+        description=("Split by volume (`image_file`) so slices of one patient never sit in both train and validation."),
     )
     cache_dir: str | None = Field(
         None,
@@ -123,7 +123,10 @@ class DataSection(Section):
         description="Where decoded slices are cached; defaults to a `.medvlm-cache` folder beside the config.",
     )
     num_workers: int = Field(
-        0, ge=0, le=256, description="Worker processes for data preparation; 0 uses the number of CPU cores (at most 8)."
+        0,
+        ge=0,
+        le=256,
+        description="Worker processes for data preparation; 0 uses the number of CPU cores (at most 8).",
     )
 
 
@@ -136,11 +139,15 @@ class TrainSection(Section):
     gradient_accumulation_steps: int = Field(
         1, ge=1, le=4096, description="Forward passes whose gradients are summed before each optimizer step."
     )
-    learning_rate: float = Field(2e-4, gt=0, le=1.0, description="Peak learning rate (the MedVision reference uses 2e-4).")
+    learning_rate: float = Field(
+        2e-4, gt=0, le=1.0, description="Peak learning rate (the MedVision reference uses 2e-4)."
+    )
     lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = Field(
         "linear", description="Learning-rate schedule after warm-up."
     )
-    warmup_ratio: float = Field(0.03, ge=0, le=1, description="Fraction of the steps spent warming up the learning rate.")
+    warmup_ratio: float = Field(
+        0.03, ge=0, le=1, description="Fraction of the steps spent warming up the learning rate."
+    )
     weight_decay: float = Field(0.0, ge=0, le=1, description="AdamW weight decay.")
     max_grad_norm: float = Field(0.3, gt=0, description="Gradient clipping norm.")
     optimizer: Literal["adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit"] = Field(
@@ -252,7 +259,7 @@ class LaunchSection(Section):
     num_processes: int = Field(
         1, ge=1, le=1024, description="Training processes (one per GPU); more than one uses `accelerate launch`."
     )
-    gpus: list[int] | None = Field(
+    gpus: list[Annotated[int, Field(ge=0, le=1023)]] | None = Field(
         None, description="GPU indices to use (sets CUDA_VISIBLE_DEVICES); null uses all visible GPUs."
     )
     slurm: SlurmOverrides = Field(default_factory=SlurmOverrides, description="Per-run SLURM overrides.")
