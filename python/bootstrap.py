@@ -86,7 +86,7 @@ def public_index_reachable(timeout: float = 3.0) -> bool:
 
 def run(cmd: list[str], env: dict[str, str]) -> None:
     log("$ " + " ".join(cmd))
-    proc = subprocess.run(cmd, env=env, stdout=sys.stderr, stderr=sys.stderr)
+    proc = subprocess.run(cmd, env=env, stdout=sys.stderr, stderr=sys.stderr, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"bootstrap: command failed with exit code {proc.returncode}: {' '.join(cmd)}")
 
@@ -125,7 +125,7 @@ def build(env_dir: Path, req_dir: Path, online: bool) -> None:
     log("public package index unreachable: offline mirror recipe")
     env["PIP_RETRIES"] = "0"
     run(pip + base, env)
-    run(pip + ["--no-deps", "--force-reinstall"] + torch_reqs, env)
+    run([*pip, "--no-deps", "--force-reinstall", *torch_reqs], env)
     run(pip + torch_runtime_requirements(python, env), env)
 
 

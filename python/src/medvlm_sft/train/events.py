@@ -78,7 +78,9 @@ class EventWriter:
             raise ValueError(f"unknown phase {phase!r}")
         self.emit("phase", phase=phase)
 
-    def progress(self, step: int, max_steps: int, epoch: float, samples_per_s: float | None, eta_s: float | None) -> None:
+    def progress(
+        self, step: int, max_steps: int, epoch: float, samples_per_s: float | None, eta_s: float | None
+    ) -> None:
         self.emit("progress", step=step, max_steps=max_steps, epoch=epoch, samples_per_s=samples_per_s, eta_s=eta_s)
 
     def metrics(self, step: int, epoch: float, split: Literal["train", "eval"], **values: float) -> None:

@@ -1,0 +1,97 @@
+// `npm test`: every test the project has, in one run, with one closing summary line.
+// Stages run in order; a failing stage is reported and the rest still run, so one red
+// stage does not hide another. Exit status is non-zero when any stage failed.
+import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { ensurePython, repoRoot, trainerEnv } from './pythonEnv.mjs';
+
+const only = process.argv.slice(2);
+
+function run(cmd, args, { env = process.env, cwd = repoRoot } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const relay = (stream, sink) =>
+      stream.on('data', (chunk) => {
+        out += chunk;
+        sink.write(chunk);
+      });
+    relay(child.stdout, process.stdout);
+    relay(child.stderr, process.stderr);
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), out }));
+  });
+}
+
+// Counts from the runners' own closing lines, so the summary says how many tests ran.
+function nodeCounts(out) {
+  const pass = [...out.matchAll(/^# pass (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  const fail = [...out.matchAll(/^# fail (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  return { passed: pass, failed: fail };
+}
+
+function pytestCounts(out) {
+  const line = out.trim().split('\n').reverse().find((l) => /=+ .*(passed|failed|error).* in [\d.]+s/.test(l)) ?? '';
+  const num = (word) => Number(line.match(new RegExp(`(\\d+) ${word}`))?.[1] ?? 0);
+  return { passed: num('passed'), failed: num('failed') + num('errors?'), skipped: num('skipped') };
+}
+
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+function lockIsInstalled() {
+  const marker = path.join(repoRoot, 'node_modules', '.package-lock.json');
+  return existsSync(marker) && statSync(marker).mtimeMs >= statSync(path.join(repoRoot, 'package-lock.json')).mtimeMs;
+}
+
+async function main() {
+  if (!lockIsInstalled()) {
+    const { code } = await run(npm, ['ci', '--no-audit', '--no-fund']);
+    if (code !== 0) throw new Error('npm ci failed');
+  }
+  const python = ensurePython();
+  const pyEnv = trainerEnv(python);
+  const stages = [
+    { name: 'typecheck', cmd: npm, args: ['run', '--silent', 'typecheck'] },
+    { name: 'lint', cmd: npm, args: ['run', '--silent', 'lint'] },
+    { name: 'ruff', cmd: python, args: ['-m', 'ruff', 'check', 'src', 'tests', 'bootstrap.py'], cwd: path.join(repoRoot, 'python') },
+    { name: 'build', cmd: npm, args: ['run', '--silent', 'build'] },
+    { name: 'unit', cmd: npm, args: ['run', '--silent', 'test:unit'], env: pyEnv, counts: nodeCounts },
+    { name: 'webview', cmd: npm, args: ['run', '--silent', 'test:webview'], env: pyEnv, counts: nodeCounts },
+    {
+      name: 'python',
+      cmd: python,
+      args: ['-m', 'pytest', '-q', '-p', 'no:cacheprovider'],
+      cwd: path.join(repoRoot, 'python'),
+      env: pyEnv,
+      counts: pytestCounts,
+    },
+    { name: 'package', cmd: npm, args: ['run', '--silent', 'test:package'], counts: nodeCounts },
+  ].filter((s) => only.length === 0 || only.includes(s.name));
+
+  const results = [];
+  for (const stage of stages) {
+    console.log(`\n=== ${stage.name} ===`);
+    const started = Date.now();
+    const { code, out } = await run(stage.cmd, stage.args, { env: stage.env ?? process.env, cwd: stage.cwd });
+    const counts = stage.counts ? stage.counts(out) : { passed: 0, failed: 0 };
+    const ok = code === 0 && counts.failed === 0;
+    if (!ok && counts.failed === 0) counts.failed = 1;
+    results.push({ name: stage.name, ok, seconds: (Date.now() - started) / 1000, ...counts });
+  }
+
+  console.log('\n=== summary ===');
+  for (const r of results) {
+    const detail = r.passed || r.failed ? ` (${r.passed} passed, ${r.failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''})` : '';
+    console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name.padEnd(10)} ${r.seconds.toFixed(1).padStart(7)} s${detail}`);
+  }
+  const passed = results.reduce((n, r) => n + r.passed, 0);
+  const failed = results.reduce((n, r) => n + r.failed, 0);
+  const skipped = results.reduce((n, r) => n + (r.skipped ?? 0), 0);
+  console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+  process.exitCode = results.every((r) => r.ok) && passed > 0 ? 0 : 1;
+}
+
+main().catch((err) => {
+  console.error(`npm test: ${err.message}`);
+  process.exitCode = 1;
+});
