@@ -31,7 +31,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from medvlm_sft.train.runner import run_train_command
 
-    return run_train_command(args.config, args.run_dir, run_id=args.run_id)
+    return run_train_command(args.config, args.run_dir, run_id=args.run_id, base_dir=args.base_dir)
 
 
 def _cmd_make_tiny_model(args: argparse.Namespace) -> int:
@@ -72,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", type=Path, help="a *.sft.yaml run config")
     p.add_argument("--run-dir", type=Path, required=True, help="the run folder (created if missing)")
     p.add_argument("--run-id", default=None, help="run id for events (default: the run folder's name)")
+    p.add_argument(
+        "--base-dir",
+        type=Path,
+        default=None,
+        help="folder that relative paths in the config resolve against (default: the config's folder); "
+        "the launcher passes the original config's folder since the run folder holds a copy",
+    )
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("make-tiny-model", help="build a tiny random model, processor and tokenizer offline")

@@ -49,10 +49,14 @@ def config_dir(config_path: Path | str) -> Path:
     return Path(config_path).absolute().parent
 
 
-def load_config(path: Path | str, *, check_data: bool = False) -> tuple[RunConfig | None, list[Problem]]:
+def load_config(
+    path: Path | str, *, check_data: bool = False, base_dir: Path | str | None = None
+) -> tuple[RunConfig | None, list[Problem]]:
     """Read and check a config file. The config is None when any problem is an error.
 
     Paths inside the config stay as written; resolve them with `resolve_path(path, value)`.
+    `base_dir` replaces the config's folder as the anchor of relative paths: a run folder
+    holds a copy of the config whose paths are relative to the original's folder.
     """
     try:
         data = read_config_bytes(Path(path))
@@ -61,12 +65,13 @@ def load_config(path: Path | str, *, check_data: bool = False) -> tuple[RunConfi
     text, problems = decode_config(data)
     if text is None:
         return None, problems
-    return _analyze(text, Path(path), check_data)
+    anchor = Path(base_dir) / Path(path).name if base_dir is not None else Path(path)
+    return _analyze(text, anchor, check_data)
 
 
-def require_config(path: Path | str, *, check_data: bool = False) -> RunConfig:
+def require_config(path: Path | str, *, check_data: bool = False, base_dir: Path | str | None = None) -> RunConfig:
     """`load_config` for callers that stop on errors: raises `ConfigError`, ignores warnings."""
-    cfg, problems = load_config(path, check_data=check_data)
+    cfg, problems = load_config(path, check_data=check_data, base_dir=base_dir)
     if cfg is None:
         raise ConfigError(path, problems)
     return cfg
