@@ -1,0 +1,44 @@
+// Commands on a run take it from the Runs view (a tree node), from a caller (a run id), or
+// else ask with a quick pick.
+
+import * as vscode from 'vscode';
+import type { RunRecord, RunRegistry } from '../runs/runRegistry';
+import { STATUS_LABELS } from '../shared/runStatus';
+
+/** The run id in a command argument: a string, or a Runs view node. */
+export function runIdFromArgument(arg: unknown): string | undefined {
+  if (typeof arg === 'string') {
+    return arg;
+  }
+  if (typeof arg === 'object' && arg !== null && typeof (arg as { runId?: unknown }).runId === 'string') {
+    return (arg as { runId: string }).runId;
+  }
+  return undefined;
+}
+
+export async function pickRun(
+  registry: RunRegistry,
+  arg: unknown,
+  options: { readonly filter?: (record: RunRecord) => boolean; readonly placeHolder: string; readonly none: string },
+): Promise<RunRecord | undefined> {
+  const fromArg = runIdFromArgument(arg);
+  if (fromArg !== undefined) {
+    await registry.refresh();
+    const record = registry.get(fromArg);
+    if (!record) {
+      void vscode.window.showErrorMessage(`MedVLM: there is no run ${fromArg} under ${registry.runsRoot ?? 'the runs root'}.`);
+    }
+    return record;
+  }
+  await registry.refresh();
+  const records = registry.list().filter(options.filter ?? (() => true));
+  if (records.length === 0) {
+    void vscode.window.showInformationMessage(`MedVLM: ${options.none}`);
+    return undefined;
+  }
+  const picked = await vscode.window.showQuickPick(
+    records.map((record) => ({ label: record.runId, description: STATUS_LABELS[record.summary.status], record })),
+    { placeHolder: options.placeHolder },
+  );
+  return picked?.record;
+}

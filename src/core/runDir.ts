@@ -1,0 +1,199 @@
+// The run directory (design contract 5): `<runs root>/<run id>/` holding run.json (written
+// once by the launcher), events.jsonl (written only by the trainer), stdout.log, the config
+// snapshot the trainer reads, checkpoints/ and merged/.
+
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import path from 'node:path';
+
+export const RUN_JSON = 'run.json';
+export const EVENTS_FILE = 'events.jsonl';
+export const STDOUT_LOG = 'stdout.log';
+export const CONFIG_SNAPSHOT = 'config.sft.yaml';
+export const CHECKPOINTS_DIR = 'checkpoints';
+export const MERGED_DIR = 'merged';
+
+export interface RunTarget {
+  readonly kind: 'local';
+}
+
+export interface RunInfo {
+  readonly version: 1;
+  readonly run_id: string;
+  /** ISO 8601. */
+  readonly created: string;
+  /** The original config file, absolute. */
+  readonly config_path: string;
+  /** The snapshot inside the run dir that the trainer reads. */
+  readonly config_file: string;
+  readonly target: RunTarget;
+  readonly pid: number | null;
+  /** /proc/<pid>/stat start time in clock ticks (Linux), to tell the trainer from a reused pid. */
+  readonly pid_start_time: number | null;
+  readonly trainer_version: string | null;
+  readonly python: string;
+  /** The command that started the trainer; never holds secrets. */
+  readonly argv: readonly string[];
+}
+
+export function runPaths(runDir: string) {
+  return {
+    runJson: path.join(runDir, RUN_JSON),
+    events: path.join(runDir, EVENTS_FILE),
+    stdoutLog: path.join(runDir, STDOUT_LOG),
+    config: path.join(runDir, CONFIG_SNAPSHOT),
+    checkpoints: path.join(runDir, CHECKPOINTS_DIR),
+    merged: path.join(runDir, MERGED_DIR),
+  };
+}
+
+const isNumOrNull = (x: unknown): x is number | null => x === null || (typeof x === 'number' && Number.isFinite(x));
+const isStrOrNull = (x: unknown): x is string | null => x === null || typeof x === 'string';
+
+/** A RunInfo when `raw` is a version-1 run.json, else undefined. */
+export function parseRunInfo(raw: unknown): RunInfo | undefined {
+  if (typeof raw !== 'object' || raw === null) {
+    return undefined;
+  }
+  const r = raw as Record<string, unknown>;
+  const target = r.target as Record<string, unknown> | null | undefined;
+  const ok =
+    r.version === 1 &&
+    typeof r.run_id === 'string' &&
+    typeof r.created === 'string' &&
+    typeof r.config_path === 'string' &&
+    typeof r.config_file === 'string' &&
+    typeof target === 'object' &&
+    target !== null &&
+    target.kind === 'local' &&
+    isNumOrNull(r.pid) &&
+    isNumOrNull(r.pid_start_time) &&
+    isStrOrNull(r.trainer_version) &&
+    typeof r.python === 'string' &&
+    Array.isArray(r.argv) &&
+    r.argv.every((a) => typeof a === 'string');
+  return ok ? (raw as RunInfo) : undefined;
+}
+
+/** Writes run.json so that a reader sees either no file or the whole file, never a part. */
+export async function writeRunInfo(runDir: string, info: RunInfo): Promise<void> {
+  const target = path.join(runDir, RUN_JSON);
+  const tmp = path.join(runDir, `.${RUN_JSON}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await open(tmp, 'wx');
+  try {
+    await handle.writeFile(`${JSON.stringify(info, null, 2)}\n`, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(tmp, target);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+export async function readRunInfo(runDir: string): Promise<RunInfo | undefined> {
+  try {
+    return parseRunInfo(JSON.parse(await readFile(path.join(runDir, RUN_JSON), 'utf8')));
+  } catch {
+    return undefined;
+  }
+}
+
+/** `lung.sft.yaml` -> `lung`; anything but letters, digits, `.`, `_` and `-` becomes `-`. */
+export function configStem(configPath: string): string {
+  const name = path.basename(configPath).replace(/\.sft\.ya?ml$/i, '').replace(/\.ya?ml$/i, '');
+  const clean = name
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '')
+    .slice(0, 48);
+  return clean.length > 0 ? clean : 'run';
+}
+
+const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
+
+/** `YYYYMMDD-HHMMSS-<config stem>`, in local time because people read these names. */
+export function runIdBase(configPath: string, now: Date): string {
+  const date = `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}`;
+  const time = `${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`;
+  return `${date}-${time}-${configStem(configPath)}`;
+}
+
+/**
+ * Claims a new run directory. mkdir is the atomic claim, so two launches in the same
+ * second (even from two windows) get `<id>` and `<id>-2`.
+ */
+export async function createRunDir(
+  runsRoot: string,
+  configPath: string,
+  now: Date = new Date(),
+): Promise<{ runId: string; runDir: string }> {
+  await mkdir(runsRoot, { recursive: true });
+  const base = runIdBase(configPath, now);
+  for (let n = 1; n < 1000; n += 1) {
+    const runId = n === 1 ? base : `${base}-${n}`;
+    const runDir = path.join(runsRoot, runId);
+    try {
+      await mkdir(runDir);
+      return { runId, runDir };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw err;
+      }
+    }
+  }
+  throw new Error(`could not find a free run id for ${base} under ${runsRoot}`);
+}
+
+export interface RunDirEntry {
+  readonly runId: string;
+  readonly runDir: string;
+  /** Absent while the launcher has not written it yet, or when it is unreadable. */
+  readonly info?: RunInfo;
+  /** When the folder was created (ms since the epoch). */
+  readonly createdMs: number;
+  readonly hasEvents: boolean;
+}
+
+/** Every run folder under `runsRoot`, newest first; half-written folders are included. */
+export async function listRuns(runsRoot: string): Promise<RunDirEntry[]> {
+  let names: string[];
+  try {
+    const dirents = await readdir(runsRoot, { withFileTypes: true });
+    names = dirents.filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name);
+  } catch {
+    return [];
+  }
+  const entries = await Promise.all(names.map((name) => describeRun(path.join(runsRoot, name))));
+  return entries
+    .filter((e): e is RunDirEntry => e !== undefined)
+    .sort(compareRunsNewestFirst);
+}
+
+export function compareRunsNewestFirst(a: RunDirEntry, b: RunDirEntry): number {
+  return b.createdMs - a.createdMs || b.runId.localeCompare(a.runId);
+}
+
+export async function describeRun(runDir: string): Promise<RunDirEntry | undefined> {
+  let dirStat;
+  try {
+    dirStat = await stat(runDir);
+  } catch {
+    return undefined;
+  }
+  const info = await readRunInfo(runDir);
+  const hasEvents = await stat(path.join(runDir, EVENTS_FILE)).then(
+    () => true,
+    () => false,
+  );
+  return { runId: path.basename(runDir), runDir, ...(info ? { info } : {}), createdMs: createdTime(dirStat), hasEvents };
+}
+
+/** When a folder was created; ctime stands in where the file system keeps no birth time. */
+export function createdTime(stats: Stats): number {
+  return stats.birthtimeMs > 0 ? stats.birthtimeMs : stats.ctimeMs;
+}

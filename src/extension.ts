@@ -1,0 +1,62 @@
+// Activation builds the services and registers commands and views; nothing here waits on
+// the disk or a process. Runs are detached, so deactivation leaves them running.
+
+import * as vscode from 'vscode';
+import { registerOpenRunPanel, showRunPanel } from './commands/openRunPanel';
+import { registerRefreshRuns } from './commands/refreshRuns';
+import { registerRevealRunFolder } from './commands/revealRunFolder';
+import { registerStartRun } from './commands/startRun';
+import { registerStopRun } from './commands/stopRun';
+import { PythonEnvironment } from './python/pythonEnv';
+import { notifyRunEnds } from './runs/runNotifications';
+import { RunRegistry } from './runs/runRegistry';
+import { runsRoot } from './settings';
+import { RunsTreeProvider } from './views/runsTreeProvider';
+
+export function activate(context: vscode.ExtensionContext): void {
+  const log = vscode.window.createOutputChannel('MedVLM', { log: true });
+  const registry = new RunRegistry(runsRoot, log);
+  const python = new PythonEnvironment(
+    context.extensionUri.fsPath,
+    vscode.Uri.joinPath(context.globalStorageUri, 'envs').fsPath,
+    log,
+  );
+  const diagnostics = vscode.languages.createDiagnosticCollection('medvlm');
+  const tree = new RunsTreeProvider(registry);
+  const openPanel = (runId: string): void => showRunPanel(context.extensionUri, registry, log, runId);
+
+  context.subscriptions.push(
+    log,
+    registry,
+    diagnostics,
+    tree,
+    vscode.window.createTreeView('medvlm.runs', { treeDataProvider: tree, showCollapseAll: true }),
+    registerStartRun({ extensionUri: context.extensionUri, python, registry, diagnostics, log, openPanel }),
+    registerStopRun(registry),
+    registerOpenRunPanel(context.extensionUri, registry, log),
+    registerRefreshRuns(registry),
+    registerRevealRunFolder(registry),
+    notifyRunEnds(registry, openPanel),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration('medvlm.pythonPath')) {
+        python.invalidate();
+      }
+      if (event.affectsConfiguration('medvlm.runsRoot')) {
+        void registry.refresh();
+      }
+    }),
+    vscode.workspace.onDidChangeWorkspaceFolders(() => void registry.refresh()),
+    // The trainer's problems describe the file as it was validated; once it changes, their
+    // positions are stale.
+    vscode.workspace.onDidChangeTextDocument((event) => {
+      if (event.contentChanges.length > 0 && diagnostics.has(event.document.uri)) {
+        diagnostics.delete(event.document.uri);
+      }
+    }),
+  );
+  void registry.refresh();
+}
+
+export function deactivate(): void {
+  // Runs are detached from the editor on purpose; there is nothing to stop.
+}
