@@ -31,7 +31,7 @@ function nodeCounts(out) {
 }
 
 function pytestCounts(out) {
-  const line = out.trim().split('\n').reverse().find((l) => /=+ .*(passed|failed|error).* in [\d.]+s/.test(l)) ?? '';
+  const line = out.trim().split('\n').reverse().find((l) => /\d+ (passed|failed|errors?)\b.* in [\d.]+s/.test(l)) ?? '';
   const num = (word) => Number(line.match(new RegExp(`(\\d+) ${word}`))?.[1] ?? 0);
   return { passed: num('passed'), failed: num('failed') + num('errors?'), skipped: num('skipped') };
 }
@@ -54,6 +54,7 @@ async function main() {
     { name: 'typecheck', cmd: npm, args: ['run', '--silent', 'typecheck'] },
     { name: 'lint', cmd: npm, args: ['run', '--silent', 'lint'] },
     { name: 'ruff', cmd: python, args: ['-m', 'ruff', 'check', 'src', 'tests', 'bootstrap.py'], cwd: path.join(repoRoot, 'python') },
+    { name: 'docs', cmd: process.execPath, args: ['scripts/configReference.mjs', '--check'] },
     { name: 'build', cmd: npm, args: ['run', '--silent', 'build'] },
     { name: 'unit', cmd: npm, args: ['run', '--silent', 'test:unit'], env: pyEnv, counts: nodeCounts },
     { name: 'webview', cmd: npm, args: ['run', '--silent', 'test:webview'], env: pyEnv, counts: nodeCounts },
