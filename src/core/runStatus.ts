@@ -4,6 +4,7 @@
 
 import type { FinishStatus, Phase, ProgressEvent, TrainerEvent } from '../shared/events';
 import type { RunStatus, RunSummary } from '../shared/runStatus';
+import { formatDuration } from '../shared/format';
 
 /** A folder with no run.json younger than this is a launch in progress, not a lost run. */
 export const STARTING_GRACE_MS = 60_000;
@@ -104,21 +105,6 @@ export function deriveSummary(runId: string, state: RunEventsState, liveness: Li
     ...(state.lastEventAt !== undefined ? { lastEventAt: state.lastEventAt } : {}),
     ...((status === 'failed' || status === 'lost') && state.error !== undefined ? { error: state.error } : {}),
   };
-}
-
-/** `1m 03s`, `2h 05m`, `45s`. */
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const rest = s % 60;
-  if (h > 0) {
-    return `${h}h ${String(m).padStart(2, '0')}m`;
-  }
-  if (m > 0) {
-    return `${m}m ${String(rest).padStart(2, '0')}s`;
-  }
-  return `${rest}s`;
 }
 
 /** `step 12/40 · ETA 1m 03s`, or '' before the first progress event. */

@@ -13,6 +13,7 @@ import { after, before, test } from 'node:test';
 import { readEventsFrom } from '../../src/core/eventsTail';
 import { runPaths } from '../../src/core/runDir';
 import { followRun, startLocalRun, stopLocalRun } from '../../src/launch/localLauncher';
+import type { StartedRun } from '../../src/launch/localLauncher';
 import type { TrainerEvent } from '../../src/shared/events';
 import { repoRoot, waitFor } from './testUtil';
 
@@ -53,14 +54,8 @@ before(() => {
   trainer(['make-demo-data', path.join(workspace, 'demo-data')]);
 });
 
-after(() => {
-  if (workspace) {
-    rmSync(workspace, { recursive: true, force: true });
-  }
-});
-
-test('the real trainer: a demo run finishes with a falling loss and checkpoints', async (t) => {
-  const config = writeConfig('demo', 8);
+/** Starts a run through the launcher; its process group is killed after the test, whatever happened. */
+async function startRun(t: { after: (fn: () => void) => void }, config: string): Promise<StartedRun> {
   const started = await startLocalRun({
     pythonPath: python ?? '',
     extensionRoot: repoRoot,
@@ -74,6 +69,17 @@ test('the real trainer: a demo run finishes with a falling loss and checkpoints'
       // Already gone.
     }
   });
+  return started;
+}
+
+after(() => {
+  if (workspace) {
+    rmSync(workspace, { recursive: true, force: true });
+  }
+});
+
+test('the real trainer: a demo run finishes with a falling loss and checkpoints', async (t) => {
+  const started = await startRun(t, writeConfig('demo', 8));
   const watch = followRun(started.runDir, () => undefined);
   const summary = await watch.whenTerminal();
   watch.dispose();
@@ -93,20 +99,7 @@ test('the real trainer: a demo run finishes with a falling loss and checkpoints'
 });
 
 test('the real trainer: stop writes a checkpoint, then the run is stopped', async (t) => {
-  const config = writeConfig('long', 100_000);
-  const started = await startLocalRun({
-    pythonPath: python ?? '',
-    extensionRoot: repoRoot,
-    configPath: config,
-    runsRoot: path.join(workspace, 'runs'),
-  });
-  t.after(() => {
-    try {
-      process.kill(-started.pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  });
+  const started = await startRun(t, writeConfig('long', 100_000));
   const first = await waitFor(
     'the first training step',
     async () => (await allEvents(started.runDir)).find((e) => e.type === 'progress' || e.type === 'run_finished'),

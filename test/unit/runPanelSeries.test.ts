@@ -5,7 +5,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { MetricsEvent, TrainerEvent } from '../../src/shared/events';
 import { toTrainerEvent } from '../../src/shared/events';
-import { formatDuration, formatNumber, headerModel } from '../../webview/runPanel/format';
+import { formatNumber, headerModel } from '../../webview/runPanel/format';
+import { formatDuration } from '../../src/shared/format';
 import { RunSeries } from '../../webview/runPanel/series';
 import { repoRoot } from './testUtil';
 

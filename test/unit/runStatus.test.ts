@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { deriveStatus, deriveSummary, EMPTY_RUN_STATE, formatDuration, formatProgress, reduceRunEvents, STARTING_GRACE_MS } from '../../src/core/runStatus';
+import { deriveStatus, deriveSummary, EMPTY_RUN_STATE, formatProgress, reduceRunEvents, STARTING_GRACE_MS } from '../../src/core/runStatus';
+import { formatDuration } from '../../src/shared/format';
 import type { Liveness } from '../../src/core/runStatus';
 import type { TrainerEvent } from '../../src/shared/events';
 import type { RunStatus } from '../../src/shared/runStatus';

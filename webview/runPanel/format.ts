@@ -4,6 +4,7 @@
 import type { RunStatus, RunSummary } from '../../src/shared/runStatus';
 import { STATUS_LABELS, TERMINAL_STATUSES } from '../../src/shared/runStatus';
 import type { RunSeries } from './series';
+import { formatDuration } from '../../src/shared/format';
 
 export interface Stat {
   readonly key: string;
@@ -16,20 +17,6 @@ export interface HeaderModel {
   readonly statusLabel: string;
   readonly terminal: boolean;
   readonly stats: readonly Stat[];
-}
-
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const rest = s % 60;
-  if (h > 0) {
-    return `${h}h ${String(m).padStart(2, '0')}m`;
-  }
-  if (m > 0) {
-    return `${m}m ${String(rest).padStart(2, '0')}s`;
-  }
-  return `${rest}s`;
 }
 
 /** Compact numbers for axes and stats: 2.75, 0.0002 -> 2e-4, 12345 -> 12,345. */

@@ -1,0 +1,16 @@
+// Wording shared by the Runs view (host) and the run panel (webview).
+
+/** `1m 03s`, `2h 05m`, `45s`. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = s % 60;
+  if (h > 0) {
+    return `${h}h ${String(m).padStart(2, '0')}m`;
+  }
+  if (m > 0) {
+    return `${m}m ${String(rest).padStart(2, '0')}s`;
+  }
+  return `${rest}s`;
+}
