@@ -110,6 +110,30 @@ CASES: dict[str, tuple[dict[str, Any], str, str, dict[str, Any]]] = {
         "error",
         {"launch.num_processes": 2, "launch.gpus": [0, 3]},
     ),
+    "image-window-missing": (
+        {"data.image": {"normalization": "window"}},
+        "data.image.window",
+        "error",
+        {"data.image": {"normalization": "window", "window": "ct_soft_tissue"}},
+    ),
+    "image-window-ignored": (
+        {"data.image": {"window": "ct_bone"}},
+        "data.image.window",
+        "warning",
+        {"data.image": {"normalization": "window", "window": "ct_bone"}},
+    ),
+    "flash-attention-needs-cuda": (
+        {"model.attn_implementation": "flash_attention_2", "train.use_cpu": True},
+        "model.attn_implementation",
+        "error",
+        {"model.attn_implementation": "sdpa", "train.use_cpu": True},
+    ),
+    "qlora-merge-uses-full-weights": (
+        {"model.quantization": "4bit", "hub.merge_after_training": True},
+        "hub.merge_after_training",
+        "warning",
+        {"model.quantization": "4bit", "hub.merge_after_training": False},
+    ),
 }
 
 

@@ -1,4 +1,4 @@
-"""The synthetic demo dataset and the data pipeline run over it (real NIfTI files, no mocks)."""
+"""The synthetic demo dataset: deterministic bytes, and every number in its records follows from its pixels."""
 
 from __future__ import annotations
 
@@ -11,14 +11,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from medvlm_sft.config.model import DataSection, DataSource
-from medvlm_sft.data import dataset as dataset_module
-from medvlm_sft.data.dataset import prepare_data
 from medvlm_sft.data.demo import make_demo_data
-from medvlm_sft.data.records import DataError
-from medvlm_sft.models.family import ResizeRule
-
-QWEN = ResizeRule("qwen2_5_vl")
 
 
 @pytest.fixture(scope="module")
@@ -105,141 +98,3 @@ def test_measurements_follow_from_the_landmarks(demo):
         # The landmarks lie on the record's slice, and each one is a bright dot there.
         volume, _ = _volume(demo, rec)
         assert all(volume[r, c, k] == 1000 and k == rec["slice_idx"] for r, c, k in marks.values())
-
-
-def _data_cfg(records_path: Path, tasks_path: Path, **source) -> DataSection:
-    return DataSection(sources=[DataSource(records=str(records_path), tasks=str(tasks_path), **source)], seed=1024)
-
-
-def test_prepare_data_decodes_each_volume_once(demo, monkeypatch):
-    calls: list[str] = []
-    real = dataset_module.load_volume
-
-    def counting_load_volume(path):
-        calls.append(Path(path).name)
-        return real(path)
-
-    monkeypatch.setattr(dataset_module, "load_volume", counting_load_volume)
-    data = prepare_data(_data_cfg(demo / "records.jsonl", demo / "tasks.json", val_limit=9), demo, QWEN)
-    assert sorted(calls) == [f"case_{i:03d}.nii.gz" for i in range(4)]
-    assert len(data.val) == 9 and len(data.train) == 27
-    assert Counter(s.kind for s in data.train + data.val) == {"detection": 16, "tumor_lesion": 8, "angle_distance": 12}
-    # One whole volume (9 records) is the validation set: no volume on both sides.
-    assert len({s.where.split(":")[0] for s in data.val}) == 1
-    val_images = {Path(json.loads(line)["image_file"]).name for line in _lines_of(demo, data.val)}
-    train_images = {Path(json.loads(line)["image_file"]).name for line in _lines_of(demo, data.train)}
-    assert len(val_images) == 1 and not val_images & train_images
-    sample = data.train[0]
-    assert sample.image.dtype == np.uint8 and sample.image.shape == (64, 64)
-    assert sample.messages[0]["content"][0] == {"type": "image"}
-
-
-def _lines_of(demo: Path, samples) -> list[str]:
-    lines = (demo / "records.jsonl").read_text().splitlines()
-    return [lines[int(s.where.rsplit(":", 1)[1]) - 1] for s in samples]
-
-
-def test_prepare_data_ignores_file_order(demo, tmp_path):
-    lines = (demo / "records.jsonl").read_text().splitlines()
-    reversed_path = tmp_path / "records.jsonl"
-    reversed_path.write_text("\n".join(reversed(lines)) + "\n")
-    for name in ("Images", "Landmarks"):
-        (tmp_path / name).symlink_to(demo / name)
-    a = prepare_data(_data_cfg(demo / "records.jsonl", demo / "tasks.json", val_limit=9), demo, QWEN)
-    b = prepare_data(_data_cfg(reversed_path, demo / "tasks.json", val_limit=9), tmp_path, QWEN)
-    assert [s.messages for s in a.train] == [s.messages for s in b.train]
-    assert [s.messages for s in a.val] == [s.messages for s in b.val]
-
-
-def test_prompts_use_the_header_spacing_not_the_float16_fields(tmp_path):
-    volume = np.zeros((56, 56, 2), dtype=np.int16)
-    volume[10:30, 20:40, 1] = 100
-    img = nib.Nifti1Image(volume, np.diag([3.3, 3.3, 1.0, 1.0]))
-    nib.save(img, tmp_path / "v.nii.gz")
-    rec = {
-        "dataset_name": "Demo",
-        "taskID": "01",
-        "taskType": "Tumor-Lesion-Size",
-        "image_file": "v.nii.gz",
-        "slice_dim": 2,
-        "slice_idx": 1,
-        "label": 2,
-        "image_size_2d": [56, 56],
-        "pixel_size": [3.30078125, 3.30078125],  # float16(3.3): would print 3.301
-        "biometric_profile": {
-            "metric_value_major_axis": [20.0],
-            "metric_value_minor_axis": [10.0],
-            "metric_unit": "cm",
-        },
-    }
-    (tmp_path / "records.jsonl").write_text(json.dumps(rec) + "\n")
-    tasks = {"Demo/01": {"image_description": "", "labels_map": {"2": "lesion"}}}
-    (tmp_path / "tasks.json").write_text(json.dumps(tasks))
-    data = prepare_data(_data_cfg(tmp_path / "records.jsonl", tmp_path / "tasks.json"), tmp_path, QWEN)
-    prompt = data.train[0].messages[0]["content"][1]["text"]
-    # 56 x 56 needs no resize; header pixdim float32(3.3) = 3.2999999523 -> "3.300". A string unit "cm" is
-    # spelled out in both the question and the pixel-size line.
-    assert (
-        "in centimeters.\nAdditional information:\nThe pixel size for this image is 3.300 centimeters (width) x "
-        in prompt
-    )
-    assert data.train[0].target == "20.000, 10.000"
-
-
-def test_limits_above_size_warn_and_use_everything(demo):
-    cfg = _data_cfg(demo / "records.jsonl", demo / "tasks.json", val_limit=0, train_limit=500)
-    cfg.train_limit = 10_000
-    data = prepare_data(cfg, demo, QWEN)
-    assert len(data.train) == 36 and data.val == []
-    assert any("train_limit 500 is more than the 36 samples" in w for w in data.warnings)
-    assert any("data.train_limit 10000 is more than the 36 samples" in w for w in data.warnings)
-
-
-def test_missing_volume_names_the_record(demo, tmp_path):
-    recs = records(demo)
-    recs[5]["image_file"] = "Images/missing.nii.gz"
-    path = tmp_path / "records.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
-    for name in ("Images", "Landmarks"):
-        (tmp_path / name).symlink_to(demo / name)
-    with pytest.raises(DataError) as err:
-        prepare_data(_data_cfg(path, demo / "tasks.json"), tmp_path, QWEN)
-    assert str(err.value).startswith(f"{path}:6: image file not found: {tmp_path / 'Images' / 'missing.nii.gz'}")
-    assert err.value.record == 5
-
-
-def test_slice_outside_the_volume_names_the_record(demo, tmp_path):
-    recs = records(demo)
-    recs[0]["slice_idx"] = 99
-    path = tmp_path / "records.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
-    (tmp_path / "Images").symlink_to(demo / "Images")
-    with pytest.raises(DataError, match=r"records\.jsonl:1: slice_idx 99 is outside 0\.\.7 along dimension 2"):
-        prepare_data(_data_cfg(path, demo / "tasks.json"), tmp_path, QWEN)
-
-
-def test_generic_records_with_a_picture_and_a_volume_slice(demo, tmp_path):
-    from PIL import Image
-
-    Image.fromarray(np.arange(48 * 32, dtype=np.uint32).reshape(48, 32).astype(np.uint8)).save(tmp_path / "x.png")
-    (tmp_path / "Images").symlink_to(demo / "Images")
-    messages = [
-        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What is this?"}]},
-        {"role": "assistant", "content": [{"type": "text", "text": "A test pattern."}]},
-    ]
-    lines = [
-        {"image": "x.png", "messages": messages},
-        {"image": "Images/case_001.nii.gz", "slice_dim": 0, "slice_idx": 30, "messages": messages},
-        {"image": "x.png", "messages": messages[1:]},
-    ]
-    path = tmp_path / "generic.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in lines[:2]))
-    cfg = DataSection(sources=[DataSource(records=str(path))])
-    data = prepare_data(cfg, tmp_path, QWEN)
-    shapes = sorted(s.image.shape for s in data.train)
-    assert shapes == [(48, 32, 3), (64, 8)]  # RGB picture; sagittal slice of a 64x64x8 volume
-    assert all(s.kind == "generic" and s.messages == messages and s.target == "A test pattern." for s in data.train)
-
-    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
-    with pytest.raises(DataError, match=r"generic\.jsonl:3: `messages` must be a list with a user turn"):
-        prepare_data(cfg, tmp_path, QWEN)

@@ -142,7 +142,8 @@ def test_missing_volume_fails_with_an_error_naming_the_record(workspace, tmp_pat
     assert run_train_command(config, run_dir) == 1
     events = events_of(run_dir)
     (error,) = [e for e in events if e["type"] == "error"]
-    assert error["message"].startswith(f"{workspace / 'data' / 'broken.jsonl'}:3: image file not found")
+    assert f"{workspace / 'data' / 'broken.jsonl'}:3" in error["message"]
+    assert "image file not found" in error["message"]
     assert error["record"] == 2 and "Traceback" in error["traceback"]
     assert events[-1]["type"] == "run_finished" and events[-1]["status"] == "failed"
     assert "loading_model" not in phases(events)

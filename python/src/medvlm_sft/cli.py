@@ -34,6 +34,26 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return run_train_command(args.config, args.run_dir, run_id=args.run_id, base_dir=args.base_dir)
 
 
+def _cmd_format(args: argparse.Namespace) -> int:
+    from medvlm_sft.data.commands import run_format_command
+    from medvlm_sft.data.formatting import FormatOptions
+
+    options = FormatOptions(args.detection_prompt, args.box_convention)
+    return run_format_command(args.records, args.tasks, args.model_family, args.limit, args.model, options=options)
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from medvlm_sft.data.commands import run_prepare_command
+
+    return run_prepare_command(args.config, args.run_dir, args.base_dir)
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from medvlm_sft.train.merge import run_merge_command
+
+    return run_merge_command(args.path, args.out, args.base, args.dtype, args.max_shard_size)
+
+
 def _cmd_make_tiny_model(args: argparse.Namespace) -> int:
     from medvlm_sft.models.tiny import make_tiny_model
 
@@ -80,6 +100,71 @@ def build_parser() -> argparse.ArgumentParser:
         "the launcher passes the original config's folder since the run folder holds a copy",
     )
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser(
+        "format",
+        help="print each record's chat messages and image sizes as JSON lines (what the model is trained on)",
+        description="One JSON line per record on stdout: "
+        '{"messages": [...], "image_size": [H, W], "model_image_size": [H2, W2]}. '
+        "Bad records are reported on stderr as file:line and get no line; the exit status is then 1.",
+    )
+    p.add_argument("--records", type=Path, required=True, help="records file (.jsonl, .json or .parquet)")
+    p.add_argument("--tasks", type=Path, default=None, help="task metadata file (tasks.json) for MedVision records")
+    p.add_argument("--model-family", required=True, choices=["qwen2_5_vl", "medgemma"], help="decides the resize")
+    p.add_argument("--limit", type=int, default=None, help="only the first N records of the file")
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="model folder whose processor config sets the resize (default: the published Qwen2.5-VL-Instruct "
+        "settings min_pixels 3136, max_pixels 12845056, patch 14, merge 2; MedGemma 896x896)",
+    )
+    p.add_argument(
+        "--detection-prompt",
+        choices=["reference", "benchmark"],
+        default="reference",
+        help="detection format requirement: the reference SFT text or the benchmark's (data.detection_prompt)",
+    )
+    p.add_argument(
+        "--box-convention",
+        choices=["reference", "pixel_edge"],
+        default="reference",
+        help="detection targets: max_coords as-is (reference) or their far pixel edge (data.box_convention)",
+    )
+    p.set_defaults(func=_cmd_format)
+
+    p = sub.add_parser(
+        "prepare",
+        help="read, check, decode and cache a run config's data without training (progress on stderr)",
+    )
+    p.add_argument("config", type=Path, help="a *.sft.yaml run config")
+    p.add_argument("--run-dir", type=Path, default=None, help="also write events to <run-dir>/events.jsonl")
+    p.add_argument(
+        "--base-dir",
+        type=Path,
+        default=None,
+        help="folder that relative paths in the config resolve against (default: the config's folder)",
+    )
+    p.set_defaults(func=_cmd_prepare)
+
+    p = sub.add_parser("merge", help="merge a trained LoRA adapter into its base model (a standard HF folder)")
+    p.add_argument(
+        "path",
+        type=Path,
+        help="a run folder (its checkpoints/final, else its newest checkpoint) or a checkpoint folder",
+    )
+    p.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: RUN_DIR/merged, or <checkpoint>-merged)"
+    )
+    p.add_argument("--base", default=None, help="base model folder or Hub id (default: the one recorded at training)")
+    p.add_argument(
+        "--dtype",
+        choices=["bfloat16", "float16", "float32"],
+        default=None,
+        help="weights dtype of the merged model (default: the run's model.dtype, bfloat16 when it was auto)",
+    )
+    p.add_argument("--max-shard-size", default="2GB", help="largest safetensors shard (default: 2GB)")
+    p.set_defaults(func=_cmd_merge)
 
     p = sub.add_parser("make-tiny-model", help="build a tiny random model, processor and tokenizer offline")
     p.add_argument("out", type=Path, help="output folder")

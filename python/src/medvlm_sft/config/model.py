@@ -100,6 +100,44 @@ class DataSource(Section):
     )
 
 
+WindowPreset = Literal["ct_soft_tissue", "ct_bone", "mr"]
+
+
+class ImageWindow(Section):
+    """An intensity window in the volume's stored units (after the NIfTI scaling)."""
+
+    center: float = Field(
+        description="Window centre (level), e.g. 40 for soft tissue in Hounsfield units.",
+        ge=-1e9,
+        le=1e9,
+    )
+    width: float = Field(
+        description="Window width: values below centre - width/2 are black, above centre + width/2 white.",
+        gt=0,
+        le=1e9,
+    )
+
+
+class ImageSection(Section):
+    """How a NIfTI slice becomes the 8-bit image the model sees."""
+
+    normalization: Literal["minmax", "window"] = Field(
+        "minmax",
+        description=(
+            "`minmax` (default) stretches each slice's own minimum..maximum to 0..255 with truncation, exactly "
+            "as the MedVision reference does. `window` clips to `window` first: a CT window in Hounsfield units "
+            "or, for MR, the slice's 1st..99th percentiles. Pictures (PNG, JPEG) are used as stored."
+        ),
+    )
+    window: ImageWindow | WindowPreset | None = Field(
+        None,
+        description=(
+            "The window for `normalization: window`: `{center, width}`, or a preset: `ct_soft_tissue` "
+            "(centre 40, width 400), `ct_bone` (centre 400, width 1800), `mr` (per-slice 1st..99th percentile)."
+        ),
+    )
+
+
 class DataSection(Section):
     sources: list[DataSource] = Field(
         min_length=1,
@@ -117,16 +155,53 @@ class DataSection(Section):
         True,
         description=("Split by volume (`image_file`) so slices of one patient never sit in both train and validation."),
     )
+    image: ImageSection = Field(
+        default_factory=ImageSection,
+        description="How NIfTI slices become 8-bit images: the reference's per-slice min-max, or a CT/MR window.",
+    )
+    detection_prompt: Literal["reference", "benchmark"] = Field(
+        "reference",
+        description=(
+            'Detection format requirement: `reference` is the MedVision SFT text ("Return the coordinates as '
+            '[x1, y1, x2, y2] ..."); `benchmark` is the MedVision benchmark\'s own ("The answer should be four '
+            'decimal numbers separated by commas ..."), so the model is trained on the prompt it is scored on.'
+        ),
+    )
+    box_convention: Literal["reference", "pixel_edge"] = Field(
+        "reference",
+        description=(
+            "Detection targets: `reference` uses the inclusive max_coords as-is (x2 = c1/W, y1 = (H - r1)/H), "
+            "which shrinks every box by one pixel on the right and bottom; `pixel_edge` uses the far edge of the "
+            "last pixel (x2 = (c1 + 1)/W, y1 = (H - r1 - 1)/H)."
+        ),
+    )
+    skip_bad_records: bool = Field(
+        False,
+        description=(
+            "Skip records that cannot be used (missing or corrupt NIfTI, slice out of range, no task kind, task "
+            "metadata missing, box outside the image) and log how many were skipped and why. By default they "
+            "are all listed in one error before any model is loaded. Records found bad after the split (their "
+            "volume is checked only when selected) are dropped, not replaced."
+        ),
+    )
     cache_dir: str | None = Field(
         None,
         max_length=4096,
-        description="Where decoded slices are cached; defaults to a `.medvlm-cache` folder beside the config.",
+        description=(
+            "Where decoded slices (`slices/`, one .npy file per distinct slice and image setting, shared by runs) and "
+            "prepared datasets (`prepared/`, one index per combination of settings) are cached; defaults to a "
+            "`.medvlm-cache` folder beside the config. Relative paths resolve against the config's folder. Safe "
+            "to delete; safe to share between concurrent runs."
+        ),
     )
     num_workers: int = Field(
         0,
         ge=0,
         le=256,
-        description="Worker processes for data preparation; 0 uses the number of CPU cores (at most 8).",
+        description=(
+            "Worker processes that decode NIfTI volumes during data preparation (each volume is decoded once); "
+            "0 uses the number of CPU cores, at most 8."
+        ),
     )
 
 
@@ -158,6 +233,9 @@ class TrainSection(Section):
     )
     seed: int = Field(42, ge=0, description="Seed for model initialisation of LoRA weights and data order.")
     dataloader_num_workers: int = Field(0, ge=0, le=64, description="Worker processes feeding batches to the model.")
+    dataloader_pin_memory: bool = Field(
+        True, description="Pin batches in page-locked memory for faster copies to the GPU (the reference does)."
+    )
     use_cpu: bool = Field(False, description="Train on the CPU even when a GPU is present (for tests and demos).")
     loss_on: Literal["completion", "all"] = Field(
         "completion",
@@ -192,10 +270,28 @@ class LoraSection(Section):
 
 class EvalSection(Section):
     strategy: Literal["no", "steps", "epoch"] = Field(
-        "steps", description="When to compute the validation loss: every `steps`, each epoch, or never."
+        "steps", description="When to evaluate (loss and generation metrics): every `steps`, each epoch, or never."
     )
     steps: int = Field(50, ge=1, description="Optimizer steps between evaluations when `strategy` is `steps`.")
-    per_device_batch_size: int = Field(1, ge=1, le=4096, description="Samples per device per evaluation pass.")
+    per_device_batch_size: int = Field(
+        1, ge=1, le=4096, description="Samples per device per evaluation pass (and per generation batch)."
+    )
+    generation_samples: int = Field(
+        32,
+        ge=0,
+        le=100000,
+        description=(
+            "At each evaluation, answer this many validation samples greedily (spread over the task kinds) and "
+            "report the MedVision metrics: MAE and MRE for angle/distance and tumor/lesion, IoU for detection, "
+            "and success rates. 0 evaluates the loss only, as the reference does."
+        ),
+    )
+    max_new_tokens: int = Field(
+        64,
+        ge=1,
+        le=8192,
+        description="Longest generated answer, in tokens (MedVision answers take about 5 to 30).",
+    )
 
 
 class CheckpointsSection(Section):
@@ -206,7 +302,11 @@ class CheckpointsSection(Section):
     resume_from: str | None = Field(
         None,
         max_length=4096,
-        description="`latest` resumes from the newest checkpoint in the run folder, or give a checkpoint folder.",
+        description=(
+            "`latest` resumes from the newest complete checkpoint in the run folder (starting fresh when there is "
+            "none), or give a checkpoint folder. The number of steps is recomputed from the current epochs and "
+            "data, so a resumed run can train longer or on more data."
+        ),
     )
 
 

@@ -123,6 +123,30 @@ def _no_training_data(cfg: RunConfig) -> Iterator[Finding]:
         )
 
 
+@rule("image-window-missing")
+def _image_window_missing(cfg: RunConfig) -> Iterator[Finding]:
+    image = cfg.data.image
+    if image.normalization == "window" and image.window is None:
+        yield Finding(
+            ("data", "image", "window"),
+            "`data.image.normalization` is `window` but no window is set; set `data.image.window` to "
+            "`ct_soft_tissue`, `ct_bone`, `mr` or `{center: 40, width: 400}`, or use `normalization: minmax`",
+            also=(("data", "image", "normalization"), ("data", "image")),
+        )
+
+
+@rule("image-window-ignored")
+def _image_window_ignored(cfg: RunConfig) -> Iterator[Finding]:
+    image = cfg.data.image
+    if image.normalization == "minmax" and image.window is not None:
+        yield Finding(
+            ("data", "image", "window"),
+            "`data.image.window` has no effect while `data.image.normalization` is `minmax` (the reference's "
+            "per-slice min-max); set `normalization: window` to use it",
+            "warning",
+        )
+
+
 @rule("push-needs-repo")
 def _push_needs_repo(cfg: RunConfig) -> Iterator[Finding]:
     hub = cfg.hub
@@ -209,4 +233,27 @@ def _gpus_count(cfg: RunConfig) -> Iterator[Finding]:
             ("launch", "gpus"),
             f"{len(gpus)} GPU(s) listed for {cfg.launch.num_processes} processes (one GPU each); list "
             f"{cfg.launch.num_processes} GPUs or lower `launch.num_processes`",
+        )
+
+
+@rule("flash-attention-needs-cuda")
+def _flash_attention_needs_cuda(cfg: RunConfig) -> Iterator[Finding]:
+    if cfg.model.attn_implementation == "flash_attention_2" and cfg.train.use_cpu:
+        yield Finding(
+            ("model", "attn_implementation"),
+            "flash_attention_2 runs on a CUDA GPU only; use `auto` (or `sdpa`) with `train.use_cpu: true`",
+            also=(("train", "use_cpu"),),
+        )
+
+
+@rule("qlora-merge-uses-full-weights")
+def _qlora_merge_uses_full_weights(cfg: RunConfig) -> Iterator[Finding]:
+    if cfg.model.quantization == "4bit" and cfg.hub.merge_after_training and cfg.lora.enabled:
+        yield Finding(
+            ("hub", "merge_after_training"),
+            "the adapter is trained against 4-bit (NF4) weights but merged into the full-precision base weights, "
+            "so the merged model can answer slightly differently from the adapter; evaluate `merged/` before "
+            "relying on it, or set `hub.merge_after_training: false` and serve the adapter on the 4-bit base",
+            "warning",
+            also=(("model", "quantization"),),
         )

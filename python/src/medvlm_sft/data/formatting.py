@@ -9,12 +9,17 @@ pixel, A/D targets are unrounded `str(float)`, T/L's pixel-size line says "mm").
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from medvlm_sft.data.records import SourceRecord, columnar
 from medvlm_sft.data.tasks import label_name
+
+# Part of the prepared-dataset cache key: bump it whenever a prompt or target string changes,
+# so no run trains on text cached by an older trainer.
+PROMPT_VERSION = 1
 
 FORMAT_ONE_NUMBER = "The answer should be a single decimal number without any units or additional text."
 FORMAT_TWO_AXES = (
@@ -25,6 +30,30 @@ FORMAT_BOX = (
     "Return the coordinates as [x1, y1, x2, y2] where (x1, y1) is the lower-left corner and (x2, y2) is the "
     "upper-right corner, with coordinates normalized to [0, 1]."
 )
+# The MedVision benchmark's detection format requirement (`FORMAT_PROMPT_BOX_COORDINATES` in the
+# benchmark's medvision_utils.py), which the reference's SFT prompt does not use.
+FORMAT_BOX_BENCHMARK = (
+    "The answer should be four decimal numbers separated by commas without any units or additional text. "
+    "The first two numbers are the coordinates of the lower-left corner and the last two numbers are the "
+    "coordinates of the upper-right corner of the bounding box. "
+    "Use relative coordinates in the image space, where the origin is at the lower-left corner of the image. "
+    "Relative coordinates should be values between 0 and 1, representing the relative positions in the image."
+)
+
+
+@dataclass(frozen=True)
+class FormatOptions:
+    """Opt-in departures from the reference SFT text (`data.detection_prompt`, `data.box_convention`)."""
+
+    detection_prompt: str = "reference"  # or "benchmark": the benchmark's format requirement
+    box_convention: str = "reference"  # or "pixel_edge": boxes cover their last row and column
+
+    @classmethod
+    def from_config(cls, data_cfg: Any) -> FormatOptions:
+        return cls(getattr(data_cfg, "detection_prompt", "reference"), getattr(data_cfg, "box_convention", "reference"))
+
+
+REFERENCE = FormatOptions()
 
 
 def adjusted_pixel_size(
@@ -54,17 +83,18 @@ def user_assistant_messages(prompt: str, target: str) -> list[dict[str, Any]]:
     ]
 
 
-def format_detection(rec: SourceRecord, entry: dict[str, Any]) -> tuple[str, str]:
+def format_detection(rec: SourceRecord, entry: dict[str, Any], options: FormatOptions = REFERENCE) -> tuple[str, str]:
     label = label_name(entry, rec)
+    requirement = FORMAT_BOX_BENCHMARK if options.detection_prompt == "benchmark" else FORMAT_BOX
     prompt = (
         f"Task:\nGiven the input medical image: {_description(entry, rec)}, "
         f"return the coordinates of the lower-left and upper-right corner of the bounding box for the {label}.\n"
-        f"Format requirement:\n{FORMAT_BOX}"
+        f"Format requirement:\n{requirement}"
     )
-    return prompt, detection_target(rec)
+    return prompt, detection_target(rec, pixel_edge=options.box_convention == "pixel_edge")
 
 
-def detection_target(rec: SourceRecord) -> str:
+def detection_target(rec: SourceRecord, *, pixel_edge: bool = False) -> str:
     boxes = columnar(rec.data.get("bounding_boxes"))
     try:
         height, width = rec.data["image_size_2d"]
@@ -75,10 +105,12 @@ def detection_target(rec: SourceRecord) -> str:
             "a detection record needs `image_size_2d` [H, W] and `bounding_boxes` with `min_coords` and `max_coords`",
             hint='e.g. "bounding_boxes": {"min_coords": [[r0, c0]], "max_coords": [[r1, c1]]}',
         ) from None
-    # Lower-left origin, normalised; max_coords are inclusive indices used as-is (the reference's box).
+    # Lower-left origin, normalised. max_coords are inclusive indices: the reference uses them as-is,
+    # which drops the last row and column; pixel_edge takes the far edge of those pixels.
+    edge = 1 if pixel_edge else 0
     x1 = c0 / width
-    y1 = (height - r1) / height
-    x2 = c1 / width
+    y1 = (height - r1 - edge) / height
+    x2 = (c1 + edge) / width
     y2 = (height - r0) / height
     return f"{x1:.3f}, {y1:.3f}, {x2:.3f}, {y2:.3f}"
 
@@ -106,6 +138,7 @@ def format_angle_distance(
         raise rec.error(
             f"the task metadata cannot describe metric {key!r} of {map_name!r} (missing {e})",
             hint="tasks.json needs landmarks_map, lines_map and angles_map entries with element_keys as in MedVision",
+            reason="missing-metadata",
         ) from None
     prompt = (
         f"Task:\nGiven the input medical image: {_description(entry, rec)}, {task_prompt}"
@@ -183,7 +216,9 @@ def _first(value: Any) -> Any:
 def _description(entry: dict[str, Any], rec: SourceRecord) -> str:
     description = entry.get("image_description")
     if description is None:
-        raise rec.error("the task metadata has no `image_description`", hint='use "" when there is none')
+        raise rec.error(
+            "the task metadata has no `image_description`", hint='use "" when there is none', reason="missing-metadata"
+        )
     return str(description)
 
 
@@ -195,10 +230,11 @@ def format_record(
     spacing_hw: Sequence[float],
     shape_hw: Sequence[int],
     resize: Callable[[int, int], tuple[int, int]],
+    options: FormatOptions = REFERENCE,
 ) -> tuple[str, str]:
     """Prompt and target of a MedVision record, given its slice's header spacing and (H, W) shape."""
     if kind == "detection":
-        return format_detection(rec, entry)
+        return format_detection(rec, entry, options)
     adj = adjusted_pixel_size(spacing_hw, shape_hw, resize(int(shape_hw[0]), int(shape_hw[1])))
     if kind == "angle_distance":
         return format_angle_distance(rec, entry, adj)

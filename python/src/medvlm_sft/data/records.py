@@ -17,11 +17,22 @@ RECORD_SUFFIXES = (".jsonl", ".json", ".parquet")
 class DataError(Exception):
     """A data problem the user can fix; the message names the file, the line and what to do."""
 
-    def __init__(self, message: str, *, where: str | None = None, hint: str | None = None, record: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        where: str | None = None,
+        hint: str | None = None,
+        record: int | None = None,
+        reason: str = "invalid-record",
+    ):
         self.where = where
         self.hint = hint
         # 0-based position of the record in its file (the events contract's `record` field).
         self.record = record
+        # A short code for grouping problems in summaries (see data/problems.py REASONS).
+        self.reason = reason
+        self.detail = message
         text = f"{where}: {message}" if where else message
         if hint:
             text = f"{text} ({hint})"
@@ -43,19 +54,21 @@ class SourceRecord:
         unit = "row" if self.path.suffix == ".parquet" else "element"
         return f"{self.path} ({unit} {self.line})"
 
-    def error(self, message: str, hint: str | None = None) -> DataError:
-        return DataError(message, where=self.where, hint=hint, record=self.index)
+    def error(self, message: str, hint: str | None = None, reason: str = "invalid-record") -> DataError:
+        return DataError(message, where=self.where, hint=hint, record=self.index, reason=reason)
 
 
-def read_records(path: Path) -> list[SourceRecord]:
+def read_records(path: Path, problems: list[DataError] | None = None) -> list[SourceRecord]:
+    """The records of a file. With `problems`, a line that is not a JSON object is added to it and
+    skipped (the file itself must still be readable); without, it raises."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"records file not found: {path}", hint="check `data.sources[].records` in the run config")
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        return _read_jsonl(path)
+        return _read_jsonl(path, problems)
     if suffix == ".json":
-        return _read_json_array(path)
+        return _read_json_array(path, problems)
     if suffix == ".parquet":
         return _read_parquet(path)
     raise DataError(
@@ -63,34 +76,52 @@ def read_records(path: Path) -> list[SourceRecord]:
     )
 
 
-def _read_jsonl(path: Path) -> list[SourceRecord]:
+def _report(problems: list[DataError] | None, error: DataError) -> None:
+    if problems is None:
+        raise error
+    problems.append(error)
+
+
+def _read_jsonl(path: Path, problems: list[DataError] | None = None) -> list[SourceRecord]:
     records: list[SourceRecord] = []
+    # A bad line keeps its place in the count, so record indices stay the 0-based positions of
+    # the file's non-blank lines whether or not bad ones are skipped.
+    index = 0
     with open(path, encoding="utf-8") as f:
         for line_no, raw in enumerate(f, start=1):
             if not raw.strip():
                 continue
             where = f"{path}:{line_no}"
+            index += 1
             try:
                 data = json.loads(raw)
             except json.JSONDecodeError as e:
-                raise DataError(
-                    f"not valid JSON ({e.msg} at column {e.colno})",
-                    where=where,
-                    hint="each line of a .jsonl file must be one complete JSON object",
-                    record=len(records),
-                ) from None
-            if not isinstance(data, dict):
-                raise DataError(
-                    f"expected a JSON object, got {type(data).__name__}",
-                    where=where,
-                    hint="each line of a .jsonl file must be one JSON object",
-                    record=len(records),
+                _report(
+                    problems,
+                    DataError(
+                        f"not valid JSON ({e.msg} at column {e.colno})",
+                        where=where,
+                        hint="each line of a .jsonl file must be one complete JSON object",
+                        record=index - 1,
+                    ),
                 )
-            records.append(SourceRecord(data, path, line_no, len(records)))
+                continue
+            if not isinstance(data, dict):
+                _report(
+                    problems,
+                    DataError(
+                        f"expected a JSON object, got {type(data).__name__}",
+                        where=where,
+                        hint="each line of a .jsonl file must be one JSON object",
+                        record=index - 1,
+                    ),
+                )
+                continue
+            records.append(SourceRecord(data, path, line_no, index - 1))
     return records
 
 
-def _read_json_array(path: Path) -> list[SourceRecord]:
+def _read_json_array(path: Path, problems: list[DataError] | None = None) -> list[SourceRecord]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
@@ -108,7 +139,9 @@ def _read_json_array(path: Path) -> list[SourceRecord]:
     records = []
     for i, item in enumerate(data):
         if not isinstance(item, dict):
-            raise DataError(f"element {i + 1} is a {type(item).__name__}, not an object", where=str(path), record=i)
+            where = f"{path} (element {i + 1})"
+            _report(problems, DataError(f"a {type(item).__name__}, not an object", where=where, record=i))
+            continue
         records.append(SourceRecord(item, path, i + 1, i))
     return records
 

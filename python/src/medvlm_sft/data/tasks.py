@@ -34,6 +34,7 @@ def detect_kind(rec: SourceRecord) -> TaskKind:
             "(tumor/lesion) or `biometric_profile.metric_type` distance|angle with a number `metric_value`; "
             "a generic record needs `messages`"
         ),
+        reason="unknown-kind",
     )
 
 
@@ -66,6 +67,7 @@ def lookup_task(tasks: dict[str, Any] | None, rec: SourceRecord, kind: str, task
         raise rec.error(
             f"this {kind} record needs task metadata but the data source names no tasks.json",
             hint="set `tasks:` for this source in the run config",
+            reason="missing-metadata",
         )
     dataset = rec.data.get("dataset_name")
     task_id = rec.data.get("taskID")
@@ -82,6 +84,7 @@ def lookup_task(tasks: dict[str, Any] | None, rec: SourceRecord, kind: str, task
     raise rec.error(
         f"no task metadata for {keys[0]!r} or {keys[1]!r}",
         hint=f"add one of these keys to {tasks_path}" if tasks_path else None,
+        reason="missing-metadata",
     )
 
 
@@ -89,11 +92,16 @@ def label_name(entry: dict[str, Any], rec: SourceRecord) -> str:
     labels_map = entry.get("labels_map")
     label = rec.data.get("label")
     if not isinstance(labels_map, dict):
-        raise rec.error("the task metadata has no `labels_map`", hint="add labels_map to its tasks.json entry")
+        raise rec.error(
+            "the task metadata has no `labels_map`",
+            hint="add labels_map to its tasks.json entry",
+            reason="missing-metadata",
+        )
     name = labels_map.get(str(label))
     if name is None:
         raise rec.error(
             f"label {label!r} is not in the task's labels_map ({', '.join(map(str, labels_map)) or 'empty'})",
             hint="fix the record's `label` or add it to labels_map in tasks.json",
+            reason="missing-metadata",
         )
     return str(name)

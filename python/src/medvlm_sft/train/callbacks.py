@@ -15,6 +15,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from medvlm_sft.train.distributed import any_rank
 from medvlm_sft.train.events import EventWriter
 
 # Log keys that describe the whole run rather than a step (Trainer's final summary).
@@ -37,11 +38,20 @@ class StopRequest:
 
     The handler itself writes nothing through the EventWriter: it runs on the main thread
     between bytecodes and could interrupt a write that holds the writer's lock.
+
+    Under `accelerate launch` / `torchrun` (`forwarded_by_launcher`), the launcher forwards the
+    signals it gets to its workers; a signal sent to every process of a job (SLURM's `scancel`
+    signals all of a step's tasks) then reaches a worker twice. The same signal again within
+    `FORWARD_WINDOW_S` is taken as that echo, not as a second request.
     """
 
-    def __init__(self, events_path: Path | None) -> None:
+    FORWARD_WINDOW_S = 3.0
+
+    def __init__(self, events_path: Path | None, forwarded_by_launcher: bool = False) -> None:
         self.events_path = events_path
+        self.forwarded_by_launcher = forwarded_by_launcher
         self.signal_name: str | None = None
+        self._first_at = 0.0
         self._previous: dict[int, Any] = {}
 
     @property
@@ -61,11 +71,15 @@ class StopRequest:
         name = signal.Signals(signum).name
         if self.signal_name is None:
             self.signal_name = name
+            self._first_at = time.monotonic()
             print(
                 f"[medvlm-sft] {name} received: saving a checkpoint at the end of this step, then stopping "
                 "(send it again to stop at once)",
                 flush=True,
             )
+            return
+        echo = name == self.signal_name and time.monotonic() - self._first_at < self.FORWARD_WINDOW_S
+        if self.forwarded_by_launcher and echo:
             return
         print(f"[medvlm-sft] second {name}: stopping now without a checkpoint", flush=True)
         if self.events_path is not None:
@@ -87,11 +101,15 @@ class StopOnRequestCallback(TrainerCallback):
         self._announced = False
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.stop.requested:
+        # Every process must stop at the same step, or the others wait forever in the next all-reduce.
+        if any_rank(self.stop.requested):
+            if self.stop.signal_name is None:
+                self.stop.signal_name = "a stop request on another process"
             if not self._announced:
                 self._announced = True
                 self.writer.log(
-                    "warning", f"{self.stop.signal_name} received: checkpoint at step {state.global_step}, then stop"
+                    "warning",
+                    f"{self.stop.signal_name} received: checkpoint at step {state.global_step}, then stop",
                 )
             control.should_save = True
             control.should_training_stop = True

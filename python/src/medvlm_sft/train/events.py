@@ -4,6 +4,11 @@ One flat JSON object per line, flushed per line:
 `{"v": 1, "t": <unix seconds>, "type": ..., ...}`. Readers ignore unknown fields and types,
 tolerate a torn last line and resume from a byte offset. The TypeScript mirror lives in
 `src/shared/events.ts`; both sides check `test/fixtures/events/golden.jsonl`.
+
+Eval `metrics` events carry the validation `loss` and, when `eval.generation_samples` > 0, the
+MedVision task metrics of greedy answers: `ad_mae`, `ad_mre`, `ad_success_rate`, `tl_mae`,
+`tl_mre`, `tl_success_rate`, `det_iou`, `det_mae`, `det_success_rate`, `mre`, `success_rate`
+and `gen_samples` (defined in `medvlm_sft/eval/metrics.py`).
 """
 
 from __future__ import annotations
@@ -55,7 +60,13 @@ class EventWriter:
     def __init__(self, path: Path, clock=time.time) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        torn = _ends_mid_line(self.path)
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        if torn:
+            # A process killed mid-write (kill -9) left a partial line: end it, so that the next event
+            # (a resumed run's run_started) is not glued to it and lost with it.
+            self._file.write("\n")
+            self._file.flush()
         self._lock = threading.Lock()
         self._clock = clock
 
@@ -105,6 +116,18 @@ class EventWriter:
         with self._lock:
             if not self._file.closed:
                 self._file.close()
+
+
+def _ends_mid_line(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell() == 0:
+                return False
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) != b"\n"
+    except FileNotFoundError:
+        return False
 
 
 def read_events(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:

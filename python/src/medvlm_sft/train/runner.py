@@ -10,11 +10,14 @@ Any exception ends with `error` (message, traceback, `record` for data errors) a
 end and `run_finished stopped`, exit code 0: a requested stop that saved its state is a clean
 outcome (the launcher reads run_finished, not the exit code). A second signal appends
 `run_finished stopped` and exits at once with 128 + the signal number.
+
+With several processes (`accelerate launch --multi_gpu --num_processes N`, or torchrun), only
+rank 0 writes events; rank 0 prepares the data first (see `distributed.py`), and every rank
+stops at the same step when any of them is asked to.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import traceback
@@ -24,7 +27,9 @@ from typing import Any
 from medvlm_sft import __version__
 from medvlm_sft.config.model import RunConfig
 from medvlm_sft.train.callbacks import EventsCallback, StopOnRequestCallback, StopRequest, say
+from medvlm_sft.train.distributed import Ranks
 from medvlm_sft.train.events import EventWriter
+from medvlm_sft.train.preflight import SetupError
 
 
 def _load_run_config(path: Path, base_dir: Path) -> RunConfig:
@@ -52,19 +57,18 @@ def run_train_command(config: Path, run_dir: Path, run_id: str | None = None, ba
     base_dir = Path(base_dir).resolve() if base_dir is not None else config.parent
     run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    rank = int(os.environ.get("RANK", "0"))
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    writer: Any = EventWriter(run_dir / "events.jsonl") if rank == 0 else _NullWriter()
-    stop = StopRequest(writer.path)
+    ranks = Ranks.from_env()
+    writer: Any = EventWriter(run_dir / "events.jsonl") if ranks.is_main else _NullWriter()
+    stop = StopRequest(writer.path, forwarded_by_launcher=ranks.world_size > 1)
     if threading.current_thread() is threading.main_thread():
         stop.install()
     started = False
     try:
         cfg = _load_run_config(config, base_dir)
-        writer.run_started(run_id or run_dir.name, __version__, world_size, cfg.model_dump(mode="json"))
+        writer.run_started(run_id or run_dir.name, __version__, ranks.world_size, cfg.model_dump(mode="json"))
         started = True
         say(f"run {run_id or run_dir.name}: config {config}, run folder {run_dir}")
-        status = _run(cfg, base_dir, run_dir, writer, stop)
+        status = _run(cfg, base_dir, run_dir, writer=writer, stop=stop, ranks=ranks)
         writer.run_finished(status)
         say(f"run {status}")
         return 0
@@ -73,9 +77,9 @@ def run_train_command(config: Path, run_dir: Path, run_id: str | None = None, ba
         return 130
     except Exception as e:
         if not started:
-            writer.run_started(run_id or run_dir.name, __version__, world_size, {})
+            writer.run_started(run_id or run_dir.name, __version__, ranks.world_size, {})
         data_error = _is_data_error(e)
-        message = str(e) if data_error else f"{type(e).__name__}: {e}"
+        message = str(e) if data_error or isinstance(e, SetupError) else f"{type(e).__name__}: {e}"
         writer.error(message, traceback.format_exc(), e.record if data_error else None)
         writer.run_finished("failed")
         print(f"[medvlm-sft] run failed: {message}", file=sys.stderr, flush=True)
@@ -83,6 +87,13 @@ def run_train_command(config: Path, run_dir: Path, run_id: str | None = None, ba
     finally:
         stop.uninstall()
         writer.close()
+        _finish_processes(ranks)
+
+
+def _finish_processes(ranks: Ranks) -> None:
+    from medvlm_sft.train.distributed import finish
+
+    finish(ranks)
 
 
 def _is_data_error(e: Exception) -> bool:
@@ -91,11 +102,24 @@ def _is_data_error(e: Exception) -> bool:
     return isinstance(e, DataError)
 
 
-def _run(cfg: RunConfig, config_dir: Path, run_dir: Path, writer: EventWriter, stop: StopRequest) -> str:
+def _run(
+    cfg: RunConfig, config_dir: Path, run_dir: Path, *, writer: EventWriter, stop: StopRequest, ranks: Ranks
+) -> str:
     from medvlm_sft.data.dataset import prepare_data
     from medvlm_sft.data.records import DataError
     from medvlm_sft.models.family import ResizeRule, detect_family
-    from medvlm_sft.train import setup
+    from medvlm_sft.train import distributed, resume, setup
+    from medvlm_sft.train.preflight import check_environment
+
+    check_environment(cfg)  # before any data or weights: QLoRA without bitsandbytes or CUDA, flash-attn, ...
+    if ranks.world_size != cfg.launch.num_processes:
+        message = (
+            f"launch.num_processes is {cfg.launch.num_processes} but {ranks.world_size} process(es) are training; "
+            "start several with `accelerate launch --multi_gpu --num_processes N` (or torchrun)"
+        )
+        writer.log("warning", message)
+        say(f"warning: {message}")
+    distributed.init_process_group(ranks, cfg.train.use_cpu)
 
     writer.phase("preparing_data")
     say("preparing data")
@@ -103,7 +127,11 @@ def _run(cfg: RunConfig, config_dir: Path, run_dir: Path, writer: EventWriter, s
     family = detect_family(model_path, cfg.model.family)
     processor = setup.load_processor(model_path)
     resize = ResizeRule.from_image_processor(family, processor.image_processor)
-    data = prepare_data(cfg.data, config_dir, resize)
+    data = distributed.rank0_first(
+        ranks, run_dir, lambda: prepare_data(cfg.data, config_dir, resize), lambda: stop.requested
+    )
+    if data is None:
+        return "stopped"
     for message in data.warnings:
         writer.log("warning", message)
         say(f"warning: {message}")
@@ -116,8 +144,28 @@ def _run(cfg: RunConfig, config_dir: Path, run_dir: Path, writer: EventWriter, s
             "no training samples are left after the validation split and limits",
             hint="lower val_limit or raise train_limit in the run config",
         )
+    checkpoint = _resume_checkpoint(cfg, config_dir, run_dir, writer)
+    horizon = resume.compute_horizon(cfg, len(data.train), ranks.world_size)
+    previous = resume.read_checkpoint_state(Path(checkpoint)) if checkpoint else {}
+    message = resume.describe_change(previous, horizon) if checkpoint else f"training horizon: {horizon.explain()}"
+    writer.log("info", message)
+    say(message)
     if stop.requested:
         return "stopped"
+    if checkpoint and (previous.get("global_step") or 0) >= horizon.max_steps:
+        # The Trainer would still take one step past its horizon; finish from the checkpoint instead.
+        writer.log(
+            "warning",
+            f"{Path(checkpoint).name} is already at step {previous['global_step']} of {horizon.max_steps}: nothing "
+            "is left to train; raise train.epochs or train.max_steps to train longer",
+        )
+        if not ranks.is_main:
+            return "finished"
+        from medvlm_sft.train.finish import final_from_checkpoint
+
+        info = setup.training_info(cfg, model_path, family)
+        final = final_from_checkpoint(Path(checkpoint), run_dir, writer, info)
+        return _after_training(cfg, model_path, final, run_dir, writer)
 
     writer.phase("loading_model")
     say(f"loading model {model_path}")
@@ -125,36 +173,56 @@ def _run(cfg: RunConfig, config_dir: Path, run_dir: Path, writer: EventWriter, s
     if stop.requested:
         return "stopped"
 
+    info = setup.training_info(cfg, model_path, family)
     trainer = _build_trainer(
-        cfg, run_dir, writer=writer, stop=stop, model=model, processor=processor, family=family, data=data
+        cfg,
+        run_dir,
+        writer=writer,
+        stop=stop,
+        model=model,
+        processor=processor,
+        family=family,
+        data=data,
+        horizon=horizon,
+        info=info,
     )
-    resume = _resume_checkpoint(cfg, config_dir, run_dir, writer)
     writer.phase("training")
-    trainer.train(resume_from_checkpoint=resume)
+    trainer.train(resume_from_checkpoint=checkpoint)
     if stop.requested:
         return "stopped"
 
-    from medvlm_sft.train.finish import merge_adapter, push_folders, save_final
+    from medvlm_sft.train.finish import save_final
 
-    final = save_final(trainer, processor, run_dir, writer)
+    final = save_final(trainer, processor, run_dir, writer, info)
+    distributed.cleanup(ranks, run_dir)
+    if not ranks.is_main:
+        return "finished"
+    del trainer, model
+    return _after_training(cfg, model_path, final, run_dir, writer)
+
+
+def _after_training(cfg: RunConfig, model_path: str, final: Path, run_dir: Path, writer: EventWriter) -> str:
+    from medvlm_sft.train.finish import merge_into_base, push_folders
+
     merged = None
     if cfg.hub.merge_after_training:
         if cfg.lora.enabled:
-            del trainer, model
-            merged = merge_adapter(cfg, model_path, final, run_dir, writer)
+            merged = merge_into_base(cfg, model_path, final, run_dir, writer)
         else:
             writer.log("info", "hub.merge_after_training: nothing to merge without LoRA; the final model is complete")
     push_folders(cfg, final, merged, writer)
     return "finished"
 
 
-def _build_trainer(cfg, run_dir, *, writer, stop, model, processor, family, data):
+def _build_trainer(cfg, run_dir, *, writer, stop, model, processor, family, data, horizon, info):
     from datasets import Dataset
     from transformers import PrinterCallback
-    from trl import SFTTrainer
 
+    from medvlm_sft.eval.generation import pick_subset
     from medvlm_sft.models.collator import VisionChatCollator
     from medvlm_sft.train import setup
+    from medvlm_sft.train.resume import HorizonRecord
+    from medvlm_sft.train.trainer import MedVLMTrainer
 
     samples = data.train + data.val
     collator = VisionChatCollator(processor, family, samples, cfg.train.loss_on, cfg.model.max_length)
@@ -162,9 +230,9 @@ def _build_trainer(cfg, run_dir, *, writer, stop, model, processor, family, data
     train_ds = Dataset.from_dict({"idx": list(range(len(data.train)))})
     eval_ds = Dataset.from_dict({"idx": list(range(len(data.train), len(samples)))}) if data.val else None
     has_eval = eval_ds is not None and cfg.eval.strategy != "no"
-    trainer = SFTTrainer(
+    trainer = MedVLMTrainer(
         model=model,
-        args=setup.sft_config(cfg, run_dir, has_eval),
+        args=setup.sft_config(cfg, run_dir, has_eval, horizon.max_steps),
         train_dataset=train_ds,
         eval_dataset=eval_ds if has_eval else None,
         data_collator=collator,
@@ -173,7 +241,11 @@ def _build_trainer(cfg, run_dir, *, writer, stop, model, processor, family, data
         callbacks=[
             StopOnRequestCallback(stop, writer),
             EventsCallback(writer, run_dir, setup.samples_per_step(cfg), setup.cuda_in_use(cfg)),
+            HorizonRecord(horizon, info),
         ],
+        generation_samples=pick_subset(data.val, cfg.eval.generation_samples) if has_eval else (),
+        max_new_tokens=cfg.eval.max_new_tokens,
+        generation_batch_size=cfg.eval.per_device_batch_size,
     )
     # Our callback prints readable lines; the default printer dumps raw log dicts.
     trainer.remove_callback(PrinterCallback)
@@ -181,20 +253,21 @@ def _build_trainer(cfg, run_dir, *, writer, stop, model, processor, family, data
 
 
 def _resume_checkpoint(cfg: RunConfig, config_dir: Path, run_dir: Path, writer: EventWriter) -> str | None:
+    from medvlm_sft.train.resume import latest_checkpoint
+
     resume_from = cfg.checkpoints.resume_from
     if not resume_from:
         return None
     if resume_from == "latest":
-        from transformers.trainer_utils import get_last_checkpoint
-
-        folder = run_dir / "checkpoints"
-        last = get_last_checkpoint(str(folder)) if folder.is_dir() else None
+        last, skipped = latest_checkpoint(run_dir / "checkpoints")
+        for folder in skipped:
+            writer.log("warning", f"skipping {folder.name}: it was not completely written (the run was killed?)")
         if last is None:
             writer.log("info", "checkpoints.resume_from latest: no checkpoint in this run yet, starting fresh")
             return None
-        writer.log("info", f"resuming from {Path(last).name}")
+        writer.log("info", f"resuming from {last.name}")
         say(f"resuming from {last}")
-        return last
+        return str(last)
     path = Path(resume_from).expanduser()
     path = path if path.is_absolute() else config_dir / path
     if not path.is_dir():

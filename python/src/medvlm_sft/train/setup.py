@@ -8,11 +8,13 @@ sense (see config/model.py).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from medvlm_sft.config.model import RunConfig
 from medvlm_sft.models.family import Family, vision_exclude_regex
+from medvlm_sft.train.distributed import COLLECTIVE_TIMEOUT_S
 
 
 def resolve_model_path(base: str, config_dir: Path) -> str:
@@ -68,8 +70,9 @@ def load_model(cfg: RunConfig, model_path: str, family: Family):
         import torch
         from transformers import BitsAndBytesConfig
 
-        if not cuda_in_use(cfg):
-            raise RuntimeError("model.quantization 4bit needs a CUDA GPU (and train.use_cpu false)")
+        from medvlm_sft.train.preflight import check_environment
+
+        check_environment(cfg)  # run earlier by the runner; here for direct callers
         compute = torch.bfloat16 if _bf16_ok(cfg) else torch.float16
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True,
@@ -100,7 +103,9 @@ def lora_config(cfg: RunConfig, family: Family):
     )
 
 
-def sft_config(cfg: RunConfig, run_dir: Path, has_eval: bool):
+def sft_config(cfg: RunConfig, run_dir: Path, has_eval: bool, max_steps: int):
+    """`max_steps` is the horizon computed in `resume.compute_horizon`, passed explicitly so the
+    schedule, the progress events and a resumed run all agree on it."""
     from trl import SFTConfig
 
     precision = cfg.train.precision
@@ -114,13 +119,16 @@ def sft_config(cfg: RunConfig, run_dir: Path, has_eval: bool):
         if wandb.entity:
             os.environ.setdefault("WANDB_ENTITY", wandb.entity)
         os.environ.setdefault("WANDB_MODE", wandb.mode)
+        # One W&B run per run folder: a resumed run continues its charts instead of starting new ones.
+        os.environ.setdefault("WANDB_RUN_ID", re.sub(r"[^A-Za-z0-9._-]", "-", run_dir.name))
+        os.environ.setdefault("WANDB_RESUME", "allow")
     # transformers 5 reads a warmup below 1 as a ratio of the total steps.
     warmup = min(cfg.train.warmup_ratio, 0.999999)
     return SFTConfig(
         output_dir=str(run_dir / "checkpoints"),
         run_name=cfg.logging.wandb.run_name or run_dir.name,
         num_train_epochs=cfg.train.epochs,
-        max_steps=cfg.train.max_steps,
+        max_steps=max_steps,
         per_device_train_batch_size=cfg.train.per_device_batch_size,
         per_device_eval_batch_size=cfg.eval.per_device_batch_size,
         gradient_accumulation_steps=cfg.train.gradient_accumulation_steps,
@@ -135,6 +143,8 @@ def sft_config(cfg: RunConfig, run_dir: Path, has_eval: bool):
         fp16=precision == "fp16",
         use_cpu=cfg.train.use_cpu,
         dataloader_num_workers=cfg.train.dataloader_num_workers,
+        dataloader_pin_memory=cfg.train.dataloader_pin_memory,
+        ddp_timeout=COLLECTIVE_TIMEOUT_S,
         gradient_checkpointing=cfg.model.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False} if cfg.model.gradient_checkpointing else None,
         logging_strategy="steps",
@@ -153,6 +163,19 @@ def sft_config(cfg: RunConfig, run_dir: Path, has_eval: bool):
         label_names=["labels"],
         max_length=None,
     )
+
+
+def training_info(cfg: RunConfig, model_path: str, family: Family) -> dict[str, Any]:
+    """Stored with every checkpoint and the final adapter, for resuming and for `medvlm-sft merge`."""
+    from medvlm_sft import __version__
+
+    return {
+        "base_model": model_path,
+        "family": family,
+        "model_dtype": cfg.model.dtype,
+        "quantization": cfg.model.quantization,
+        "trainer_version": __version__,
+    }
 
 
 def samples_per_step(cfg: RunConfig) -> int:
