@@ -2,7 +2,7 @@
 //   node esbuild.mjs               development build (with source maps)
 //   node esbuild.mjs --production  clean, minified package build without source maps
 //   node esbuild.mjs --watch       development build, rebuilt on change
-//   node esbuild.mjs --tests       unit and package tests into out/ for `node --test`
+//   node esbuild.mjs --tests       unit, webview, package and e2e tests into out/ for `node --test`
 // Outputs: dist/extension.js (extension host, CJS), dist/webview/<name>.js (one IIFE per
 // webview/<name>/main.ts) and dist/demo.js (the `npm start` demo entry, when src/demo.ts exists).
 import * as esbuild from 'esbuild';
@@ -77,6 +77,15 @@ function testOptions() {
       outdir: 'out/webview',
       outbase: 'test/webview',
       external: ['vscode', 'playwright-core'],
+    },
+    // End-to-end tests (a real VS Code in a real browser), with their harness and fixtures.
+    {
+      ...nodeOptions,
+      entryPoints: testEntries('test/e2e'),
+      outdir: 'out/e2e',
+      outbase: 'test/e2e',
+      external: ['vscode', 'playwright-core'],
+      sourcemap: 'inline',
     },
   ].filter((options) => options.entryPoints.length > 0);
 }

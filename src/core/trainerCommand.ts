@@ -92,8 +92,17 @@ export function buildTrainerCommand(input: TrainerCommandInput): TrainerCommand 
   }
   if (input.launch.numProcesses > 1) {
     // accelerate's module entry point rather than its console script: the script may not be on
-    // PATH, and `python -m` guarantees the same interpreter.
-    const accelerate = ['-m', 'accelerate.commands.launch', '--num_processes', String(input.launch.numProcesses), '--num_machines', '1'];
+    // PATH, and `python -m` guarantees the same interpreter. `--multi_gpu` is what makes
+    // accelerate start N ranks; without it, it starts one unless it sees several GPUs.
+    const accelerate = [
+      '-m',
+      'accelerate.commands.launch',
+      '--multi_gpu',
+      '--num_processes',
+      String(input.launch.numProcesses),
+      '--num_machines',
+      '1',
+    ];
     return { file: input.python, args: [...accelerate, '-m', ...train], env };
   }
   return { file: input.python, args: ['-m', ...train], env };

@@ -7,7 +7,7 @@
 // signal sent to the group reaches every process of the run (accelerate's workers included).
 
 import { execa } from 'execa';
-import { open, readFile, rm, writeFile } from 'node:fs/promises';
+import { open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isProcessAlive, processStartTime, readCommandLine } from '../core/processAlive';
 import { createRunDir, readRunInfo, runPaths, writeRunInfo } from '../core/runDir';
@@ -139,6 +139,11 @@ export type StopOutcome = 'not-running' | 'terminated' | 'killed';
 /**
  * Asks the run's process group to stop (SIGTERM: the trainer checkpoints, then writes
  * run_finished stopped) and kills the group if it is still alive after the grace period.
+ *
+ * The trainer handles SIGTERM only from just before its first event: during its imports
+ * (torch, transformers: seconds) the signal would kill it with no run_finished at all, and
+ * a run the user stopped would read "lost". So the signal waits for the first event, within
+ * the same grace period.
  */
 export async function stopLocalRun(runDir: string, options: StopLocalRunOptions = {}): Promise<StopOutcome> {
   const info = await readRunInfo(runDir);
@@ -146,9 +151,15 @@ export async function stopLocalRun(runDir: string, options: StopLocalRunOptions 
   if (info === undefined || typeof pid !== 'number' || !isProcessAlive(pid, info.pid_start_time) || !isTrainer(pid)) {
     return 'not-running';
   }
-  signalGroup(pid, 'SIGTERM');
   const deadline = Date.now() + (options.graceMs ?? DEFAULT_STOP_GRACE_MS);
   const pollMs = options.pollMs ?? 250;
+  while (!(await hasEvents(runDir)) && Date.now() < deadline) {
+    if (!isProcessAlive(pid, info.pid_start_time)) {
+      return 'terminated';
+    }
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+  signalGroup(pid, 'SIGTERM');
   while (Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, pollMs));
     if (!isProcessAlive(pid, info.pid_start_time)) {
@@ -157,6 +168,15 @@ export async function stopLocalRun(runDir: string, options: StopLocalRunOptions 
   }
   signalGroup(pid, 'SIGKILL');
   return 'killed';
+}
+
+/** Whether the trainer has written anything to events.jsonl (so it handles SIGTERM). */
+async function hasEvents(runDir: string): Promise<boolean> {
+  try {
+    return (await stat(runPaths(runDir).events)).size > 0;
+  } catch {
+    return false;
+  }
 }
 
 /** Where /proc tells, the process must be running the trainer module (directly or via accelerate). */

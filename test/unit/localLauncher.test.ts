@@ -126,6 +126,20 @@ test('the trainer survives the process that launched it, and stop reaches its wh
   assert.equal(await stopLocalRun(runDir), 'not-running');
 });
 
+test('a stop during the trainer\'s startup waits until it handles SIGTERM: the run ends stopped, not lost', async (t) => {
+  const dir = tempDir(t);
+  const config = writeConfig(dir, { steps: 2000, step_s: 0.02, startup_s: 1.5 });
+  const started = await startLocalRun({ pythonPath: python, extensionRoot: fakeRoot, configPath: config, runsRoot: path.join(dir, 'runs') });
+  cleanup(t, () => started);
+  assert.deepEqual(await events(started.runDir), [], 'still starting up');
+
+  assert.equal(await stopLocalRun(started.runDir, { graceMs: 10_000, pollMs: 20 }), 'terminated');
+  const all = await events(started.runDir);
+  assert.equal(all[0]?.type, 'run_started');
+  const last = all[all.length - 1];
+  assert.equal(last?.type === 'run_finished' ? last.status : last?.type, 'stopped');
+});
+
 test('a trainer that ignores SIGTERM is killed after the grace period', async (t) => {
   const dir = tempDir(t);
   const config = writeConfig(dir, { steps: 2000, step_s: 0.02, ignore_sigterm: true });

@@ -36,6 +36,7 @@ test('several processes go through accelerate, on the chosen GPUs', () => {
   assert.deepEqual(command.args, [
     '-m',
     'accelerate.commands.launch',
+    '--multi_gpu',
     '--num_processes',
     '4',
     '--num_machines',

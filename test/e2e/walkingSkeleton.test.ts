@@ -1,0 +1,195 @@
+// The walking skeleton as a user meets it, in a real VS Code (code-server) driven by a real
+// browser: the packaged VSIX activates only when used, "Start SFT run" on the demo config
+// trains the tiny model on the CPU, the Runs view follows the run to `finished`, and the run
+// panel draws exactly the loss points the trainer wrote. The tests share one session and run
+// in order (each builds on the state the previous one left).
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, afterEach, before, describe, test } from 'node:test';
+import type { SeriesName, SeriesPoint } from '../../webview/runPanel/series';
+import { artifactsDir, resetArtifacts, saveArtifactsAfterEach } from './harness/artifacts';
+import { DEMO_CONFIG, makeDemoWorkspace, PLAIN_FILE } from './harness/demoWorkspace';
+import { countColour, decodePng, parseCssColour } from './harness/png';
+import type { Session } from './harness/session';
+import { EXTENSION_ID, startSession } from './harness/session';
+import type { TreeRow } from './harness/workbench';
+import {
+  expectWebviewRendered,
+  frameOffset,
+  openFile,
+  pickEntry,
+  readRunsView,
+  runCommand,
+  showRunsView,
+  waitUntil,
+  webviewConsole,
+} from './harness/workbench';
+
+const SUITE = 'walking-skeleton';
+const ACTIVATED = new RegExp(`ExtensionService#_doActivateExtension ${EXTENSION_ID.replace('.', '\\.')}\\b.*`);
+const TERMINAL = new Set(['finished', 'failed', 'stopped', 'lost']);
+
+/** A Runs view description reads `<status>` or `<status> · step 3/8 · ETA 2s`. */
+const statusOf = (row: TreeRow): string => row.description.split(' · ')[0] ?? '';
+
+/** The loss points of events.jsonl, read here independently of the panel's own code. */
+function lossPoints(eventsJsonl: string): Record<'trainLoss' | 'evalLoss', SeriesPoint[]> {
+  const points = { trainLoss: [] as SeriesPoint[], evalLoss: [] as SeriesPoint[] };
+  for (const line of eventsJsonl.split('\n')) {
+    let event: Record<string, unknown>;
+    try {
+      event = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      continue; // the blank last line (or a torn one)
+    }
+    if (event.type !== 'metrics' || !('loss' in event) || typeof event.step !== 'number') continue;
+    const series = event.split === 'train' ? points.trainLoss : event.split === 'eval' ? points.evalLoss : undefined;
+    const loss = event.loss;
+    series?.push({ x: event.step, y: typeof loss === 'number' && Number.isFinite(loss) ? loss : null });
+  }
+  return points;
+}
+
+describe('MedVLM Studio in VS Code (code-server + Chromium)', () => {
+  let session: Session | undefined;
+  let runId: string | undefined;
+  const need = (): Session => {
+    assert.ok(session, 'the e2e session did not start (see the before hook)');
+    return session;
+  };
+
+  // Cold, this includes the one-time code-server install (a few minutes).
+  before(async () => {
+    resetArtifacts(SUITE);
+    session = await startSession({ name: 'skeleton', prepareWorkspace: makeDemoWorkspace });
+  }, { timeout: 20 * 60_000 });
+  after(async () => {
+    await session?.close();
+  });
+  afterEach(saveArtifactsAfterEach(SUITE, () => session));
+
+  test('activates only when one of its commands is used', { timeout: 90_000 }, async () => {
+    const s = need();
+    await openFile(s.page, PLAIN_FILE);
+    // Activation events are handled in order: once the startup ones and the markdown file's
+    // onLanguage have been, an activation caused by the workbench or the open file would have.
+    await waitUntil(
+      'the extension host to finish starting up and handle the open markdown file',
+      () => /Eager extensions activated/.test(s.extHostLog()) && /activationEvent: 'onLanguage:markdown'/.test(s.extHostLog()),
+      45_000,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.doesNotMatch(s.extHostLog(), ACTIVATED, 'MedVLM activated although none of its commands, views or files was used');
+
+    await runCommand(s.page, 'MedVLM: Refresh runs');
+    const line = await waitUntil('MedVLM to activate', () => ACTIVATED.exec(s.extHostLog())?.[0], 20_000);
+    assert.match(line, /activationEvent: 'onCommand:medvlm\.refreshRuns'/);
+  });
+
+  test('Start SFT run on the demo config trains on the CPU; the Runs view follows it to finished', { timeout: 240_000 }, async (t) => {
+    const s = need();
+    await openFile(s.page, DEMO_CONFIG);
+    // The view first, so it is watched from the moment the run starts.
+    await showRunsView(s.page);
+    await runCommand(s.page, 'MedVLM: Start SFT run');
+    const seen: string[] = [];
+    const row = await waitUntil(
+      'the run to finish in the Runs view',
+      async () => {
+        const rows = await readRunsView(s.page);
+        assert.ok(rows.length <= 1, `one run was started, the Runs view shows ${JSON.stringify(rows)}`);
+        const current = rows[0];
+        if (current === undefined) return undefined;
+        const status = statusOf(current);
+        if (seen[seen.length - 1] !== status) seen.push(status);
+        if (TERMINAL.has(status) && status !== 'finished') {
+          const log = readFileSync(path.join(s.workspace, '.medvlm', 'runs', current.label, 'stdout.log'), 'utf8');
+          assert.fail(`the run ended ${status}; its stdout.log ends:\n${log.split('\n').slice(-30).join('\n')}`);
+        }
+        return status === 'finished' ? current : undefined;
+      },
+      180_000,
+      250,
+    );
+    runId = row.label;
+    t.diagnostic(`Runs view statuses: ${seen.join(' -> ')}`);
+    assert.match(runId, /^\d{8}-\d{6}-demo/, 'a run id named after its config');
+    assert.ok(
+      seen.some((status) => !TERMINAL.has(status)),
+      `the Runs view showed the run while it was live (statuses seen: ${seen.join(' -> ')})`,
+    );
+    const maxSteps = /^\s*max_steps:\s*(\d+)/m.exec(readFileSync(path.join(s.workspace, DEMO_CONFIG), 'utf8'))?.[1];
+    assert.equal(row.description, `finished · step ${maxSteps}/${maxSteps}`);
+  });
+
+  test('the run panel charts exactly the loss points of events.jsonl, in the series colours', { timeout: 90_000 }, async () => {
+    const s = need();
+    assert.ok(runId, 'needs the run of the previous test');
+    // Toasts ("run finished") must not cover the chart in the screenshot.
+    await runCommand(s.page, 'Notifications: Clear All Notifications');
+    const frame = await expectWebviewRendered(s, {
+      name: `run panel of ${runId}`,
+      frame: 'main#app canvas',
+      rendered: 'body[data-run-status="finished"]',
+    });
+    const expected = lossPoints(readFileSync(path.join(s.workspace, '.medvlm', 'runs', runId, 'events.jsonl'), 'utf8'));
+    // The demo logs the train loss every step and evaluates during the run.
+    assert.ok(expected.trainLoss.length >= 2 && expected.evalLoss.length >= 1, `loss points in events.jsonl: ${JSON.stringify(expected)}`);
+    await frame.waitForFunction(
+      ([train, evalLoss]) =>
+        document.body.dataset.trainLossPoints === String(train) && document.body.dataset.evalLossPoints === String(evalLoss),
+      [expected.trainLoss.length, expected.evalLoss.length],
+      { timeout: 15_000 },
+    );
+    const { chart, area, colours } = await frame.evaluate(() => {
+      const hooks = window.__medvlmRunPanel;
+      if (hooks === undefined) throw new Error('the run panel exposes no test hooks');
+      return { chart: hooks.chartData(), area: hooks.lossPlotArea(), colours: hooks.seriesColours() };
+    });
+    const drawn = (name: SeriesName): SeriesPoint[] => chart[name];
+    assert.deepEqual(drawn('trainLoss'), expected.trainLoss);
+    assert.deepEqual(drawn('evalLoss'), expected.evalLoss);
+
+    const offset = await frameOffset(frame);
+    const clip = { x: offset.x + area.left, y: offset.y + area.top, width: area.right - area.left, height: area.bottom - area.top };
+    assert.ok(clip.width > 100 && clip.height > 100, `a plot area big enough to see: ${JSON.stringify(clip)}`);
+    const png = await s.page.screenshot({ clip, path: path.join(artifactsDir(SUITE), 'loss-plot-area.png') });
+    const image = decodePng(png);
+    const train = countColour(image, parseCssColour(colours.trainLoss));
+    const evalLoss = countColour(image, parseCssColour(colours.evalLoss));
+    // A 2 px line across the plot plus a marker per point: hundreds of pixels, not a stray few.
+    assert.ok(train >= 200, `the train loss curve (${colours.trainLoss}) covers ${train} pixels of the plot area`);
+    assert.ok(evalLoss >= 20, `the eval loss curve (${colours.evalLoss}) covers ${evalLoss} pixels of the plot area`);
+
+    // Under the real CSP and resource loading of VS Code: no CSP violation, no failed load, no throw.
+    const errors = webviewConsole(s.consoleEntries, frame, EXTENSION_ID).filter((e) => e.type === 'error' || e.type === 'pageerror');
+    assert.deepEqual(errors.map((e) => e.text), [], 'the run panel logged no errors');
+  });
+
+  // The trainer handles SIGTERM (checkpoint, then run_finished stopped) only once its imports
+  // are done; a stop in the first seconds of a run used to kill it mid-import, and the run the
+  // user had stopped then read "lost".
+  test('Stop run on a run that is still starting ends it stopped, not lost', { timeout: 180_000 }, async (t) => {
+    const s = need();
+    const before = new Set((await readRunsView(s.page)).map((row) => row.label));
+    await openFile(s.page, DEMO_CONFIG);
+    await showRunsView(s.page);
+    await runCommand(s.page, 'MedVLM: Start SFT run');
+    const fresh = await waitUntil('the second run in the Runs view', async () => (await readRunsView(s.page)).find((row) => !before.has(row.label)), 60_000);
+    // Its panel opens (and takes the focus) right after; a quick pick open then would close.
+    await s.page.locator('.tabs-container .tab', { hasText: `Run: ${fresh.label}` }).waitFor({ timeout: 30_000 });
+    await expectWebviewRendered(s, { name: `run panel of ${fresh.label}`, frame: 'main#app canvas', rendered: 'body[data-run-status]' });
+    await runCommand(s.page, 'MedVLM: Stop run');
+    await pickEntry(s.page, fresh.label);
+    t.diagnostic(`stopped while the Runs view said: ${fresh.description}`);
+    const ended = await waitUntil(
+      'the stopped run to end',
+      async () => (await readRunsView(s.page)).find((row) => row.label === fresh.label && TERMINAL.has(statusOf(row))),
+      150_000,
+      250,
+    );
+    assert.equal(statusOf(ended), 'stopped', `the run the user stopped reads ${JSON.stringify(ended.description)}`);
+  });
+});
