@@ -187,3 +187,13 @@ def test_rule_points_at_a_written_field_when_the_target_is_a_default() -> None:
     found = {p.code: p for p in validate_text(text)}
     assert found["push-needs-repo"].path == "hub.repo_id"
     assert (found["push-needs-repo"].line, found["push-needs-repo"].column) == (4, 16)
+
+
+def test_pushing_every_checkpoint_needs_a_repository() -> None:
+    found = [p for p in problems_for({"hub.push_adapter_every_save": True}) if p.code == "push-needs-repo"]
+    assert [p.path for p in found] == ["hub.repo_id"] and "push_adapter_every_save" in found[0].message
+    assert not [
+        p
+        for p in problems_for({"hub.push_adapter_every_save": True, "hub.repo_id": "me/adapter"})
+        if p.code == "push-needs-repo"
+    ]

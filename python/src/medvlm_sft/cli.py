@@ -110,7 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--records", type=Path, required=True, help="records file (.jsonl, .json or .parquet)")
     p.add_argument("--tasks", type=Path, default=None, help="task metadata file (tasks.json) for MedVision records")
-    p.add_argument("--model-family", required=True, choices=["qwen2_5_vl", "medgemma"], help="decides the resize")
+    p.add_argument(
+        "--model-family",
+        required=True,
+        choices=["qwen2_5_vl", "medgemma", "generic"],
+        help="decides the resize (generic: the --model processor's fixed height and width, else the slice's size)",
+    )
     p.add_argument("--limit", type=int, default=None, help="only the first N records of the file")
     p.add_argument(
         "--model",

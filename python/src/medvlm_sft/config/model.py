@@ -16,7 +16,7 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-ModelFamily = Literal["auto", "qwen2_5_vl", "medgemma"]
+ModelFamily = Literal["auto", "qwen2_5_vl", "medgemma", "generic"]
 
 
 class ModelSection(Section):
@@ -32,8 +32,12 @@ class ModelSection(Section):
         "auto",
         description=(
             "Model family, which decides the chat format, loss masking and the image resize used in the "
-            "pixel-size prompt line (Qwen2.5-VL: smart_resize with factor 28; MedGemma: 896x896). "
-            "`auto` reads `model_type` from the model's config.json."
+            "pixel-size prompt line (Qwen2.5-VL: smart_resize with factor 28; MedGemma: 896x896). `generic` "
+            "trains any AutoModelForImageTextToText whose AutoProcessor has a chat template: the loss covers the "
+            "answer and the end-of-turn tokens the template writes after it, and the pixel-size line uses the "
+            "image processor's fixed `size` {height, width} when it has one, else the slice's own size (right "
+            "for processors that keep the size, approximate for shortest-edge or tiling resizes). `auto` reads "
+            "`model_type` from the model's config.json and uses `generic`, with a warning, for other types."
         ),
     )
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
@@ -335,6 +339,16 @@ class HubSection(Section):
     )
     private: bool = Field(True, description="Create the repository as private.")
     push_adapter: bool = Field(False, description="Push the LoRA adapter at the end of training.")
+    push_adapter_every_save: bool = Field(
+        False,
+        description=(
+            "Also push each checkpoint's adapter to `repo_id` right after it is saved, from a background thread "
+            "so training does not wait (one commit per checkpoint; when saves come faster than uploads, only the "
+            "newest is pushed). A failed push is logged as an error and training goes on. The token comes from "
+            "HF_TOKEN or your Hugging Face login, the endpoint from HF_ENDPOINT. Combine with `push_adapter` to "
+            "push the final adapter too."
+        ),
+    )
     merge_after_training: bool = Field(
         False, description="Merge the adapter into the base weights at the end of training (into `merged/`)."
     )

@@ -150,8 +150,8 @@ def _image_window_ignored(cfg: RunConfig) -> Iterator[Finding]:
 @rule("push-needs-repo")
 def _push_needs_repo(cfg: RunConfig) -> Iterator[Finding]:
     hub = cfg.hub
-    if (hub.push_adapter or hub.push_merged) and not hub.repo_id:
-        flag = "push_adapter" if hub.push_adapter else "push_merged"
+    if (hub.push_adapter or hub.push_adapter_every_save or hub.push_merged) and not hub.repo_id:
+        flag = next(f for f in ("push_adapter", "push_adapter_every_save", "push_merged") if getattr(hub, f))
         yield Finding(
             ("hub", "repo_id"),
             f"`hub.{flag}` is on but there is no repository to push to; set `hub.repo_id: owner/name`",

@@ -79,12 +79,15 @@ def model_resize(cfg: Any, base_dir: Path):
     """The resize rule the trainer will use for this config's model, read from its processor config."""
     from medvlm_sft.models.family import detect_family
 
+    def warn(message: str) -> None:
+        _say(f"warning: {message}")
+
     base = cfg.model.base
     folder = Path(base).expanduser()
     folder = folder if folder.is_absolute() else base_dir / folder
     if folder.is_dir():
-        return resize_rule(detect_family(str(folder), cfg.model.family), folder)
-    family = detect_family(base, cfg.model.family)
+        return resize_rule(detect_family(str(folder), cfg.model.family, warn=warn), folder)
+    family = detect_family(base, cfg.model.family, warn=warn)
     local = hub_model_dir(base)
     if local is None:
         _say(f"no processor config found for {base}; using the published defaults of {family}")

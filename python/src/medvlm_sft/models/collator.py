@@ -8,6 +8,10 @@ The answer is located by tokenising the text after the generation prompt on its 
 checking that those ids end the sequence; a tokenizer that merges across that boundary falls
 back to the length of the prompt processed alone. Either way, a mismatch is an error rather
 than a silently wrong mask.
+
+The generic family has no known end-of-turn token: the answer starts where the prompt-only chat
+rendered with `add_generation_prompt=True` ends, and the loss keeps everything the template
+writes after the answer (its end-of-turn tokens) except trailing whitespace.
 """
 
 from __future__ import annotations
@@ -38,15 +42,24 @@ class VisionChatCollator:
         # Right padding keeps each sample's tokens at the start of its row (the reference pads right too).
         self.tokenizer.padding_side = "right"
         self.spec = FAMILIES[family]
+        self.generic = family == "generic"
+        if not getattr(processor, "chat_template", None):
+            raise ValueError(
+                f"the processor of this model has no chat template, which family {family} needs to format "
+                "conversations; use a chat (instruct) model or add a chat_template to its processor"
+            )
         self.samples = samples
         self.loss_on = loss_on
         self.max_length = max_length
-        self.eot_id = self.tokenizer.convert_tokens_to_ids(self.spec.end_of_turn)
+        self.eot_id = None if self.generic else self.tokenizer.convert_tokens_to_ids(self.spec.end_of_turn)
         self.pad_id = self.tokenizer.pad_token_id
         masked = self.spec.reference_masked_tokens(self.tokenizer)
         self.reference_masked_ids = [i for i in self.tokenizer.convert_tokens_to_ids(masked) if i is not None]
         image_token = getattr(processor, "image_token", None) or getattr(self.tokenizer, "image_token", None)
         self.image_token_id = self.tokenizer.convert_tokens_to_ids(getattr(self.tokenizer, "image_token", image_token))
+        if self.generic and self.image_token_id is not None:
+            # Many processors (Qwen-style) name the image placeholder on the processor, not the tokenizer.
+            self.reference_masked_ids.append(self.image_token_id)
 
     def __call__(self, batch: list[dict[str, Any]]) -> dict[str, Any]:
         items = [self.samples[int(b["idx"])] for b in batch]
@@ -84,10 +97,14 @@ class VisionChatCollator:
                     labels[i, :n][ids[i, :n] == self.pad_id] = IGNORE_INDEX
                 continue
             start = self._answer_start(row, text, prompt, pictures[i], add_special)
-            end = _first_index(row, self.eot_id, start)
-            if end is None:
-                raise ValueError(f"no {self.spec.end_of_turn} after the answer in sample {i}: {text!r}")
-            labels[i, start : end + 1] = ids[i, start : end + 1]
+            if self.generic:
+                end = self._generic_answer_end(row, text, prompt, conversations[i], start)
+            else:
+                eot = _first_index(row, self.eot_id, start)
+                if eot is None:
+                    raise ValueError(f"no {self.spec.end_of_turn} after the answer in sample {i}: {text!r}")
+                end = eot + 1
+            labels[i, start:end] = ids[i, start:end]
         enc["labels"] = labels
         return self._truncate(enc)
 
@@ -107,6 +124,28 @@ class VisionChatCollator:
         if row[: len(alone)] != alone:
             raise ValueError("cannot locate the assistant answer in the tokenised sample")
         return len(alone)
+
+    def _generic_answer_end(
+        self, row: list[int], text: str, prompt: str, conversation: list[dict[str, Any]], start: int
+    ) -> int:
+        """End (exclusive) of the trained span: the answer and what the template writes after it,
+        less trailing whitespace (the newline between turns is not part of the answer's turn)."""
+        suffix = text[len(prompt) :]
+        answer = _message_text(conversation[-1]).strip()
+        at = suffix.find(answer)
+        if not answer or at < 0:
+            raise ValueError("the chat template does not render the assistant answer as given")
+        trailer = suffix[at + len(answer) :]
+        dropped = trailer[len(trailer.rstrip()) :]
+        end = len(row)
+        if dropped:
+            tail = self.tokenizer(dropped, add_special_tokens=False)["input_ids"]
+            # A tokenizer that merged the whitespace into the end-of-turn token keeps it.
+            if tail and row[len(row) - len(tail) :] == tail:
+                end = len(row) - len(tail)
+        if end <= start:
+            raise ValueError("cannot locate the assistant answer in the tokenised sample")
+        return end
 
     def _truncate(self, enc: Any) -> dict[str, Any]:
         if self.max_length is None or enc["input_ids"].shape[1] <= self.max_length:
@@ -128,6 +167,13 @@ def _rgb(pixels: np.ndarray):
     from PIL import Image
 
     return Image.fromarray(pixels).convert("RGB")
+
+
+def _message_text(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content or [] if part.get("type") == "text")
 
 
 def _first_index(row: list[int], value: int, start: int) -> int | None:

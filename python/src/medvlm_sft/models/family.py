@@ -8,13 +8,15 @@ reference ran the whole HF image processor on a float image just to read the gri
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-Family = Literal["qwen2_5_vl", "medgemma"]
+Family = Literal["qwen2_5_vl", "medgemma", "generic"]
 
 MODEL_TYPE_TO_FAMILY: dict[str, Family] = {"qwen2_5_vl": "qwen2_5_vl", "gemma3": "medgemma"}
 
@@ -32,15 +34,29 @@ class FamilySpec:
     vision_modules: str
 
     def reference_masked_tokens(self, tokenizer: Any) -> list[str]:
-        """Tokens the reference collator masks besides padding (loss_on: all)."""
+        """Tokens the reference collator masks besides padding (loss_on: all).
+
+        The generic family has no reference; it masks the image placeholder tokens the tokenizer
+        names (image, begin/end of image), which carry no text to predict.
+        """
         if self.name == "qwen2_5_vl":
             return ["<|image_pad|>", "<|im_start|>", "<|im_end|>"]
+        if self.name == "generic":
+            names = ("boi_token", "image_token", "eoi_token")
+            return [t for t in (getattr(tokenizer, n, None) for n in names) if isinstance(t, str) and t]
         return [tokenizer.boi_token, tokenizer.image_token, tokenizer.eoi_token]
 
 
 FAMILIES: dict[Family, FamilySpec] = {
     "qwen2_5_vl": FamilySpec("qwen2_5_vl", "<|im_end|>", r".*\bvisual\b.*"),
     "medgemma": FamilySpec("medgemma", "<end_of_turn>", r".*\b(vision_tower|multi_modal_projector)\b.*"),
+    # No fixed end-of-turn token: the collator reads it from the chat template's rendering.
+    # The vision side under the module names that transformers' image-text-to-text models use.
+    "generic": FamilySpec(
+        "generic",
+        "",
+        r".*\b(visual|vision_tower|vision_model|vision_encoder|multi_modal_projector|mm_projector|connector)\b.*",
+    ),
 }
 
 
@@ -56,7 +72,13 @@ def read_model_type(model: str) -> str:
     return str(AutoConfig.from_pretrained(model).model_type)
 
 
-def detect_family(model: str, declared: str = "auto") -> Family:
+def _log_warning(message: str) -> None:
+    logging.getLogger(__name__).warning(message)
+
+
+def detect_family(model: str, declared: str = "auto", warn: Callable[[str], None] = _log_warning) -> Family:
+    """The declared family, or for `auto` the one of the model's `model_type`; an unknown
+    model_type is trained through the generic path, with a warning through `warn`."""
     if declared != "auto":
         if declared not in FAMILIES:
             raise ValueError(f"unknown model family {declared!r}")
@@ -64,10 +86,12 @@ def detect_family(model: str, declared: str = "auto") -> Family:
     model_type = read_model_type(model)
     family = MODEL_TYPE_TO_FAMILY.get(model_type)
     if family is None:
-        raise ValueError(
-            f"model_type {model_type!r} of {model} is not a supported family "
-            f"({', '.join(sorted(MODEL_TYPE_TO_FAMILY))}); set model.family if it is compatible"
+        warn(
+            f"model_type {model_type!r} of {model} is none of the tuned families "
+            f"({', '.join(sorted(MODEL_TYPE_TO_FAMILY))}); training it as `generic` (its processor's chat "
+            "template and image size); set model.family to silence this"
         )
+        return "generic"
     return family
 
 
@@ -105,18 +129,24 @@ def _size_field(size: Any, name: str) -> Any:
 
 @dataclass(frozen=True)
 class ResizeRule:
-    """The shape the model's processor gives a (H, W) slice."""
+    """The shape the model's processor gives a (H, W) slice.
+
+    `fixed_hw` None means: MedGemma's 896x896, and for the generic family the slice's own size
+    (its image processor has no fixed height and width, e.g. a shortest-edge or tiling resize).
+    """
 
     family: Family
     factor: int = 28
     min_pixels: int = QWEN_MIN_PIXELS
     max_pixels: int = QWEN_MAX_PIXELS
-    fixed_hw: tuple[int, int] = MEDGEMMA_SIZE
+    fixed_hw: tuple[int, int] | None = None
 
     def __call__(self, height: int, width: int) -> tuple[int, int]:
         if self.family == "qwen2_5_vl":
             return smart_resize(height, width, self.factor, self.min_pixels, self.max_pixels)
-        return self.fixed_hw
+        if self.fixed_hw is not None:
+            return self.fixed_hw
+        return MEDGEMMA_SIZE if self.family == "medgemma" else (height, width)
 
     @classmethod
     def from_image_processor(cls, family: Family, image_processor: Any) -> ResizeRule:
@@ -132,7 +162,7 @@ class ResizeRule:
             )
             return cls(family, factor=patch * merge, min_pixels=int(min_pixels), max_pixels=int(max_pixels))
         height, width = _size_field(size, "height"), _size_field(size, "width")
-        fixed = (int(height), int(width)) if height and width else MEDGEMMA_SIZE
+        fixed = (int(height), int(width)) if height and width else None
         return cls(family, fixed_hw=fixed)
 
 

@@ -158,58 +158,83 @@ def _gemma_tokenizer():
     return tokenizer, {t: vocab[t] for t in GEMMA_SPECIALS}
 
 
-def _build_qwen(seed: int):
-    import torch
-    from transformers import (
-        Qwen2_5_VLConfig,
-        Qwen2_5_VLForConditionalGeneration,
-        Qwen2_5_VLProcessor,
-        Qwen2VLImageProcessor,
-    )
+# Dimensions of the tiny Qwen2.5-VL; the GPU benchmark swaps in Qwen2.5-VL-3B's.
+TINY_QWEN_TEXT: dict[str, Any] = {
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 4096,
+    "rope_parameters": {"rope_type": "default", "mrope_section": [2, 3, 3], "rope_theta": 1000000.0},
+}
+TINY_QWEN_VISION: dict[str, Any] = {
+    "depth": 2,
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_heads": 2,
+    "out_hidden_size": 64,
+    "fullatt_block_indexes": [1],
+    "window_size": 112,
+    "patch_size": 14,
+    "spatial_merge_size": 2,
+    "temporal_patch_size": 2,
+}
+
+
+def qwen_processor(min_pixels: int = 56 * 56, max_pixels: int = 112 * 112):
+    """The tiny tokenizer in a Qwen2.5-VL processor; returns it and the special token ids.
+
+    The default 56x56 to 112x112 pixels make a 64x64 slice 56x56, i.e. 4 image tokens.
+    """
+    from transformers import Qwen2_5_VLProcessor, Qwen2VLImageProcessor
     from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
 
     tokenizer, ids = _qwen_tokenizer()
-    # 56x56 to 112x112 pixels: a 64x64 slice becomes 56x56, i.e. 4 image tokens.
     # An explicit size dict: the min_pixels/max_pixels keywords write into the class-level default
     # dict in transformers 5, changing every later default-built Qwen2VLImageProcessor in the process.
-    image_processor = Qwen2VLImageProcessor(size={"shortest_edge": 56 * 56, "longest_edge": 112 * 112})
+    image_processor = Qwen2VLImageProcessor(size={"shortest_edge": min_pixels, "longest_edge": max_pixels})
     processor = Qwen2_5_VLProcessor(
         image_processor=image_processor,
         tokenizer=tokenizer,
         video_processor=Qwen2VLVideoProcessor(),
         chat_template=QWEN2_5_VL_CHAT_TEMPLATE,
     )
-    config = Qwen2_5_VLConfig(
+    return processor, ids
+
+
+def qwen_config(
+    ids: dict[str, int],
+    vocab_size: int,
+    text: dict[str, Any] = TINY_QWEN_TEXT,
+    vision: dict[str, Any] = TINY_QWEN_VISION,
+    **extra: Any,
+):
+    from transformers import Qwen2_5_VLConfig
+
+    return Qwen2_5_VLConfig(
         text_config={
-            "vocab_size": len(tokenizer),
-            "hidden_size": 64,
-            "intermediate_size": 128,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
-            "max_position_embeddings": 4096,
-            "rope_parameters": {"rope_type": "default", "mrope_section": [2, 3, 3], "rope_theta": 1000000.0},
+            "vocab_size": vocab_size,
+            **text,
             "bos_token_id": ids["<|endoftext|>"],
             "eos_token_id": ids["<|im_end|>"],
             "pad_token_id": ids["<|endoftext|>"],
         },
-        vision_config={
-            "depth": 2,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_heads": 2,
-            "out_hidden_size": 64,
-            "fullatt_block_indexes": [1],
-            "window_size": 112,
-            "patch_size": 14,
-            "spatial_merge_size": 2,
-            "temporal_patch_size": 2,
-        },
+        vision_config=vision,
         image_token_id=ids["<|image_pad|>"],
         video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"],
         vision_end_token_id=ids["<|vision_end|>"],
+        **extra,
     )
+
+
+def _build_qwen(seed: int):
+    import torch
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    processor, ids = qwen_processor()
+    config = qwen_config(ids, len(processor.tokenizer))
     torch.manual_seed(seed)
     return Qwen2_5_VLForConditionalGeneration(config), processor
 

@@ -67,8 +67,10 @@ class EventWriter:
             # (a resumed run's run_started) is not glued to it and lost with it.
             self._file.write("\n")
             self._file.flush()
-        self._lock = threading.Lock()
+        # Reentrant: a phase change reads and writes the current phase under the same lock as the write.
+        self._lock = threading.RLock()
         self._clock = clock
+        self.main_phase: str | None = None
 
     def emit(self, type_: str, **fields: Any) -> dict[str, Any]:
         event = {"v": EVENTS_VERSION, "t": round(self._clock(), 3), "type": type_}
@@ -84,10 +86,20 @@ class EventWriter:
     def run_started(self, run_id: str, trainer_version: str, world_size: int, config: dict[str, Any]) -> None:
         self.emit("run_started", run_id=run_id, trainer_version=trainer_version, world_size=world_size, config=config)
 
-    def phase(self, phase: Phase) -> None:
+    def phase(self, phase: Phase, *, background: bool = False) -> None:
+        """`background`: work beside the run's main flow (a checkpoint push during training); once it is
+        done, `resume_main_phase` announces the phase the run is in again."""
         if phase not in PHASES:
             raise ValueError(f"unknown phase {phase!r}")
-        self.emit("phase", phase=phase)
+        with self._lock:
+            if not background:
+                self.main_phase = phase
+            self.emit("phase", phase=phase)
+
+    def resume_main_phase(self) -> None:
+        with self._lock:
+            if self.main_phase is not None:
+                self.emit("phase", phase=self.main_phase)
 
     def progress(
         self, step: int, max_steps: int, epoch: float, samples_per_s: float | None, eta_s: float | None

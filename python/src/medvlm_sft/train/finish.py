@@ -82,12 +82,11 @@ def push_folders(cfg: RunConfig, final: Path, merged: Path | None, writer: Event
         return
     if not hub.repo_id:
         raise ValueError("hub.repo_id is required to push to the Hugging Face Hub")
-    from huggingface_hub import HfApi
+    from medvlm_sft.hub import hub_api, push_folder, repo_url
 
     writer.phase("pushing")
-    api = HfApi()
+    api = hub_api()
     for folder, repo_id, what in targets:
-        api.create_repo(repo_id, private=hub.private, exist_ok=True)
-        api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message=f"MedVLM Studio: {what}")
-        writer.log("info", f"pushed the {what} to https://huggingface.co/{repo_id}")
+        push_folder(api, folder, repo_id, hub.private, f"MedVLM Studio: {what}")
+        writer.log("info", f"pushed the {what} to {repo_url(api, repo_id)}")
         say(f"pushed the {what} to {repo_id}")

@@ -5,6 +5,9 @@ Event sequence of a run (design contract 4):
     -> phase training -> progress / metrics(train) [-> phase evaluating -> metrics(eval) -> phase training]
     [-> checkpoint] ... -> phase saving -> checkpoint (checkpoints/final) [-> phase merging -> log]
     [-> phase pushing -> log] -> run_finished finished
+With `hub.push_adapter_every_save`, a background thread follows each checkpoint with
+`phase pushing -> log (info, or error when the push failed) -> phase <the run's phase again>`;
+the run waits for those pushes before its final push and its end.
 Any exception ends with `error` (message, traceback, `record` for data errors) and
 `run_finished failed`, exit code 1. SIGTERM or SIGINT ends with a checkpoint at the next step
 end and `run_finished stopped`, exit code 0: a requested stop that saved its state is a clean
@@ -124,8 +127,18 @@ def _run(
     writer.phase("preparing_data")
     say("preparing data")
     model_path = setup.resolve_model_path(cfg.model.base, config_dir)
-    family = detect_family(model_path, cfg.model.family)
+
+    def warn(message: str) -> None:
+        writer.log("warning", message)
+        say(f"warning: {message}")
+
+    family = detect_family(model_path, cfg.model.family, warn=warn)
     processor = setup.load_processor(model_path)
+    if not getattr(processor, "chat_template", None):
+        raise SetupError(
+            f"the processor of {model_path} has no chat template, so conversations cannot be formatted; "
+            "use a chat (instruct) model or add a chat_template to its processor"
+        )
     resize = ResizeRule.from_image_processor(family, processor.image_processor)
     data = distributed.rank0_first(
         ranks, run_dir, lambda: prepare_data(cfg.data, config_dir, resize), lambda: stop.requested
@@ -174,27 +187,37 @@ def _run(
         return "stopped"
 
     info = setup.training_info(cfg, model_path, family)
-    trainer = _build_trainer(
-        cfg,
-        run_dir,
-        writer=writer,
-        stop=stop,
-        model=model,
-        processor=processor,
-        family=family,
-        data=data,
-        horizon=horizon,
-        info=info,
-    )
-    writer.phase("training")
-    trainer.train(resume_from_checkpoint=checkpoint)
-    if stop.requested:
-        return "stopped"
+    pusher = _start_pusher(cfg, run_dir, writer, ranks)
+    try:
+        trainer = _build_trainer(
+            cfg,
+            run_dir,
+            writer=writer,
+            stop=stop,
+            model=model,
+            processor=processor,
+            family=family,
+            data=data,
+            horizon=horizon,
+            info=info,
+            pusher=pusher,
+        )
+        writer.phase("training")
+        trainer.train(resume_from_checkpoint=checkpoint)
+        if stop.requested:
+            _finish_pushes(pusher)
+            return "stopped"
 
-    from medvlm_sft.train.finish import save_final
+        from medvlm_sft.train.finish import save_final
 
-    final = save_final(trainer, processor, run_dir, writer, info)
-    distributed.cleanup(ranks, run_dir)
+        final = save_final(trainer, processor, run_dir, writer, info)
+        distributed.cleanup(ranks, run_dir)
+        # Before the final push, so that the repository's last commit is the final adapter.
+        _finish_pushes(pusher)
+    except BaseException:
+        if pusher is not None:
+            pusher.close(wait=False)
+        raise
     if not ranks.is_main:
         return "finished"
     del trainer, model
@@ -214,7 +237,24 @@ def _after_training(cfg: RunConfig, model_path: str, final: Path, run_dir: Path,
     return "finished"
 
 
-def _build_trainer(cfg, run_dir, *, writer, stop, model, processor, family, data, horizon, info):
+def _start_pusher(cfg: RunConfig, run_dir: Path, writer: EventWriter, ranks: Ranks):
+    """`hub.push_adapter_every_save`: the background pusher of checkpoints (main process only)."""
+    if not (cfg.hub.push_adapter_every_save and ranks.is_main):
+        return None
+    if not cfg.hub.repo_id:
+        raise ValueError("hub.repo_id is required to push to the Hugging Face Hub")
+    from medvlm_sft.hub import AdapterPusher
+
+    return AdapterPusher(cfg.hub.repo_id, cfg.hub.private, writer, run_dir)
+
+
+def _finish_pushes(pusher) -> None:
+    if pusher is not None:
+        say("waiting for the checkpoint pushes to finish")
+        pusher.close(wait=True)
+
+
+def _build_trainer(cfg, run_dir, *, writer, stop, model, processor, family, data, horizon, info, pusher=None):
     from datasets import Dataset
     from transformers import PrinterCallback
 
@@ -247,6 +287,10 @@ def _build_trainer(cfg, run_dir, *, writer, stop, model, processor, family, data
         max_new_tokens=cfg.eval.max_new_tokens,
         generation_batch_size=cfg.eval.per_device_batch_size,
     )
+    if pusher is not None:
+        from medvlm_sft.hub import PushOnSaveCallback
+
+        trainer.add_callback(PushOnSaveCallback(pusher))
     # Our callback prints readable lines; the default printer dumps raw log dicts.
     trainer.remove_callback(PrinterCallback)
     return trainer
