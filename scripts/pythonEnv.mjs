@@ -38,3 +38,10 @@ export function trainerEnv(python) {
     PYTHONUNBUFFERED: '1',
   };
 }
+
+/** Runs `python ARGS` in the trainer environment with inherited stdio and exits with its status. */
+export function runInTrainerEnv(args, { cwd = repoRoot } = {}) {
+  const python = ensurePython({ quiet: true });
+  const result = spawnSync(python, args, { cwd, stdio: 'inherit', env: trainerEnv(python) });
+  process.exit(result.status ?? 1);
+}
