@@ -114,7 +114,8 @@ async function main() {
   const failed = results.reduce((n, r) => n + r.failed, 0);
   const skipped = results.reduce((n, r) => n + (r.skipped ?? 0), 0);
   console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
-  process.exitCode = results.every((r) => r.ok) && passed > 0 ? 0 : 1;
+  // A full run that counted no test at all is a failure, not a green run.
+  process.exitCode = results.every((r) => r.ok) && (passed > 0 || only.length > 0) ? 0 : 1;
 }
 
 main().catch((err) => {
