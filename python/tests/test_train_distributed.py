@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from medvlm_sft.train.callbacks import StopRequest
+from medvlm_sft.train.stop import StopRequest
 from test_train_runner import SRC, events_of, workspace, write_config  # noqa: F401 - fixture
 
 ENV = {

@@ -140,10 +140,10 @@ export type StopOutcome = 'not-running' | 'terminated' | 'killed';
  * Asks the run's process group to stop (SIGTERM: the trainer checkpoints, then writes
  * run_finished stopped) and kills the group if it is still alive after the grace period.
  *
- * The trainer handles SIGTERM only from just before its first event: during its imports
- * (torch, transformers: seconds) the signal would kill it with no run_finished at all, and
- * a run the user stopped would read "lost". So the signal waits for the first event, within
- * the same grace period.
+ * The trainer installs its SIGTERM handler before its heavy imports, but not before the
+ * interpreter itself has started; a signal in that window would kill it with no
+ * run_finished at all, and a run the user stopped would read "lost". Its first event comes
+ * after the handler, so the signal waits for that event, within the same grace period.
  */
 export async function stopLocalRun(runDir: string, options: StopLocalRunOptions = {}): Promise<StopOutcome> {
   const info = await readRunInfo(runDir);

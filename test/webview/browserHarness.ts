@@ -9,6 +9,21 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { repoRoot } from '../unit/testUtil';
 
+/**
+ * Chromium's flags for every browser test (notes/environment.md): headless, no GPU, and none
+ * of the background connections that this machine's closed network refuses.
+ */
+export const CHROMIUM_FLAGS: readonly string[] = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
 /** The origin VS Code serves webview resources from, and the CSP source it reports. */
 export const RESOURCE_ORIGIN = 'https://file+.vscode-resource.vscode-cdn.net';
 export const CSP_SOURCE = 'https://*.vscode-cdn.net';
@@ -64,16 +79,7 @@ export async function launchChromium(): Promise<Harness> {
     executablePath,
     headless: true,
     viewport: { width: 1000, height: 760 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: [...CHROMIUM_FLAGS],
   });
   return {
     context,

@@ -23,7 +23,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from medvlm_sft.train.callbacks import say
+from medvlm_sft.train.console import say
 
 STAGING_DIR = ".hub-push"
 

@@ -12,24 +12,13 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { repoRoot } from '../../unit/testUtil';
 import { codeServerInstalled, ensureCodeServer } from './codeServerInstall';
+import { CHROMIUM_FLAGS } from '../../webview/browserHarness';
 import { checkPrerequisites } from './prerequisites';
 import { forgetMarker, groupAlive, killGroup, killMentioning, spawnGroup, sweepAtExit } from './processes';
 import { trustWorkspace } from './workbench';
 
 export const EXTENSION_VSIX = path.join(repoRoot, 'dist', 'medvlm-studio.vsix');
 export const EXTENSION_ID = 'medvlm.medvlm-studio';
-
-/** The flags of notes/environment.md: no GPU, no network chatter, nothing from a profile. */
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 export interface ConsoleEntry {
   readonly at: Date;
@@ -135,7 +124,7 @@ export async function startSession(options: SessionOptions): Promise<Session> {
       env: { ...process.env, TMPDIR: path.join(dir, 'browser-tmp') },
       headless: true,
       viewport: { width: 1400, height: 900 },
-      args: CHROMIUM_FLAGS,
+      args: [...CHROMIUM_FLAGS],
     });
     teardown.push(() => closeBrowser(context));
     const page = context.pages()[0] ?? (await context.newPage());

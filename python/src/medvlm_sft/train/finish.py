@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from medvlm_sft.config.model import RunConfig
-from medvlm_sft.train.callbacks import relative_to_run, say
+from medvlm_sft.train.callbacks import relative_to_run
+from medvlm_sft.train.console import say
 from medvlm_sft.train.events import EventWriter
 from medvlm_sft.train.merge import TRAINING_INFO
 

@@ -29,10 +29,11 @@ from typing import Any
 
 from medvlm_sft import __version__
 from medvlm_sft.config.model import RunConfig
-from medvlm_sft.train.callbacks import EventsCallback, StopOnRequestCallback, StopRequest, say
+from medvlm_sft.train.console import say
 from medvlm_sft.train.distributed import Ranks
 from medvlm_sft.train.events import EventWriter
 from medvlm_sft.train.preflight import SetupError
+from medvlm_sft.train.stop import StopRequest
 
 
 def _load_run_config(path: Path, base_dir: Path) -> RunConfig:
@@ -261,6 +262,7 @@ def _build_trainer(cfg, run_dir, *, writer, stop, model, processor, family, data
     from medvlm_sft.eval.generation import pick_subset
     from medvlm_sft.models.collator import VisionChatCollator
     from medvlm_sft.train import setup
+    from medvlm_sft.train.callbacks import EventsCallback, StopOnRequestCallback
     from medvlm_sft.train.resume import HorizonRecord
     from medvlm_sft.train.trainer import MedVLMTrainer
 
