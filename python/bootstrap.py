@@ -165,9 +165,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--envs-dir", type=Path, default=default_envs_dir(), help="where environments are kept")
     parser.add_argument("--requirements-dir", type=Path, default=HERE, help="folder with the requirement files")
     parser.add_argument("--print-key", action="store_true", help="print the environment key and exit")
+    parser.add_argument(
+        "--existing",
+        action="store_true",
+        help="print the interpreter of a complete environment and exit 0, or exit 3 without creating one",
+    )
     args = parser.parse_args(argv)
     if args.print_key:
         print(env_key(args.requirements_dir))
+        return 0
+    if args.existing:
+        env_dir = args.envs_dir / env_key(args.requirements_dir)
+        if not (env_dir / MARKER).exists():
+            return 3
+        print(interpreter(env_dir))
         return 0
     print(ensure(args.envs_dir, args.requirements_dir))
     return 0

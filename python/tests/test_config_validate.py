@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import typing
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, ValidationError
 
 from medvlm_sft.config.model import RunConfig
 from medvlm_sft.config.problems import Problem
@@ -90,7 +92,7 @@ def test_wrong_types_point_at_the_value_with_a_yaml_path() -> None:
     limit = [p for p in problems if p.path == "data.sources[1].train_limit"]
     assert len(limit) == 1 and limit[0].code == "invalid-value"
     assert (limit[0].line, limit[0].column, limit[0].end_column) == (8, 20, 24)
-    assert "`many` should be a valid integer" in limit[0].message
+    assert limit[0].message == "`many` should be an integer"
     epochs = [p for p in problems if p.path == "train.epochs"]
     assert len(epochs) == 1 and (epochs[0].line, epochs[0].column) == (10, 11)
 
@@ -99,7 +101,7 @@ def test_union_type_errors_merge_into_one_problem() -> None:
     problems = validate_text(MINIMAL + "lora:\n  target_modules: 5\n")
     problem = only(problems, "invalid-value")
     assert problem.path == "lora.target_modules"
-    assert "should be a valid string or a valid list" in problem.message
+    assert problem.message == "`5` should be text or a list"
 
 
 def test_invalid_choice_suggests_the_closest() -> None:
@@ -125,6 +127,90 @@ def test_missing_keys_point_at_the_parent() -> None:
 
 def test_yaml_1_2_words_are_strings() -> None:
     assert validate_text(MINIMAL + "eval:\n  strategy: no\nlaunch:\n  slurm:\n    time: 24:00:00\n") == []
+
+
+# ---- strict types (JSON-schema semantics, as the editor checks them) ----------------------
+
+
+def all_models(model: type[BaseModel] = RunConfig) -> set[type[BaseModel]]:
+    found = {model}
+    for field in model.model_fields.values():
+        for arg in (field.annotation, *typing.get_args(field.annotation)):
+            for inner in (arg, *typing.get_args(arg)):
+                if isinstance(inner, type) and issubclass(inner, BaseModel) and inner not in found:
+                    found |= all_models(inner)
+    return found
+
+
+def test_every_section_is_strict() -> None:
+    models = all_models()
+    assert RunConfig in models and len(models) > 10
+    for model in models:
+        config = model.model_config
+        assert (config.get("strict"), config.get("extra"), config.get("allow_inf_nan")) == (True, "forbid", False)
+
+
+@pytest.mark.parametrize(
+    ("extra", "path", "message"),
+    [
+        (
+            'train:\n  max_steps: "5"\n',
+            "train.max_steps",
+            "`5` is quoted text; an integer is expected here (remove the quotes)",
+        ),
+        ("train:\n  max_steps: 2.0\n", "train.max_steps", "`2.0` should be a whole number such as `2`"),
+        ("train:\n  max_steps: 1e3\n", "train.max_steps", "`1000.0` should be a whole number such as `1000`"),
+        ("train:\n  max_steps: 2.5\n", "train.max_steps", "`2.5` should be an integer"),
+        ("train:\n  max_steps: true\n", "train.max_steps", "`true` should be an integer"),
+        (
+            "train:\n  epochs: '2e-4'\n",
+            "train.epochs",
+            "`2e-4` is quoted text; a number is expected here (remove the quotes)",
+        ),
+        ("train:\n  epochs: abc\n", "train.epochs", "`abc` should be a number"),
+        ("train:\n  epochs: false\n", "train.epochs", "`false` should be a number"),
+        ("train:\n  max_grad_norm: .inf\n", "train.max_grad_norm", "`inf` should be a finite number"),
+        ('train:\n  use_cpu: "true"\n', "train.use_cpu", "`true` is quoted text; write true or false without quotes"),
+        (
+            "train:\n  use_cpu: yes\n",
+            "train.use_cpu",
+            "`yes` is text, not a boolean (YAML 1.2 reads yes/no/on/off as text); write true or false",
+        ),
+        ("train:\n  use_cpu: 1\n", "train.use_cpu", "`1` should be true or false"),
+        ("hub:\n  private:\n", "hub.private", "`null` should be true or false"),
+        ("lora:\n  target_modules: 5\n", "lora.target_modules", "`5` should be text or a list"),
+        ("lora:\n  modules_to_save: q_proj\n", "lora.modules_to_save", "`q_proj` should be a list"),
+        (
+            'launch:\n  gpus: [0, "1"]\n',
+            "launch.gpus[1]",
+            "`1` is quoted text; an integer is expected here (remove the quotes)",
+        ),
+        (
+            "launch:\n  slurm:\n    partition: 7\n",
+            "launch.slurm.partition",
+            "`7` should be text; put it in quotes to use it as text",
+        ),
+        (
+            "data:\n  sources: [{records: r.jsonl}]\n  image: {window: {center: '40', width: 400}}\n",
+            "data.image.window.center",
+            "`40` is quoted text; a number is expected here (remove the quotes)",
+        ),
+    ],
+)
+def test_strict_types_say_how_to_write_the_value(extra: str, path: str, message: str) -> None:
+    text = "model:\n  base: org/model\n" + extra if extra.startswith("data:") else MINIMAL + extra
+    problem = only(validate_text(text), "invalid-value")
+    assert (problem.path, problem.message) == (path, message)
+
+
+def test_strict_types_still_take_an_integer_for_a_number() -> None:
+    cfg = RunConfig.model_validate(
+        {"model": {"base": "a/b"}, "data": {"sources": [{"records": "r.jsonl"}]}, "train": {"epochs": 2}}
+    )
+    assert cfg.train.epochs == 2
+    assert validate_text(MINIMAL + "train:\n  epochs: 2\n  learning_rate: 1\n  warmup_ratio: 0\n") == []
+    with pytest.raises(ValidationError):
+        cfg.train.max_steps = "5"  # assignments are validated strictly too
 
 
 def test_load_config_returns_config_with_warnings_only(tmp_path: Path) -> None:

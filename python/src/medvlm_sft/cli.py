@@ -23,9 +23,11 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    if args.stdin and len(args.config) > 1:
+        args.parser.error("--stdin reads one config, so give exactly one CONFIG")
     from medvlm_sft.config.validate import run_validate_command
 
-    return run_validate_command(args.config, check_data=args.check_data, as_json=args.json)
+    return run_validate_command(args.config, check_data=args.check_data, as_json=args.json, from_stdin=args.stdin)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -82,11 +84,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="file to write (default: standard output)")
     p.set_defaults(func=_cmd_schema)
 
-    p = sub.add_parser("validate", help="check a run config and print every problem with its YAML path")
-    p.add_argument("config", type=Path, help="a *.sft.yaml run config")
-    p.add_argument("--check-data", action="store_true", help="also open the data sources and model folder it names")
-    p.add_argument("--json", action="store_true", help="print the problems as JSON (for the editor)")
-    p.set_defaults(func=_cmd_validate)
+    p = sub.add_parser(
+        "validate",
+        help="check run configs and print every problem with its YAML path",
+        description="Check run configs. Exit status: 0 without errors (warnings allowed), 1 with errors, "
+        "2 when a config cannot be read; the worst over all CONFIGs.",
+    )
+    # Strings, not Paths: the JSON reports name each config exactly as it was given.
+    p.add_argument("config", nargs="+", metavar="CONFIG", help="*.sft.yaml run configs")
+    p.add_argument(
+        "--check-data",
+        action="store_true",
+        help="also open the data sources and model folder it names (with --json: report the dataset sizes as `data`)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='print the problems as JSON (for the editor); with several CONFIGs, one line each with "config"',
+    )
+    p.add_argument(
+        "--stdin",
+        action="store_true",
+        help="read the config text from standard input (UTF-8); CONFIG still anchors relative paths and "
+        "names it in messages, and need not exist",
+    )
+    p.set_defaults(func=_cmd_validate, parser=p)
 
     p = sub.add_parser("train", help="run supervised fine-tuning, writing events.jsonl and checkpoints")
     p.add_argument("config", type=Path, help="a *.sft.yaml run config")

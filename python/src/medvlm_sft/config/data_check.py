@@ -12,15 +12,19 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+from medvlm_sft.config.data_sizes import UNKNOWN, RecordCount, dataset_sizes, estimate_from_sample, estimate_json_array
 from medvlm_sft.config.model import DataSource, RunConfig
 from medvlm_sft.config.rules import Finding
+from medvlm_sft.data.records import count_jsonl_records
 
 RECORD_SUFFIXES = (".jsonl", ".json", ".parquet")
 PEEK_RECORDS = 5
 MAX_PEEK_LINE_BYTES = 8 * 1024 * 1024
 MAX_COUNT_BYTES = 256 * 1024 * 1024
 MAX_JSON_BYTES = 16 * 1024 * 1024
+ESTIMATE_HEAD_BYTES = 1024 * 1024
 HUB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _MEDVISION_FIELDS = ("bounding_boxes", "biometric_profile", "taskType")
 
@@ -38,10 +42,18 @@ def looks_local(value: str) -> bool:
 
 
 def check_data(cfg: RunConfig, config_path: Path) -> list[Finding]:
+    return inspect_data(cfg, config_path)[0]
+
+
+def inspect_data(cfg: RunConfig, config_path: Path) -> tuple[list[Finding], dict[str, Any]]:
+    """The data problems, and the dataset sizes training will use (`data_sizes.dataset_sizes`)."""
     findings = list(_check_model(cfg, config_path))
+    counts = []
     for index, source in enumerate(cfg.data.sources):
-        findings.extend(_check_source(source, index, config_path))
-    return findings
+        records = resolve_path(config_path, source.records)
+        count = _check_source(source, index, records, config_path, findings)
+        counts.append((source.name or records.name, records, count))  # the name prepare_data gives the source
+    return findings, dataset_sizes(cfg, counts)
 
 
 def _check_model(cfg: RunConfig, config_path: Path) -> Iterator[Finding]:
@@ -68,25 +80,30 @@ def _check_model(cfg: RunConfig, config_path: Path) -> Iterator[Finding]:
         )
 
 
-def _check_source(source: DataSource, index: int, config_path: Path) -> Iterator[Finding]:
+def _check_source(
+    source: DataSource, index: int, records: Path, config_path: Path, findings: list[Finding]
+) -> RecordCount:
     here = ("data", "sources", index)
-    records = resolve_path(config_path, source.records)
+    count = UNKNOWN
     problem = _file_problem(records, "records file")
     if problem:
-        yield Finding((*here, "records"), problem, code="records-file")
+        findings.append(Finding((*here, "records"), problem, code="records-file"))
     elif records.suffix.lower() not in RECORD_SUFFIXES:
-        yield Finding(
-            (*here, "records"),
-            f"records file {records.name} should end in .jsonl, .json or .parquet",
-            code="records-format",
+        findings.append(
+            Finding(
+                (*here, "records"),
+                f"records file {records.name} should end in .jsonl, .json or .parquet",
+                code="records-format",
+            )
         )
     else:
-        yield from _check_records(source, records, here)
+        count = _check_records(source, records, here, findings)
     if source.tasks is not None:
         tasks = resolve_path(config_path, source.tasks)
         problem = _file_problem(tasks, "tasks file") or _json_object_problem(tasks)
         if problem:
-            yield Finding((*here, "tasks"), problem, code="tasks-file")
+            findings.append(Finding((*here, "tasks"), problem, code="tasks-file"))
+    return count
 
 
 def _file_problem(path: Path, what: str) -> str | None:
@@ -114,27 +131,30 @@ def _json_object_problem(path: Path) -> str | None:
     return None
 
 
-def _check_records(source: DataSource, records: Path, here: tuple) -> Iterator[Finding]:
+def _check_records(source: DataSource, records: Path, here: tuple, findings: list[Finding]) -> RecordCount:
     suffix = records.suffix.lower()
     if suffix == ".parquet":
-        return  # reading parquet needs pyarrow, which validate does not import; the trainer checks it
+        return UNKNOWN  # reading parquet needs pyarrow, which validate does not import; the trainer checks it
     if suffix == ".jsonl":
-        first, problem = _peek_jsonl(records)
-        count = _count_lines(records)
+        first, problem, sample = _peek_jsonl(records)
+        count = _count_jsonl(records, sample)
     else:
         first, problem, count = _peek_json(records)
     if problem:
-        yield Finding((*here, "records"), problem, code="records-format")
-        return
+        findings.append(Finding((*here, "records"), problem, code="records-format"))
+        return count  # bad lines are bad records: the others still count
     medvision = first is not None and "messages" not in first and any(k in first for k in _MEDVISION_FIELDS)
     if medvision and source.tasks is None:
-        yield Finding(
-            (*here, "tasks"),
-            f"{records.name} holds MedVision records, which need task metadata; set `tasks:` to its tasks.json",
-            code="needs-tasks",
+        findings.append(
+            Finding(
+                (*here, "tasks"),
+                f"{records.name} holds MedVision records, which need task metadata; set `tasks:` to its tasks.json",
+                code="needs-tasks",
+            )
         )
-    if count is not None:
-        yield from _limit_findings(source, count, here)
+    if count.exact is not None:
+        findings.extend(_limit_findings(source, count.exact, here))
+    return count
 
 
 def _limit_findings(source: DataSource, count: int, here: tuple) -> Iterator[Finding]:
@@ -156,62 +176,65 @@ def _limit_findings(source: DataSource, count: int, here: tuple) -> Iterator[Fin
         )
 
 
-def _peek_jsonl(path: Path) -> tuple[dict | None, str | None]:
+def _peek_jsonl(path: Path) -> tuple[dict | None, str | None, tuple[int, int]]:
+    """The first record, a problem in the first few lines, and (records, bytes) read for estimates."""
     first: dict | None = None
-    seen = 0
+    seen = read = 0
     with open(path, "rb") as fh:
         for number in range(1, 10_000):
             raw = fh.readline(MAX_PEEK_LINE_BYTES)
             if not raw:
                 break
+            read += len(raw)
             if len(raw) >= MAX_PEEK_LINE_BYTES and not raw.endswith(b"\n"):
-                return first, f"line {number} of {path.name} is longer than {MAX_PEEK_LINE_BYTES >> 20} MiB"
+                return first, f"line {number} of {path.name} is longer than {MAX_PEEK_LINE_BYTES >> 20} MiB", (seen, 0)
             if not raw.strip():
                 continue
+            seen += 1
             try:
                 value = json.loads(raw.decode("utf-8"))
             except UnicodeDecodeError:
-                return first, f"line {number} of {path.name} is not UTF-8 text"
+                return first, f"line {number} of {path.name} is not UTF-8 text", (seen, read)
             except json.JSONDecodeError as err:
-                return first, f"line {number} of {path.name} is not valid JSON: {err.msg} (column {err.colno})"
+                message = f"line {number} of {path.name} is not valid JSON: {err.msg} (column {err.colno})"
+                return first, message, (seen, read)
             if not isinstance(value, dict):
-                return first, f"line {number} of {path.name} is a JSON {type(value).__name__}, not an object (record)"
+                message = f"line {number} of {path.name} is a JSON {type(value).__name__}, not an object (record)"
+                return first, message, (seen, read)
             first = first or value
-            seen += 1
             if seen >= PEEK_RECORDS:
                 break
-    if first is None:
-        return None, f"{path.name} has no records"
-    return first, None
+    if first is None and seen == 0:
+        return None, f"{path.name} has no records", (0, read)
+    return first, None, (seen, read)
 
 
-def _count_lines(path: Path) -> int | None:
+def _count_jsonl(path: Path, sample: tuple[int, int]) -> RecordCount:
+    """Records counted as the trainer reads them, up to the size cap; beyond it, an estimate."""
     size = path.stat().st_size
     if size > MAX_COUNT_BYTES:
-        return None
-    count = 0
-    last = b"\n"
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            count += chunk.count(b"\n")
-            last = chunk[-1:]
-    return count + (last != b"\n")
+        return RecordCount(estimate=estimate_from_sample(size, *sample))
+    try:
+        return RecordCount(count_jsonl_records(path))
+    except (OSError, UnicodeDecodeError):
+        return UNKNOWN
 
 
-def _peek_json(path: Path) -> tuple[dict | None, str | None, int | None]:
+def _peek_json(path: Path) -> tuple[dict | None, str | None, RecordCount]:
     if path.stat().st_size > MAX_JSON_BYTES:
-        return None, None, None
+        return None, None, RecordCount(estimate=estimate_json_array(path, ESTIMATE_HEAD_BYTES))
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
-        return None, f"{path.name} is not UTF-8 text", None
+        return None, f"{path.name} is not UTF-8 text", UNKNOWN
     except json.JSONDecodeError as err:
-        return None, f"{path.name} is not valid JSON: {err.msg} (line {err.lineno}, column {err.colno})", None
+        return None, f"{path.name} is not valid JSON: {err.msg} (line {err.lineno}, column {err.colno})", UNKNOWN
     if not isinstance(value, list):
-        return None, f"{path.name} should hold a JSON array of records", None
+        return None, f"{path.name} should hold a JSON array of records", UNKNOWN
+    count = RecordCount(len(value))
     for number, item in enumerate(value[:PEEK_RECORDS]):
         if not isinstance(item, dict):
-            return None, f"item {number} of {path.name} is not a JSON object (record)", None
+            return None, f"item {number} of {path.name} is not a JSON object (record)", count
     if not value:
-        return None, f"{path.name} has no records", None
-    return value[0], None, len(value)
+        return None, f"{path.name} has no records", count
+    return value[0], None, count

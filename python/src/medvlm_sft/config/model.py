@@ -13,7 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # Strict, as JSON schema is: the editor checks the generated schema as you type, so a quoted
+    # "5", a 2.0 or a "true" must be rejected here too, not silently coerced; and JSON has no
+    # infinities or NaN, so `.inf` and `.nan` are not numbers here either.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True, allow_inf_nan=False)
 
 
 ModelFamily = Literal["auto", "qwen2_5_vl", "medgemma", "generic"]
@@ -382,7 +385,9 @@ class LaunchSection(Section):
 class RunConfig(Section):
     """A supervised fine-tuning run of a vision-language model on medical images."""
 
-    model_config = ConfigDict(extra="forbid", title="MedVLM SFT run config")
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, strict=True, allow_inf_nan=False, title="MedVLM SFT run config"
+    )
 
     model: ModelSection = Field(description="The base model and how it is loaded.")
     data: DataSection = Field(description="Data sources and how they are split and limited.")

@@ -54,6 +54,14 @@ def _core_schema_loader(base: type) -> type:
     return Loader
 
 
+def plain_scalar_kind(text: str) -> str | None:
+    """What `text` written unquoted reads as (YAML 1.2 core): `null`, `bool`, `int`, `float`, or None for text."""
+    for kind, pattern in (("null", _NULL_RE), ("bool", _BOOL_RE), ("int", _INT_RE), ("float", _FLOAT_RE)):
+        if pattern.match(text):
+            return kind
+    return None
+
+
 ConfigLoader = _core_schema_loader(_BaseLoader)
 # Pure-Python twin: its error messages name the offending character, libyaml's do not.
 _PyConfigLoader = ConfigLoader if _BaseLoader is yaml.SafeLoader else _core_schema_loader(yaml.SafeLoader)

@@ -9,7 +9,6 @@ and sizes from the header alone, which is all `medvlm-sft format` needs.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +17,8 @@ from typing import Any
 from medvlm_sft.data import formatting
 from medvlm_sft.data.cache import file_identity
 from medvlm_sft.data.nifti import VolumeHeader, is_nifti, read_header
-from medvlm_sft.data.records import DataError, SourceRecord, columnar, resolve_path
-from medvlm_sft.data.tasks import MEDVISION_KINDS, detect_kind, lookup_task
+from medvlm_sft.data.records import DataError, SourceRecord, columnar
+from medvlm_sft.data.tasks import MEDVISION_KINDS, detect_kind, lookup_task, record_image
 
 Resize = Callable[[int, int], tuple[int, int]]
 # A stand-in slice for checking metadata and targets before the header is read.
@@ -68,12 +67,7 @@ def check_record(
 ) -> Item:
     """An `Item`, or a DataError naming what is wrong with the record."""
     kind = detect_kind(rec)
-    field_name = "image" if kind == "generic" else "image_file"
-    image = rec.data.get(field_name) or rec.data.get("image_file") or rec.data.get("image")
-    if not isinstance(image, str) or not image:
-        raise rec.error(f"the record has no `{field_name}` path", hint="relative paths resolve against its folder")
-    # Normalised, so `./Images/a.nii.gz` and `Images/a.nii.gz` are one volume (decoded once, one split group).
-    image_path = Path(os.path.normpath(resolve_path(rec.path.parent, image)))
+    image_path = record_image(rec, kind)
     position = slice_position(rec) if is_nifti(image_path) else None
     if position is None and kind != "generic":
         raise rec.error(f"MedVision records need a NIfTI `image_file`, got {image_path.name}")

@@ -30,7 +30,7 @@ from medvlm_sft.data.checks import ImageInfo, ImageProblem, Item, check_record, 
 from medvlm_sft.data.imaging import ImageSettings
 from medvlm_sft.data.problems import ProblemLog, describe_counts
 from medvlm_sft.data.records import DataError, read_records, resolve_path
-from medvlm_sft.data.split import limit_total, split_items
+from medvlm_sft.data.split import limit_total, source_seed, split_items
 from medvlm_sft.data.tasks import load_tasks
 from medvlm_sft.data.workers import VolumeJob, VolumeResult, default_workers, run_jobs
 
@@ -232,7 +232,7 @@ def _split(data_cfg: Any, sources: list[_Source], items: list[list[Item]]) -> tu
             source_items,
             sort_key=lambda it: it.sort_key,
             group_key=(lambda it: str(it.image_path)) if data_cfg.group_by_volume else None,
-            seed=f"{data_cfg.seed}:{source.label}",
+            seed=source_seed(data_cfg.seed, source.label),
             val_limit=source.val_limit,
             train_limit=source.train_limit,
             label=source.label,

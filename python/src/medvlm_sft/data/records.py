@@ -7,6 +7,7 @@ Every record keeps the file and line it came from, so a bad record anywhere in t
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,9 +89,7 @@ def _read_jsonl(path: Path, problems: list[DataError] | None = None) -> list[Sou
     # the file's non-blank lines whether or not bad ones are skipped.
     index = 0
     with open(path, encoding="utf-8") as f:
-        for line_no, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
+        for line_no, raw in jsonl_record_lines(f):
             where = f"{path}:{line_no}"
             index += 1
             try:
@@ -119,6 +118,19 @@ def _read_jsonl(path: Path, problems: list[DataError] | None = None) -> list[Sou
                 continue
             records.append(SourceRecord(data, path, line_no, index - 1))
     return records
+
+
+def jsonl_record_lines(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
+    """(1-based line number, text) of the lines of a .jsonl file that are records: all but blank ones."""
+    for line_no, raw in enumerate(lines, start=1):
+        if raw.strip():
+            yield line_no, raw
+
+
+def count_jsonl_records(path: Path) -> int:
+    """The number of records `read_records` sees in a .jsonl file (good or bad), without parsing them."""
+    with open(path, encoding="utf-8") as f:
+        return sum(1 for _ in jsonl_record_lines(f))
 
 
 def _read_json_array(path: Path, problems: list[DataError] | None = None) -> list[SourceRecord]:

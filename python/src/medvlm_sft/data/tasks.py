@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
-from medvlm_sft.data.records import DataError, SourceRecord, columnar
+from medvlm_sft.data.records import DataError, SourceRecord, columnar, resolve_path
 
 TaskKind = Literal["detection", "tumor_lesion", "angle_distance", "generic"]
 MEDVISION_KINDS: tuple[str, ...] = ("detection", "tumor_lesion", "angle_distance")
@@ -36,6 +37,16 @@ def detect_kind(rec: SourceRecord) -> TaskKind:
         ),
         reason="unknown-kind",
     )
+
+
+def record_image(rec: SourceRecord, kind: TaskKind) -> Path:
+    """The image a record shows, which is also its split group (`data.group_by_volume`)."""
+    field_name = "image" if kind == "generic" else "image_file"
+    image = rec.data.get(field_name) or rec.data.get("image_file") or rec.data.get("image")
+    if not isinstance(image, str) or not image:
+        raise rec.error(f"the record has no `{field_name}` path", hint="relative paths resolve against its folder")
+    # Normalised, so `./Images/a.nii.gz` and `Images/a.nii.gz` are one volume (decoded once, one split group).
+    return Path(os.path.normpath(resolve_path(rec.path.parent, image)))
 
 
 def _is_number(value: Any) -> bool:
