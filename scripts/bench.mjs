@@ -1,14 +1,24 @@
 // `npm run bench:prepare` / `npm run bench:gpu`: python/benchmarks/bench_<name>.py in the
-// trainer's Python environment. Extra arguments are passed on, e.g.
+// trainer's Python environment; `npm run bench:config`: the editor's config validation
+// (test/bench/configValidation.ts). Extra arguments are passed on, e.g.
 // `npm run bench:prepare -- --baseline-samples 32` or `npm run bench:gpu -- --tiny --cpu`.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot, runInTrainerEnv } from './pythonEnv.mjs';
 
 const [name, ...rest] = process.argv.slice(2);
+if (name === 'config') {
+  // A TypeScript benchmark: bundled with esbuild like the tests, run in Node.
+  const esbuild = await import('esbuild');
+  const outfile = path.join(repoRoot, 'out', 'bench', 'configValidation.js');
+  await esbuild.build({ entryPoints: [path.join(repoRoot, 'test/bench/configValidation.ts')], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile, logLevel: 'warning' });
+  const { execFileSync } = await import('node:child_process');
+  execFileSync(process.execPath, [outfile, repoRoot, ...rest], { stdio: 'inherit' });
+  process.exit(0);
+}
 const script = path.join(repoRoot, 'python', 'benchmarks', `bench_${name}.py`);
 if (!name || !existsSync(script)) {
-  console.error(`usage: node scripts/bench.mjs prepare|gpu [args]`);
+  console.error(`usage: node scripts/bench.mjs prepare|gpu|config [args]`);
   process.exit(2);
 }
 runInTrainerEnv([script, ...rest]);

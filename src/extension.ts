@@ -7,6 +7,7 @@ import { registerRefreshRuns } from './commands/refreshRuns';
 import { registerRevealRunFolder } from './commands/revealRunFolder';
 import { registerStartRun } from './commands/startRun';
 import { registerStopRun } from './commands/stopRun';
+import { ConfigLanguageService } from './language/configLanguage';
 import { PythonEnvironment } from './python/pythonEnv';
 import { notifyRunEnds } from './runs/runNotifications';
 import { RunRegistry } from './runs/runRegistry';
@@ -21,17 +22,17 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.Uri.joinPath(context.globalStorageUri, 'envs').fsPath,
     log,
   );
-  const diagnostics = vscode.languages.createDiagnosticCollection('medvlm');
+  const configLanguage = new ConfigLanguageService({ extensionUri: context.extensionUri, python, log });
   const tree = new RunsTreeProvider(registry);
   const openPanel = (runId: string): void => showRunPanel(context.extensionUri, registry, log, runId);
 
   context.subscriptions.push(
     log,
     registry,
-    diagnostics,
+    configLanguage,
     tree,
     vscode.window.createTreeView('medvlm.runs', { treeDataProvider: tree, showCollapseAll: true }),
-    registerStartRun({ extensionUri: context.extensionUri, python, registry, diagnostics, log, openPanel }),
+    registerStartRun({ extensionUri: context.extensionUri, python, registry, configLanguage, log, openPanel }),
     registerStopRun(registry),
     registerOpenRunPanel(context.extensionUri, registry, log),
     registerRefreshRuns(registry),
@@ -46,13 +47,6 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     }),
     vscode.workspace.onDidChangeWorkspaceFolders(() => void registry.refresh()),
-    // The trainer's problems describe the file as it was validated; once it changes, their
-    // positions are stale.
-    vscode.workspace.onDidChangeTextDocument((event) => {
-      if (event.contentChanges.length > 0 && diagnostics.has(event.document.uri)) {
-        diagnostics.delete(event.document.uri);
-      }
-    }),
   );
   void registry.refresh();
 }

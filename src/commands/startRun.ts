@@ -5,7 +5,7 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { describeProblem } from '../core/validation';
-import type { ValidationProblem } from '../core/validation';
+import type { ConfigLanguageService } from '../language/configLanguage';
 import { startLocalRun } from '../launch/localLauncher';
 import type { PythonEnvironment } from '../python/pythonEnv';
 import { validateConfig } from '../python/trainerCli';
@@ -18,7 +18,8 @@ export interface StartRunDeps {
   readonly extensionUri: vscode.Uri;
   readonly python: PythonEnvironment;
   readonly registry: RunRegistry;
-  readonly diagnostics: vscode.DiagnosticCollection;
+  /** Shows the trainer's report on the config, like its own checks while editing. */
+  readonly configLanguage: ConfigLanguageService;
   readonly log: vscode.LogOutputChannel;
   readonly openPanel: (runId: string) => void;
 }
@@ -68,7 +69,7 @@ async function startRun(deps: StartRunDeps, arg: unknown): Promise<void> {
   if (result.kind === 'unreadable') {
     throw new Error(result.message);
   }
-  deps.diagnostics.set(config, result.problems.map(toDiagnostic));
+  deps.configLanguage.acceptTrainerReport(await vscode.workspace.openTextDocument(config), result);
   const errors = result.problems.filter((p) => p.severity === 'error');
   const warnings = result.problems.filter((p) => p.severity === 'warning');
   if (errors.length > 0) {
@@ -117,19 +118,4 @@ async function pickConfig(arg: unknown): Promise<vscode.Uri | undefined> {
     { placeHolder: 'Run config to start' },
   );
   return picked?.uri;
-}
-
-/** Problems have 1-based positions with an exclusive end; VS Code ranges are 0-based. */
-export function toDiagnostic(problem: ValidationProblem): vscode.Diagnostic {
-  const start = new vscode.Position(problem.line - 1, problem.column - 1);
-  let end = new vscode.Position(problem.endLine - 1, problem.endColumn - 1);
-  if (!end.isAfter(start)) {
-    end = start.translate(0, 1);
-  }
-  const severity = problem.severity === 'warning' ? vscode.DiagnosticSeverity.Warning : vscode.DiagnosticSeverity.Error;
-  const message = problem.path ? `${problem.path}: ${problem.message}` : problem.message;
-  const diagnostic = new vscode.Diagnostic(new vscode.Range(start, end), message, severity);
-  diagnostic.source = 'medvlm';
-  diagnostic.code = problem.code;
-  return diagnostic;
 }

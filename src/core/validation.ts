@@ -15,8 +15,27 @@ export interface ValidationProblem {
   readonly endColumn: number;
 }
 
+/**
+ * `data` of `validate --check-data --json`: samples after the split and limits, per source
+ * and in total; null where the records could not be counted cheaply.
+ */
+export interface DataSizes {
+  readonly train: number | null;
+  readonly val: number | null;
+  /** False when a number is an estimate (e.g. grouping by volume needs every record). */
+  readonly exact: boolean;
+  readonly sources: readonly SourceSizes[];
+}
+
+export interface SourceSizes {
+  readonly name: string;
+  readonly records: number | null;
+  readonly train: number | null;
+  readonly val: number | null;
+}
+
 export type ValidationResult =
-  | { readonly kind: 'report'; readonly ok: boolean; readonly problems: readonly ValidationProblem[] }
+  | { readonly kind: 'report'; readonly ok: boolean; readonly problems: readonly ValidationProblem[]; readonly data?: DataSizes }
   /** The command printed no report: a crash, a missing package, a wrong interpreter. */
   | { readonly kind: 'unreadable'; readonly message: string };
 
@@ -54,7 +73,23 @@ function parseReport(text: string): ValidationResult | undefined {
   }
   const problems = ((raw as { problems: unknown[] }).problems).map(toProblem).filter((p): p is ValidationProblem => p !== undefined);
   const ok = (raw as { ok?: unknown }).ok === true && !problems.some((p) => p.severity === 'error');
-  return { kind: 'report', ok, problems };
+  const data = toDataSizes((raw as { data?: unknown }).data);
+  return data === undefined ? { kind: 'report', ok, problems } : { kind: 'report', ok, problems, data };
+}
+
+const count = (x: unknown): number | null => (Number.isInteger(x) && (x as number) >= 0 ? (x as number) : null);
+
+function toDataSizes(raw: unknown): DataSizes | undefined {
+  if (typeof raw !== 'object' || raw === null || !Array.isArray((raw as { sources?: unknown }).sources)) {
+    return undefined;
+  }
+  const r = raw as Record<string, unknown>;
+  const sources = (r.sources as unknown[]).flatMap((s): SourceSizes[] => {
+    if (typeof s !== 'object' || s === null) return [];
+    const x = s as Record<string, unknown>;
+    return [{ name: str(x.name), records: count(x.records), train: count(x.train), val: count(x.val) }];
+  });
+  return { train: count(r.train), val: count(r.val), exact: r.exact === true, sources };
 }
 
 /**

@@ -29,6 +29,23 @@ export class PythonEnvironment {
     return this.resolved;
   }
 
+  /**
+   * The interpreter if one is ready now, without creating the managed environment (minutes
+   * of downloads are not something the editor should start on its own): the setting's
+   * interpreter, or a complete managed environment for the current requirements.
+   */
+  async existing(): Promise<string | undefined> {
+    const configured = configuredPythonPath();
+    if (configured !== undefined) {
+      return configured;
+    }
+    const script = path.join(this.extensionRoot, 'python', 'bootstrap.py');
+    const base = process.platform === 'win32' ? 'python' : 'python3';
+    const result = await execa(base, [script, '--envs-dir', this.envsDir, '--existing'], { reject: false, stdin: 'ignore', timeout: 30_000 });
+    const python = result.exitCode === 0 ? result.stdout.trim().split('\n').pop()?.trim() : undefined;
+    return python ? python : undefined;
+  }
+
   /** Forget the cached interpreter (the setting changed). */
   invalidate(): void {
     this.resolved = undefined;

@@ -50,6 +50,8 @@ export interface ValidateOptions {
   readonly configPath: string;
   /** Also open the data sources and the model folder the config names. */
   readonly checkData?: boolean;
+  /** Validate this text (an unsaved editor) instead of the file; `configPath` still anchors relative paths. */
+  readonly text?: string;
   readonly signal?: AbortSignal;
 }
 
@@ -59,12 +61,15 @@ export async function validateConfig(options: ValidateOptions): Promise<Validati
   if (options.checkData) {
     args.push('--check-data');
   }
+  if (options.text !== undefined) {
+    args.push('--stdin');
+  }
   const result = await execa(options.python, args, {
     env: trainerEnv(options.extensionRoot),
     extendEnv: false,
     reject: false,
     timeout: 300_000,
-    stdin: 'ignore',
+    ...(options.text !== undefined ? { input: options.text } : { stdin: 'ignore' as const }),
     ...(options.signal ? { cancelSignal: options.signal } : {}),
   });
   const stderr = result.stderr ?? '';

@@ -62,3 +62,29 @@ test('garbage output becomes a clear message naming the cause', () => {
   assert.ok(killed.kind === 'unreadable');
   assert.match(killed.message, /did not exit normally/);
 });
+
+test('the dataset sizes of --check-data reach the editor; malformed counts become unknown', () => {
+  const data = {
+    train: 120,
+    val: 12,
+    exact: true,
+    sources: [
+      { name: 'angle', records: 100, train: 90, val: 10 },
+      { name: 'big', records: null, train: 'many', val: -3 },
+      'not a source',
+    ],
+  };
+  const result = parseValidationOutput(JSON.stringify({ ok: true, problems: [], data }), '', 0);
+  assert.ok(result.kind === 'report');
+  assert.deepEqual(result.data, {
+    train: 120,
+    val: 12,
+    exact: true,
+    sources: [
+      { name: 'angle', records: 100, train: 90, val: 10 },
+      { name: 'big', records: null, train: null, val: null },
+    ],
+  });
+  const without = parseValidationOutput('{"ok": true, "problems": []}', '', 0);
+  assert.ok(without.kind === 'report' && !('data' in without));
+});
