@@ -2,6 +2,7 @@
 // the disk or a process. Runs are detached, so deactivation leaves them running.
 
 import * as vscode from 'vscode';
+import { registerOpenConfigEditor } from './commands/openConfigEditor';
 import { registerOpenRunPanel, showRunPanel } from './commands/openRunPanel';
 import { registerRefreshRuns } from './commands/refreshRuns';
 import { registerRevealRunFolder } from './commands/revealRunFolder';
@@ -13,6 +14,7 @@ import { notifyRunEnds } from './runs/runNotifications';
 import { RunRegistry } from './runs/runRegistry';
 import { runsRoot } from './settings';
 import { RunsTreeProvider } from './views/runsTreeProvider';
+import { ConfigEditorProvider } from './webviews/configEditor';
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('MedVLM', { log: true });
@@ -25,6 +27,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const configLanguage = new ConfigLanguageService({ extensionUri: context.extensionUri, python, log });
   const tree = new RunsTreeProvider(registry);
   const openPanel = (runId: string): void => showRunPanel(context.extensionUri, registry, log, runId);
+  const configEditor = ConfigEditorProvider.register({ extensionUri: context.extensionUri, language: configLanguage, log: (line) => log.warn(line) });
 
   context.subscriptions.push(
     log,
@@ -38,6 +41,8 @@ export function activate(context: vscode.ExtensionContext): void {
     registerRefreshRuns(registry),
     registerRevealRunFolder(registry),
     notifyRunEnds(registry, openPanel),
+    configEditor.disposable,
+    registerOpenConfigEditor(configEditor.provider),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration('medvlm.pythonPath')) {
         python.invalidate();

@@ -17,7 +17,8 @@ import {
 } from '../shared/protocol/runPanel';
 import type { RunSummary } from '../shared/runStatus';
 import { TERMINAL_STATUSES } from '../shared/runStatus';
-import { buildRunPanelHtml, createNonce } from './runPanelHtml';
+import { buildRunPanelHtml } from './runPanelHtml';
+import { createNonce } from './webviewHtml';
 import { Coalescer, createHostRouter } from './runPanelRouting';
 import type { RunPanelSource } from './runPanelSource';
 

@@ -1,64 +1,10 @@
-// The run panel's HTML, built without `vscode` so tests can check its Content-Security-Policy.
-// The page is a shell: one nonce'd stylesheet and one nonce'd script that builds the DOM, so
-// nothing inline can run and nothing outside the extension's webview roots can load.
+// The run panel's HTML: the shared webview shell with the panel's stylesheet.
 
-import { randomBytes } from 'node:crypto';
+import type { WebviewPageOptions } from './webviewHtml';
+import { buildWebviewPage } from './webviewHtml';
 
-export interface RunPanelHtmlOptions {
-  /** `webview.cspSource`. */
-  readonly cspSource: string;
-  /** `webview.asWebviewUri(dist/webview/runPanel.js)`, as a string. */
-  readonly scriptUri: string;
-  /** Fresh per load, from createNonce(). */
-  readonly nonce: string;
-  readonly title: string;
-}
-
-/** 128 random bits, base64: a nonce an attacker-controlled log line cannot predict. */
-export function createNonce(): string {
-  return randomBytes(16).toString('base64');
-}
-
-export function buildContentSecurityPolicy(cspSource: string, nonce: string): string {
-  return [
-    "default-src 'none'",
-    `img-src ${cspSource} data:`,
-    `style-src ${cspSource} 'nonce-${nonce}'`,
-    `script-src 'nonce-${nonce}'`,
-    `font-src ${cspSource}`,
-  ].join('; ');
-}
-
-const ESCAPES: Readonly<Record<string, string>> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => ESCAPES[ch] ?? ch);
-}
-
-export function buildRunPanelHtml(options: RunPanelHtmlOptions): string {
-  const nonce = escapeHtml(options.nonce);
-  const csp = escapeHtml(buildContentSecurityPolicy(options.cspSource, options.nonce));
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>${escapeHtml(options.title)}</title>
-<style nonce="${nonce}">${RUN_PANEL_CSS}</style>
-</head>
-<body>
-<main id="app" aria-live="polite"></main>
-<script nonce="${nonce}" src="${escapeHtml(options.scriptUri)}"></script>
-</body>
-</html>
-`;
+export function buildRunPanelHtml(options: WebviewPageOptions): string {
+  return buildWebviewPage(options, RUN_PANEL_CSS, ' aria-live="polite"');
 }
 
 // Colours come from the theme's --vscode-* variables so the panel follows light, dark and

@@ -7,12 +7,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
-import type { Page } from 'playwright-core';
+import type { Frame, Page } from 'playwright-core';
+import type { FieldSnapshot } from '../../webview/configEditor/testHooks';
 import { resetArtifacts, saveArtifactsAfterEach } from './harness/artifacts';
 import { DEMO_CONFIG, makeDemoWorkspace } from './harness/demoWorkspace';
 import type { Session } from './harness/session';
 import { startSession } from './harness/session';
-import { openFile, runCommand, waitUntil } from './harness/workbench';
+import { expectWebviewRendered, openFile, runCommand, waitUntil } from './harness/workbench';
 
 const SUITE = 'config-editor';
 
@@ -46,6 +47,18 @@ async function showProblems(page: Page): Promise<void> {
     await runCommand(page, 'Problems: Focus on Problems View');
   }
   await page.locator('.markers-panel').waitFor({ state: 'visible', timeout: 10_000 });
+}
+
+async function field(frame: Frame, dotted: string): Promise<FieldSnapshot | undefined> {
+  return frame.evaluate((p) => window.__medvlmConfigEditor?.field(p), dotted);
+}
+
+/** The lines that differ between two versions of a file (same line count expected). */
+function changedLines(before: string, after: string): [string, string][] {
+  const a = before.split('\n');
+  const b = after.split('\n');
+  assert.equal(b.length, a.length, 'the edit keeps the number of lines');
+  return a.flatMap((line, i) => (line === b[i] ? [] : [[line, b[i]!] as [string, string]]));
 }
 
 function lineOf(text: string, needle: string): number {
@@ -117,6 +130,55 @@ describe('config editor in VS Code (code-server + Chromium)', () => {
     assert.match((await fix.getAttribute('class')) ?? '', /\bfocused\b/);
     await s.page.keyboard.press('Enter');
     await waitUntil('the typo’s problem to go', async () => !(await problems(s.page)).some((p) => p.includes('adamw_torh')), 20_000);
+    await runCommand(s.page, 'File: Save');
+    await waitUntil('the saved file to equal the original', () => readFileSync(configPath(), 'utf8') === original, 10_000);
+  });
+
+  test('a form edit changes one line of the YAML, comments kept; undo restores it', { timeout: 180_000 }, async () => {
+    const s = need();
+    await openFile(s.page, DEMO_CONFIG);
+    await runCommand(s.page, 'MedVLM: Open config editor');
+    const frame = await expectWebviewRendered(s, { name: 'config editor', frame: '[data-path="lora.r"]', rendered: 'body[data-version]' });
+    assert.equal((await field(frame, 'lora.r'))?.value, 8);
+    assert.equal((await field(frame, 'train.max_steps'))?.value, 8);
+    // Derived numbers, with the dataset sizes from the trainer's check of the demo data
+    // (27 training samples after 4 are held out for validation).
+    const derived = (key: string): Promise<string | null> => frame.locator(`[data-derived="${key}"] .derived-value`).textContent();
+    await waitUntil('the trainer’s dataset sizes in the derived numbers', async () => (await derived('trainSamples')) === '27', 60_000);
+    assert.equal(await derived('effectiveBatch'), '2');
+    assert.equal(await derived('stepsPerEpoch'), '14');
+    assert.equal(await derived('totalSteps'), '8');
+
+    await frame.locator('[data-path="lora.r"] >> input').fill('32');
+    await frame.locator('[data-path="lora.r"] >> input').press('Enter');
+    await waitUntil('the form to show the edited document', async () => (await field(frame, 'lora.r'))?.value === 32, 10_000);
+    await runCommand(s.page, 'File: Save');
+    const saved = await waitUntil('the edit to be saved', () => {
+      const text = readFileSync(configPath(), 'utf8');
+      return text !== original ? text : undefined;
+    }, 10_000);
+    assert.deepEqual(changedLines(original, saved), [['  r: 8', '  r: 32']], 'only the edited line changed: comments, order and formatting kept');
+
+    await runCommand(s.page, 'Undo');
+    await waitUntil('the form to show the undone value', async () => (await field(frame, 'lora.r'))?.value === 8, 10_000);
+    await runCommand(s.page, 'File: Save');
+    await waitUntil('the saved file to equal the original again', () => readFileSync(configPath(), 'utf8') === original, 10_000);
+  });
+
+  test('text edits show up in the form at once', { timeout: 120_000 }, async () => {
+    const s = need();
+    const frame = await expectWebviewRendered(s, { name: 'config editor', frame: '[data-path="lora.r"]', rendered: 'body[data-version]' });
+    await runCommand(s.page, 'View: Focus First Editor Group');
+    const line = lineOf(original, 'dropout: 0.0');
+    await retypeLine(s.page, line, 'dropout: 0.25');
+    await waitUntil('the form to show the typed value', async () => (await field(frame, 'lora.dropout'))?.value === 0.25, 10_000);
+    await retypeLine(s.page, line, 'dropout: 5');
+    const shown = await waitUntil('the form to show the problem under the field', async () => {
+      const f = await field(frame, 'lora.dropout');
+      return f !== undefined && f.problems.length > 0 ? f : undefined;
+    }, 10_000);
+    assert.match(shown.problems[0]!, /out of range/);
+    await retypeLine(s.page, line, 'dropout: 0.0');
     await runCommand(s.page, 'File: Save');
     await waitUntil('the saved file to equal the original', () => readFileSync(configPath(), 'utf8') === original, 10_000);
   });

@@ -2,7 +2,8 @@
 // or style can run, and nothing that loads from outside the webview's resource roots.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildContentSecurityPolicy, buildRunPanelHtml, createNonce, escapeHtml } from '../../src/webviews/runPanelHtml';
+import { buildRunPanelHtml } from '../../src/webviews/runPanelHtml';
+import { buildContentSecurityPolicy, createNonce, escapeHtml } from '../../src/webviews/webviewHtml';
 
 const CSP_SOURCE = 'https://*.vscode-cdn.net';
 const RESOURCE_ROOT = 'https://file+.vscode-resource.vscode-cdn.net/ext/dist/webview/';

@@ -18,7 +18,8 @@ import {
   SummaryMessage,
 } from '../../src/shared/protocol/runPanel';
 import type { RunSummary } from '../../src/shared/runStatus';
-import { buildRunPanelHtml, createNonce } from '../../src/webviews/runPanelHtml';
+import { buildRunPanelHtml } from '../../src/webviews/runPanelHtml';
+import { createNonce } from '../../src/webviews/webviewHtml';
 import type { RunPanelTestHooks } from '../../webview/runPanel/testHooks';
 import { RunSeries } from '../../webview/runPanel/series';
 import type { Harness, WebviewPage } from './browserHarness';

@@ -1,6 +1,7 @@
 // The run panel's DOM. All text goes in through textContent: log lines and tracebacks are
 // written by the trainer and must never be parsed as HTML.
 
+import { button, el } from '../shared/dom';
 import type { HeaderModel } from './format';
 import type { ErrorState } from './series';
 
@@ -9,31 +10,6 @@ export interface ViewActions {
   openLog(): void;
   revealFolder(): void;
   refreshLog(): void;
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className !== undefined) {
-    node.className = className;
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
-
-function button(label: string, onClick: () => void, secondary: boolean): HTMLElement {
-  const node = document.createElement('vscode-button');
-  node.textContent = label;
-  if (secondary) {
-    node.setAttribute('secondary', '');
-  }
-  node.addEventListener('click', () => {
-    if (!node.hasAttribute('disabled')) {
-      onClick();
-    }
-  });
-  return node;
 }
 
 export class RunPanelView {
