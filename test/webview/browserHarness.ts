@@ -131,14 +131,15 @@ export async function openWebview(context: BrowserContext, html: string, theme =
     const w = window as unknown as { __posted: unknown[]; acquireVsCodeApi: () => unknown };
     w.__posted = [];
     let acquired = false;
-    let state: unknown;
+    // Like VS Code, the saved state outlives a reload of the page (a hidden webview is reloaded).
+    const STATE_KEY = '__medvlmWebviewState';
     w.acquireVsCodeApi = () => {
       if (acquired) throw new Error('An instance of the VS Code API has already been acquired');
       acquired = true;
       return {
         postMessage: (m: unknown) => w.__posted.push(JSON.parse(JSON.stringify(m))),
-        getState: () => state,
-        setState: (s: unknown) => (state = s),
+        getState: (): unknown => JSON.parse(sessionStorage.getItem(STATE_KEY) ?? 'null'),
+        setState: (s: unknown) => sessionStorage.setItem(STATE_KEY, JSON.stringify(s)),
       };
     };
     const sheet = new CSSStyleSheet();

@@ -226,6 +226,32 @@ describe('config editor in headless Chromium', () => {
     await page.close();
   });
 
+  it('keeps closed sections and the scroll position when VS Code reloads the hidden page', async () => {
+    const view = await openEditor(harness);
+    const page = view.page;
+    const isOpen = (section: string): Promise<boolean> =>
+      page.locator(`[data-section="${section}"]`).evaluate((node) => (node as HTMLElement & { open: boolean }).open);
+    assert.equal(await isOpen('model'), true);
+    await page.locator('[data-section="model"] >> .collapsible-header').first().click();
+    await page.waitForFunction(() => !(document.querySelector('[data-section="model"]') as HTMLElement & { open: boolean }).open);
+    await page.evaluate(() => window.scrollTo(0, 300));
+    const scrolled = await page.evaluate(() => window.scrollY);
+    assert.ok(scrolled > 0, 'the form is taller than the page');
+    await page.waitForTimeout(400); // the page saves its scroll position after a pause
+
+    // VS Code discards a hidden webview and loads it again when it is shown.
+    const before = (await posted(view)).length;
+    await page.reload();
+    await page.waitForFunction((n) => (window as unknown as { __posted: unknown[] }).__posted.length > 0, before);
+    await view.send(envelope(StateMessage, baseState()));
+    await page.waitForFunction(() => document.body.dataset.version === '1');
+    assert.equal(await isOpen('model'), false, 'the section the user closed stays closed');
+    assert.equal(await isOpen('train'), true);
+    await page.waitForFunction((y) => Math.abs(window.scrollY - y) <= 2, scrolled);
+    assert.deepEqual(view.consoleErrors, []);
+    await page.close();
+  });
+
   it('edits unions through a kind picker, lists as text, and shows values outside an enum', async () => {
     const value = structuredClone(CONFIG) as { model: Record<string, JsonValue> };
     value.model.dtype = 'bf16';

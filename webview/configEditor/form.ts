@@ -33,7 +33,12 @@ export class ConfigForm {
   constructor(
     private readonly root: HTMLElement,
     private readonly actions: FormActions,
-  ) {}
+    /** Sections as the user left them before the page was hidden, and where to report changes. */
+    openSections: ReadonlyMap<string, boolean> = new Map(),
+    private readonly onSectionsChanged: (open: ReadonlyMap<string, boolean>) => void = () => undefined,
+  ) {
+    for (const [key, open] of openSections) this.openSections.set(key, open);
+  }
 
   render(model: FormModel, readOnly: boolean): void {
     const shape = formShape(model.nodes);
@@ -116,7 +121,10 @@ export class ConfigForm {
     collapsible.dataset.section = dottedPath(node.path);
     collapsible.open = this.openSections.get(key) ?? (depth > 0 || node.present || node.problemCount > 0);
     collapsible.addEventListener('vsc-collapsible-toggle', (event) => {
-      if (event.target === collapsible) this.openSections.set(key, event.detail.open);
+      if (event.target === collapsible) {
+        this.openSections.set(key, event.detail.open);
+        this.onSectionsChanged(this.openSections);
+      }
     });
     const badge = el('span', 'problem-badge');
     badge.slot = 'decorations';

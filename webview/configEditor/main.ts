@@ -19,7 +19,7 @@ import {
   StateMessage,
 } from '../../src/shared/protocol/configEditor';
 import { on } from '../../src/shared/protocol/dispatch';
-import { listenToHost, postToHost } from '../shared/vscodeApi';
+import { listenToHost, postToHost, savedPageState, savePageState } from '../shared/vscodeApi';
 import { ConfigForm } from './form';
 import { problemLocation } from './formInput';
 import { buildForm, valueAt } from './formModel';
@@ -50,6 +50,20 @@ function start(): void {
     startRun: () => postToHost(StartRunMessage, {}),
     showText: () => postToHost(ShowTextMessage, {}),
   });
+  // VS Code discards a hidden webview and reloads it when shown: keep open sections and the
+  // scroll position across that.
+  const saved = readSavedState(savedPageState());
+  let pageState: SavedState = saved;
+  const save = (next: Partial<SavedState>): void => {
+    pageState = { ...pageState, ...next };
+    savePageState(pageState);
+  };
+  let scrollTimer: ReturnType<typeof setTimeout> | undefined;
+  window.addEventListener('scroll', () => {
+    if (scrollTimer !== undefined) clearTimeout(scrollTimer);
+    scrollTimer = setTimeout(() => save({ scrollY: window.scrollY }), 150);
+  });
+  let restoredScroll = false;
   const form = new ConfigForm(page.formRoot, {
     set: (path, value) => postToHost(SetValueMessage, { path: [...path], value }),
     remove: (path) => postToHost(RemoveValueMessage, { path: [...path] }),
@@ -58,7 +72,7 @@ function start(): void {
       pending.set(pathKey(path), { kind, before: JSON.stringify(valueAt(lastValue, path) ?? null) });
       render();
     },
-  });
+  }, new Map(Object.entries(saved.openSections)), (open) => save({ openSections: Object.fromEntries(open) }));
 
   const render = (): void => {
     if (state === undefined) {
@@ -81,6 +95,10 @@ function start(): void {
     page.renderState(state, reason, model.unplaced);
     form.render(model, readOnly);
     document.body.dataset.version = String(state.version);
+    if (!restoredScroll) {
+      restoredScroll = true;
+      restoreScroll(saved.scrollY);
+    }
   };
 
   const stats = listenToHost([
@@ -117,6 +135,33 @@ function start(): void {
   };
   window.__medvlmConfigEditor = testHooks;
   postToHost(ReadyMessage, {});
+}
+
+/** The form's custom elements lay out over a few frames: scroll once the page is tall enough. */
+function restoreScroll(y: number, framesLeft = 60): void {
+  window.scrollTo(0, y);
+  if (Math.abs(window.scrollY - y) > 1 && framesLeft > 0) {
+    requestAnimationFrame(() => restoreScroll(y, framesLeft - 1));
+  }
+}
+
+interface SavedState {
+  readonly openSections: Readonly<Record<string, boolean>>;
+  readonly scrollY: number;
+}
+
+function readSavedState(raw: unknown): SavedState {
+  const empty: SavedState = { openSections: {}, scrollY: 0 };
+  if (typeof raw !== 'object' || raw === null) return empty;
+  const r = raw as { openSections?: unknown; scrollY?: unknown };
+  const openSections: Record<string, boolean> = {};
+  if (typeof r.openSections === 'object' && r.openSections !== null) {
+    for (const [key, open] of Object.entries(r.openSections).slice(0, 1000)) {
+      if (typeof open === 'boolean' && key.length <= 1000) openSections[key] = open;
+    }
+  }
+  const scrollY = typeof r.scrollY === 'number' && Number.isFinite(r.scrollY) && r.scrollY >= 0 ? r.scrollY : 0;
+  return { openSections, scrollY };
 }
 
 function snapshot(field: FieldNode, readOnly: boolean): FieldSnapshot {

@@ -21,6 +21,18 @@ function vscodeApi(): VsCodeApi {
   return api;
 }
 
+/**
+ * What this page saved before VS Code hid it (a hidden webview is discarded and reloaded when
+ * shown again). Untrusted like any input: the caller validates it.
+ */
+export function savedPageState(): unknown {
+  return vscodeApi().getState();
+}
+
+export function savePageState(state: unknown): void {
+  vscodeApi().setState(state);
+}
+
 export function postToHost<T>(message: MessageType<T>, payload: T): void {
   vscodeApi().postMessage(envelope(message, payload));
 }
