@@ -88,7 +88,9 @@ def test_recommended_presets_differ_only_where_the_reference_wastes(family: str)
         "eval.generation_samples": 32,  # MAE/MRE/IoU at each evaluation, not the loss only
         "model.attn_implementation": "eager" if family == "medgemma" else "auto",
     }
-    assert ours.model.gradient_checkpointing is REFERENCE_GRADIENT_CHECKPOINTING[family]
+    # On for both: the reference runs MedGemma without it but with flash attention; with the
+    # eager attention Hugging Face advises for Gemma 3 it would not fit an 80 GB GPU.
+    assert ours.model.gradient_checkpointing is True
 
 
 def qlora(**train: Any) -> RunConfig:
