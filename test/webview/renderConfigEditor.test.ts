@@ -240,9 +240,9 @@ describe('config editor in headless Chromium', () => {
     await page.waitForTimeout(400); // the page saves its scroll position after a pause
 
     // VS Code discards a hidden webview and loads it again when it is shown.
-    const before = (await posted(view)).length;
     await page.reload();
-    await page.waitForFunction((n) => (window as unknown as { __posted: unknown[] }).__posted.length > 0, before);
+    // The reloaded page starts a fresh record of what it posts: its `ready` comes first.
+    await page.waitForFunction(() => (window as unknown as { __posted: unknown[] }).__posted.length > 0);
     await view.send(envelope(StateMessage, baseState()));
     await page.waitForFunction(() => document.body.dataset.version === '1');
     assert.equal(await isOpen('model'), false, 'the section the user closed stays closed');
