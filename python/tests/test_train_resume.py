@@ -12,8 +12,9 @@ import time
 from pathlib import Path
 
 from medvlm_sft.config.model import RunConfig
+from medvlm_sft.train.checkpoints import latest_checkpoint
 from medvlm_sft.train.events import EventWriter, read_events
-from medvlm_sft.train.resume import compute_horizon, latest_checkpoint, steps_per_epoch
+from medvlm_sft.train.resume import compute_horizon, steps_per_epoch
 from medvlm_sft.train.runner import run_train_command
 from test_train_runner import SRC, events_of, workspace, write_config  # noqa: F401 - fixture
 
@@ -158,11 +159,12 @@ def test_resume_past_the_horizon_trains_nothing_more(workspace):  # noqa: F811
     run_dir = workspace / "runs" / "done"
     first = write_config(workspace, "done-1", train={"max_steps": 2}, eval={"strategy": "no"})
     assert run_train_command(first, run_dir) == 0
-    again = write_config(
-        workspace, "done-2", train={"max_steps": 1}, eval={"strategy": "no"}, checkpoints={"resume_from": "latest"}
-    )
-    assert run_train_command(again, run_dir) == 0
+    # `--resume-from latest` on the command line, over a config that does not resume, numbered by the caller.
+    again = write_config(workspace, "done-2", train={"max_steps": 1}, eval={"strategy": "no"})
+    assert run_train_command(again, run_dir, resume_from="latest", attempt=5) == 0
     resumed = resumed_part(events_of(run_dir))
+    assert (resumed[0]["attempt"], resumed[0]["resume_step"]) == (5, 2)
+    assert resumed[0]["config"]["checkpoints"]["resume_from"] == "latest"
     assert train_steps(resumed) == []
     warnings = [e["message"] for e in resumed if e["type"] == "log" and e["level"] == "warning"]
     assert any(m.startswith("checkpoint-2 is already at step 2 of 1: nothing is left to train") for m in warnings)

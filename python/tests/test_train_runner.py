@@ -68,6 +68,7 @@ def test_train_tiny_qwen_on_demo_data_then_resume(workspace):
     assert run_train_command(write_config(workspace, "qwen"), run_dir, run_id="run-1") == 0
     events = events_of(run_dir)
     assert events[0]["type"] == "run_started" and events[0]["run_id"] == "run-1"
+    assert (events[0]["attempt"], events[0]["resume_step"]) == (1, None)
     assert events[0]["config"]["model"]["base"] == "models/tiny-qwen"
     assert events[-1] == {**events[-1], "type": "run_finished", "status": "finished"}
     assert phases(events)[:3] == ["preparing_data", "loading_model", "training"]
@@ -96,6 +97,7 @@ def test_train_tiny_qwen_on_demo_data_then_resume(workspace):
     assert run_train_command(config, run_dir, run_id="run-1") == 0
     events = events_of(run_dir)
     resumed = events[[i for i, e in enumerate(events) if e["type"] == "run_started"][1] :]
+    assert (resumed[0]["attempt"], resumed[0]["resume_step"]) == (2, 4)
     assert any(e["type"] == "log" and e["message"] == "resuming from checkpoint-4" for e in resumed)
     assert [e["step"] for e in resumed if e["type"] == "metrics" and e["split"] == "train"] == [5, 6]
     assert resumed[-1]["status"] == "finished"

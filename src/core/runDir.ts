@@ -1,6 +1,11 @@
 // The run directory (design contract 5): `<runs root>/<run id>/` holding run.json (written
 // once by the launcher), events.jsonl (written only by the trainer), stdout.log, the config
 // snapshot the trainer reads, checkpoints/ and merged/.
+//
+// A run can be started again in its folder (resumed). run.json stays as written for the first
+// attempt; each later attempt n gets its own `launch-<n>.json`, claimed empty before the
+// trainer starts (the claim is what stops two windows resuming the same run at once) and
+// filled in once it runs. `exit.json` says how the latest attempt's process ended.
 
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
@@ -13,6 +18,13 @@ export const STDOUT_LOG = 'stdout.log';
 export const CONFIG_SNAPSHOT = 'config.sft.yaml';
 export const CHECKPOINTS_DIR = 'checkpoints';
 export const MERGED_DIR = 'merged';
+export const EXIT_FILE = 'exit.json';
+/** `launch-<attempt>.json`, for attempts 2 and later (attempt 1 is run.json). */
+export const LAUNCH_FILE = /^launch-(\d+)\.json$/;
+
+export function launchFileName(attempt: number): string {
+  return `launch-${attempt}.json`;
+}
 
 export interface RunTarget {
   readonly kind: 'local';
@@ -45,6 +57,7 @@ export function runPaths(runDir: string) {
     config: path.join(runDir, CONFIG_SNAPSHOT),
     checkpoints: path.join(runDir, CHECKPOINTS_DIR),
     merged: path.join(runDir, MERGED_DIR),
+    exitRecord: path.join(runDir, EXIT_FILE),
   };
 }
 
@@ -78,11 +91,15 @@ export function parseRunInfo(raw: unknown): RunInfo | undefined {
 
 /** Writes run.json so that a reader sees either no file or the whole file, never a part. */
 export async function writeRunInfo(runDir: string, info: RunInfo): Promise<void> {
-  const target = path.join(runDir, RUN_JSON);
-  const tmp = path.join(runDir, `.${RUN_JSON}.${randomBytes(6).toString('hex')}.tmp`);
+  await writeJsonAtomic(runDir, RUN_JSON, info);
+}
+
+async function writeJsonAtomic(dir: string, name: string, value: unknown): Promise<void> {
+  const target = path.join(dir, name);
+  const tmp = path.join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(tmp, 'wx');
   try {
-    await handle.writeFile(`${JSON.stringify(info, null, 2)}\n`, 'utf8');
+    await handle.writeFile(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
     await handle.sync();
   } finally {
     await handle.close();
@@ -196,4 +213,171 @@ export async function describeRun(runDir: string): Promise<RunDirEntry | undefin
 /** When a folder was created; ctime stands in where the file system keeps no birth time. */
 export function createdTime(stats: Stats): number {
   return stats.birthtimeMs > 0 ? stats.birthtimeMs : stats.ctimeMs;
+}
+
+/** What the launcher records about attempt 2 and later, in `launch-<attempt>.json`. */
+export interface LaunchRecord {
+  readonly version: 1;
+  readonly attempt: number;
+  /** ISO 8601. */
+  readonly created: string;
+  readonly pid: number;
+  readonly pid_start_time: number | null;
+  /** `latest` or the checkpoint folder the attempt resumes from. */
+  readonly resume_from: string;
+  /** Size of events.jsonl when the attempt started: its own events come after this byte. */
+  readonly events_offset: number;
+  readonly python: string;
+  /** The command that started the trainer; never holds secrets. */
+  readonly argv: readonly string[];
+}
+
+export function parseLaunchRecord(raw: unknown): LaunchRecord | undefined {
+  if (typeof raw !== 'object' || raw === null) {
+    return undefined;
+  }
+  const r = raw as Record<string, unknown>;
+  const ok =
+    r.version === 1 &&
+    Number.isInteger(r.attempt) &&
+    (r.attempt as number) >= 2 &&
+    typeof r.created === 'string' &&
+    Number.isInteger(r.pid) &&
+    isNumOrNull(r.pid_start_time) &&
+    typeof r.resume_from === 'string' &&
+    Number.isInteger(r.events_offset) &&
+    typeof r.python === 'string' &&
+    Array.isArray(r.argv) &&
+    r.argv.every((a) => typeof a === 'string');
+  return ok ? (raw as LaunchRecord) : undefined;
+}
+
+/**
+ * Claims `launch-<attempt>.json` by creating it empty: exactly one caller gets a given
+ * attempt, however many windows try at once. Throws EEXIST when it is taken.
+ */
+export async function claimLaunch(runDir: string, attempt: number): Promise<void> {
+  const handle = await open(path.join(runDir, launchFileName(attempt)), 'wx');
+  await handle.close();
+}
+
+/** Fills in a claimed launch file, atomically. */
+export async function writeLaunchRecord(runDir: string, record: LaunchRecord): Promise<void> {
+  await writeJsonAtomic(runDir, launchFileName(record.attempt), record);
+}
+
+/** Gives up a claim whose launch failed. */
+export async function releaseLaunch(runDir: string, attempt: number): Promise<void> {
+  await rm(path.join(runDir, launchFileName(attempt)), { force: true });
+}
+
+/** The process of a run's latest attempt: what status, stop and resume look at. */
+export interface RunProcess {
+  readonly attempt: number;
+  readonly pid: number | null;
+  readonly pid_start_time: number | null;
+  /** Size of events.jsonl when this attempt started (0 for the first). */
+  readonly eventsOffset: number;
+  /**
+   * A later attempt is claimed but its launch record is not written yet (a resume is starting),
+   * and when it was claimed (ms since the epoch).
+   */
+  readonly pending?: { readonly attempt: number; readonly claimedMs: number };
+}
+
+/** Every attempt number claimed in the run folder, with its launch file (empty while claimed). */
+export async function listLaunches(runDir: string): Promise<Array<{ attempt: number; file: string }>> {
+  let names: string[];
+  try {
+    names = await readdir(runDir);
+  } catch {
+    return [];
+  }
+  return names
+    .flatMap((name) => {
+      const m = LAUNCH_FILE.exec(name);
+      return m ? [{ attempt: Number(m[1]), file: path.join(runDir, name) }] : [];
+    })
+    .sort((a, b) => b.attempt - a.attempt);
+}
+
+/**
+ * The latest attempt's process: the newest complete launch record, else run.json's (attempt
+ * 1). Undefined before run.json exists. `info` saves reading run.json again.
+ */
+export async function readRunProcess(runDir: string, info?: RunInfo): Promise<RunProcess | undefined> {
+  let pending: RunProcess['pending'];
+  for (const { attempt, file } of await listLaunches(runDir)) {
+    let text: string;
+    let mtimeMs: number;
+    try {
+      [text, mtimeMs] = await Promise.all([readFile(file, 'utf8'), stat(file).then((s) => s.mtimeMs)]);
+    } catch {
+      continue;
+    }
+    let record: LaunchRecord | undefined;
+    try {
+      record = parseLaunchRecord(JSON.parse(text));
+    } catch {
+      record = undefined;
+    }
+    if (record === undefined) {
+      // Claimed, not written yet (or abandoned by a window that closed meanwhile).
+      pending ??= { attempt, claimedMs: mtimeMs };
+      continue;
+    }
+    return { attempt, pid: record.pid, pid_start_time: record.pid_start_time, eventsOffset: record.events_offset, ...(pending ? { pending } : {}) };
+  }
+  const first = info ?? (await readRunInfo(runDir));
+  if (first === undefined) {
+    return undefined;
+  }
+  return { attempt: 1, pid: first.pid, pid_start_time: first.pid_start_time, eventsOffset: 0, ...(pending ? { pending } : {}) };
+}
+
+/**
+ * How an attempt's process ended, as the launcher's supervisor recorded it in exit.json:
+ * `code` for a normal exit, `signal` (e.g. `SIGKILL`) when a signal ended it.
+ */
+export interface ExitRecord {
+  readonly attempt: number;
+  /** The supervisor's pid (the one run.json or the launch record names). */
+  readonly pid: number;
+  readonly code: number | null;
+  readonly signal: string | null;
+  /** Unix seconds. */
+  readonly t: number;
+}
+
+/** The exit record, or undefined while the attempt runs (or when there is none). */
+export async function readExitRecord(runDir: string): Promise<ExitRecord | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path.join(runDir, EXIT_FILE), 'utf8');
+  } catch {
+    return undefined;
+  }
+  return parseExitRecord(text);
+}
+
+export function parseExitRecord(text: string): ExitRecord | undefined {
+  // The supervisor rewrites one padded line in place: the first line is the record.
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text.split('\n', 1)[0] ?? '');
+  } catch {
+    return undefined;
+  }
+  if (typeof raw !== 'object' || raw === null) {
+    return undefined;
+  }
+  const r = raw as Record<string, unknown>;
+  const ok =
+    Number.isInteger(r.attempt) &&
+    Number.isInteger(r.pid) &&
+    (r.code === null || Number.isInteger(r.code)) &&
+    (r.signal === null || typeof r.signal === 'string') &&
+    (r.code !== null || r.signal !== null) &&
+    typeof r.t === 'number';
+  return ok ? { attempt: r.attempt as number, pid: r.pid as number, code: r.code as number | null, signal: r.signal as string | null, t: r.t as number } : undefined;
 }

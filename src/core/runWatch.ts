@@ -1,8 +1,12 @@
 // Follows one run directory: its events, its run.json and whether its process is alive,
 // and keeps the derived summary current. Shared by the extension's run registry and the
 // `npm start` demo, so both see a run the same way.
+//
+// A run that has ended can start again (resumed in the same folder), so the watch keeps
+// looking for a new attempt after the end; that look is one readdir while nothing changes.
+// A run folder deleted while watched reads as lost, with that reason; nothing throws.
 
-import { stat } from 'node:fs/promises';
+import { open, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { TrainerEvent } from '../shared/events';
 import type { RunSummary } from '../shared/runStatus';
@@ -10,9 +14,9 @@ import { TERMINAL_STATUSES } from '../shared/runStatus';
 import { followEvents } from './eventsTail';
 import type { EventsFollower } from './eventsTail';
 import { isProcessAlive } from './processAlive';
-import { createdTime, readRunInfo, runPaths } from './runDir';
-import type { RunInfo } from './runDir';
-import { deriveSummary, EMPTY_RUN_STATE, reduceRunEvents } from './runStatus';
+import { createdTime, readExitRecord, readRunInfo, readRunProcess, runPaths } from './runDir';
+import type { RunInfo, RunProcess } from './runDir';
+import { deriveSummary, EMPTY_RUN_STATE, reduceRunEvents, STARTING_GRACE_MS } from './runStatus';
 import type { Liveness, RunEventsState } from './runStatus';
 
 export interface RunWatchOptions {
@@ -36,7 +40,10 @@ export class RunWatch {
   private stateValue: RunEventsState = EMPTY_RUN_STATE;
   private summaryValue: RunSummary;
   private infoValue: RunInfo | undefined;
+  private processValue: RunProcess | undefined;
   private lastLiveness: Liveness = { hasRunInfo: false, alive: false, dirAgeMs: 0 };
+  /** What is known about an attempt whose process has ended: it cannot change any more. */
+  private ended: { readonly attempt: number; readonly pid: number | null; readonly facts: Partial<Liveness> } | undefined;
   private readonly retained: TrainerEvent[] = [];
   private readonly follower: EventsFollower;
   private readonly livenessTimer: NodeJS.Timeout;
@@ -78,6 +85,16 @@ export class RunWatch {
 
   get info(): RunInfo | undefined {
     return this.infoValue;
+  }
+
+  /** The latest attempt's process (its pid for stop, its attempt number), once known. */
+  get process(): RunProcess | undefined {
+    return this.processValue;
+  }
+
+  /** The run folder was deleted while watched. */
+  get deleted(): boolean {
+    return this.lastLiveness.deleted === true;
   }
 
   /** Every event so far (empty when `retainEvents` is false). */
@@ -136,17 +153,47 @@ export class RunWatch {
   }
 
   private async readLiveness(): Promise<Liveness> {
-    // run.json is written once, right after the launcher spawns the trainer.
-    this.infoValue ??= await readRunInfo(this.runDir);
-    const info = this.infoValue;
-    const alive = typeof info?.pid === 'number' && isProcessAlive(info.pid, info.pid_start_time);
-    let dirAgeMs = Number.POSITIVE_INFINITY;
+    let dirAgeMs: number;
     try {
       dirAgeMs = Date.now() - createdTime(await stat(this.runDir));
     } catch {
-      // A deleted run folder is as good as lost.
+      this.ended = undefined;
+      return { hasRunInfo: this.infoValue !== undefined, alive: false, dirAgeMs: Number.POSITIVE_INFINITY, deleted: true };
     }
-    return { hasRunInfo: info !== undefined, alive, dirAgeMs };
+    // run.json is written once, right after the launcher spawns the first attempt.
+    this.infoValue ??= await readRunInfo(this.runDir);
+    const proc = await readRunProcess(this.runDir, this.infoValue);
+    this.processValue = proc;
+    const hasRunInfo = this.infoValue !== undefined;
+    const launching = proc?.pending !== undefined && Date.now() - proc.pending.claimedMs < STARTING_GRACE_MS;
+    // While a resume starts, the attempt it claimed is the one the status is about.
+    const attempt = launching ? proc?.pending?.attempt : proc?.attempt;
+    const base = { hasRunInfo, dirAgeMs, ...(attempt !== undefined ? { attempt } : {}), ...(launching ? { launching } : {}) };
+    if (proc === undefined) {
+      return { ...base, alive: false };
+    }
+    const ended = this.ended;
+    if (ended !== undefined && ended.attempt === proc.attempt && ended.pid === proc.pid) {
+      return { ...base, ...ended.facts, alive: false };
+    }
+    if (typeof proc.pid === 'number' && isProcessAlive(proc.pid, proc.pid_start_time)) {
+      this.ended = undefined;
+      return { ...base, alive: true };
+    }
+    const facts = await this.endFacts(proc);
+    this.ended = { attempt: proc.attempt, pid: proc.pid, facts };
+    return { ...base, ...facts, alive: false };
+  }
+
+  /** How the attempt's process ended: its exit record and, when that says it failed, the end of its log. */
+  private async endFacts(proc: RunProcess): Promise<Partial<Liveness>> {
+    const record = await readExitRecord(this.runDir);
+    const exit = record !== undefined && record.attempt === proc.attempt && record.pid === proc.pid ? record : undefined;
+    if (exit === undefined || (exit.code === 0 && exit.signal === null)) {
+      return exit ? { exit } : {};
+    }
+    const [logTail, freeBytes] = await Promise.all([readLogTail(runPaths(this.runDir).stdoutLog), freeSpace(this.runDir)]);
+    return { exit, ...(logTail !== undefined ? { logTail } : {}), ...(freeBytes !== undefined ? { freeBytes } : {}) };
   }
 
   private setSummary(next: RunSummary): void {
@@ -165,11 +212,45 @@ export class RunWatch {
     }
     this.options.onSummary?.(this.summaryValue);
     if (this.isTerminal) {
-      // Nothing more will change on its own: stop checking the process.
-      clearInterval(this.livenessTimer);
       for (const resolve of this.terminalWaiters.splice(0)) {
         resolve(this.summaryValue);
       }
     }
+  }
+}
+
+export const LOG_TAIL_BYTES = 16 * 1024;
+/** stdout.log lines the launcher writes before each resumed attempt's output. */
+export const ATTEMPT_MARKER = '[medvlm-studio] attempt ';
+
+/** The end of stdout.log, from the latest attempt's marker on; undefined when unreadable. */
+export async function readLogTail(file: string, bytes = LOG_TAIL_BYTES): Promise<string | undefined> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const { size } = await handle.stat();
+    const start = Math.max(0, size - bytes);
+    const buffer = Buffer.alloc(size - start);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, start);
+    const text = buffer.toString('utf8', 0, bytesRead);
+    const marker = text.lastIndexOf(`\n${ATTEMPT_MARKER}`);
+    return marker >= 0 ? text.slice(marker + 1) : text;
+  } catch {
+    return undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function freeSpace(dir: string): Promise<number | undefined> {
+  try {
+    const fs = await statfs(dir);
+    return fs.bavail * fs.bsize;
+  } catch {
+    return undefined;
   }
 }

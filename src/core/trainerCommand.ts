@@ -43,7 +43,13 @@ export function trainerSourceDir(extensionRoot: string): string {
   return path.join(extensionRoot, 'python', 'src');
 }
 
-/** `baseEnv` plus the trainer's sources first on PYTHONPATH and unbuffered output. */
+/**
+ * Secrets the trainer may need (Hub downloads and pushes, W&B). They reach it only through
+ * its environment, inherited from the user's: never on its command line, never in a run file.
+ */
+export const TOKEN_ENV_VARS = ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', 'WANDB_API_KEY'] as const;
+
+/** `baseEnv` (tokens included) plus the trainer's sources first on PYTHONPATH and unbuffered output. */
 export function trainerEnv(extensionRoot: string, baseEnv: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(baseEnv)) {
@@ -72,6 +78,10 @@ export interface TrainerCommandInput {
   readonly configDir: string;
   readonly launch: LaunchOptions;
   readonly baseEnv?: NodeJS.ProcessEnv;
+  /** Resume: `latest` or a checkpoint folder, passed as `--resume-from`. */
+  readonly resumeFrom?: string;
+  /** Which start in the run folder this is (`--attempt`); the trainer counts them itself when absent. */
+  readonly attempt?: number;
 }
 
 export function buildTrainerCommand(input: TrainerCommandInput): TrainerCommand {
@@ -85,6 +95,8 @@ export function buildTrainerCommand(input: TrainerCommandInput): TrainerCommand 
     input.runId,
     '--base-dir',
     input.configDir,
+    ...(input.resumeFrom !== undefined ? ['--resume-from', input.resumeFrom] : []),
+    ...(input.attempt !== undefined ? ['--attempt', String(input.attempt)] : []),
   ];
   const env = trainerEnv(input.extensionRoot, input.baseEnv);
   if (input.launch.gpus !== null) {
@@ -106,4 +118,45 @@ export function buildTrainerCommand(input: TrainerCommandInput): TrainerCommand 
     return { file: input.python, args: [...accelerate, '-m', ...train], env };
   }
   return { file: input.python, args: ['-m', ...train], env };
+}
+
+/**
+ * The supervisor: a POSIX shell that runs the trainer command in the foreground and records
+ * how it ended in the exit file, as one line `{"v":1,"attempt":N,"pid":<shell pid>,"code":C,
+ * "signal":S,"t":T}` (code null and signal "SIGKILL" when a signal ended it; while it runs,
+ * the line says `"running":true`). Without it, a trainer killed by a signal would look the
+ * same after a window reload as one whose whole process group vanished.
+ *
+ * - The shell leads the process group (the launcher starts it detached), so a stop sent to
+ *   the group still reaches the trainer and its workers. It traps HUP, INT and TERM with a
+ *   command, so it outlives them while its children keep the default handling (a trap that
+ *   ignores a signal would make the children ignore it too). A trapped signal waits until
+ *   the foreground command ends, then the record is written.
+ * - The line is padded to a fixed size and rewritten in place (`1<>` neither truncates nor
+ *   needs new blocks), so the final record still gets written when the trainer died of a
+ *   full disk.
+ * - A shell reports death by signal N as status 128 + N; the trainer's own deliberate
+ *   exits above 128 (a second SIGTERM) are read as that signal, which is what they mean.
+ */
+export const SUPERVISOR_SCRIPT = String.raw`exit_file=$1 attempt=$2
+shift 2
+trap : HUP INT TERM
+record() { printf '%-240s\n' "$1" 2>/dev/null 1<>"$exit_file"; }
+record "{\"v\":1,\"attempt\":$attempt,\"pid\":$$,\"running\":true}"
+"$@"
+status=$?
+code=$status signal=null
+if [ "$status" -gt 128 ] && [ "$status" -le 192 ]; then
+  name=$(kill -l "$status" 2>/dev/null) && code=null signal="\"SIG$name\""
+fi
+record "{\"v\":1,\"attempt\":$attempt,\"pid\":$$,\"code\":$code,\"signal\":$signal,\"t\":$(date +%s)}"
+exit "$status"`;
+
+/** `command` under the supervisor, which records its end in `exitFile` for `attempt`. */
+export function superviseCommand(command: TrainerCommand, exitFile: string, attempt: number): TrainerCommand {
+  return {
+    file: '/bin/sh',
+    args: ['-c', SUPERVISOR_SCRIPT, 'medvlm-supervisor', exitFile, String(attempt), command.file, ...command.args],
+    env: command.env,
+  };
 }

@@ -28,6 +28,13 @@ export interface RunStartedEvent extends EventBase {
   readonly trainer_version: string;
   readonly world_size: number;
   readonly config: Record<string, unknown>;
+  /** 1 for the first start in a run folder, 2 for the first resume, ...; absent from older trainers. */
+  readonly attempt?: number;
+  /**
+   * A resumed attempt: the global step of the checkpoint it resumed from, or null when it
+   * started fresh. Points an earlier attempt logged after this step are superseded.
+   */
+  readonly resume_step?: number | null;
 }
 export interface PhaseEvent extends EventBase {
   readonly type: 'phase';
@@ -125,6 +132,8 @@ export function toTrainerEvent(raw: unknown): TrainerEvent | undefined {
           trainer_version: raw.trainer_version,
           world_size: raw.world_size,
           config: raw.config,
+          ...(isNum(raw.attempt) ? { attempt: raw.attempt } : {}),
+          ...(isNumOrNull(raw.resume_step) ? { resume_step: raw.resume_step } : {}),
         };
       }
       return undefined;

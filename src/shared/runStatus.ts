@@ -49,4 +49,14 @@ export interface RunSummary {
   readonly lastEventAt?: number;
   /** First line of the trainer's error, when failed. */
   readonly error?: string;
+  /**
+   * Why the run failed or was lost, in one line, when the trainer could not say it in an error
+   * event: the signal that killed it, its exit code, a full disk, a deleted run folder, a
+   * process gone without a trace. Show `error ?? reason`.
+   */
+  readonly reason?: string;
+  /** Which start in the run folder the status is about; only present from the second on (a resumed run). */
+  readonly attempt?: number;
+  /** The checkpoint step the current attempt resumed from; absent when it started fresh. */
+  readonly resumeStep?: number;
 }

@@ -5,14 +5,14 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { readEventsFrom } from '../../src/core/eventsTail';
 import { isProcessAlive, processStartTime } from '../../src/core/processAlive';
-import { listRuns, readRunInfo, runPaths, writeRunInfo } from '../../src/core/runDir';
+import { listRuns, readExitRecord, readRunInfo, runPaths, writeRunInfo } from '../../src/core/runDir';
 import { RunWatch } from '../../src/core/runWatch';
-import { followRun, startLocalRun, stopLocalRun } from '../../src/launch/localLauncher';
+import { followRun, resumeLocalRun, startLocalRun, stopLocalRun } from '../../src/launch/localLauncher';
 import type { StartedRun } from '../../src/launch/localLauncher';
 import type { TrainerEvent } from '../../src/shared/events';
 import { repoRoot, tempDir, waitFor } from './testUtil';
@@ -230,4 +230,111 @@ test('stop never signals a process that is not the trainer, whatever run.json sa
   if (process.platform === 'linux') {
     assert.ok(isProcessAlive(pid), 'the bystander was left alone');
   }
+});
+
+test('a stopped run resumes in its own folder: attempt 2 from its checkpoint, running again, and stop reaches it', async (t) => {
+  const dir = tempDir(t);
+  const config = writeConfig(dir, { steps: 2000, step_s: 0.02 });
+  const runs: StartedRun[] = [];
+  cleanup(t, () => runs[0]);
+  cleanup(t, () => runs[1]);
+  const first = await startLocalRun({ pythonPath: python, extensionRoot: fakeRoot, configPath: config, runsRoot: path.join(dir, 'runs') });
+  runs.push(first);
+  const { runDir } = first;
+  const watch = new RunWatch(runDir, { pollMs: 20, livenessMs: 50 });
+  t.after(() => watch.dispose());
+  await waitFor('training', () => watch.summary.status === 'training' && (watch.summary.step ?? 0) > 2);
+  assert.equal(await stopLocalRun(runDir, { graceMs: 10_000, pollMs: 20 }), 'terminated');
+  const stopped = await watch.whenTerminal();
+  assert.equal(stopped.status, 'stopped');
+  const checkpoint = (await events(runDir)).filter((e) => e.type === 'checkpoint').pop();
+  assert.ok(checkpoint?.type === 'checkpoint');
+
+  const second = await resumeLocalRun({ pythonPath: python, extensionRoot: fakeRoot, runDir, from: 'latest' });
+  runs.push(second);
+  assert.deepEqual([second.runId, second.runDir, second.attempt], [first.runId, runDir, 2]);
+  assert.notEqual(second.pid, first.pid);
+  const running = await waitFor('running again', () => (watch.summary.status === 'training' && (watch.summary.step ?? 0) > checkpoint.step ? watch.summary : undefined));
+  assert.deepEqual([running.attempt, running.resumeStep], [2, checkpoint.step]);
+  await assert.rejects(resumeLocalRun({ pythonPath: python, extensionRoot: fakeRoot, runDir, from: 'latest' }), /is still running \(pid \d+\)/);
+
+  assert.equal(await stopLocalRun(runDir, { graceMs: 10_000, pollMs: 20 }), 'terminated', 'stop finds the new attempt');
+  assert.equal(isProcessAlive(second.pid), false);
+  await waitFor('stopped again', () => watch.summary.status === 'stopped' && watch.summary.attempt === 2);
+  const all = await events(runDir);
+  const started = all.filter((e) => e.type === 'run_started');
+  assert.deepEqual(
+    started.map((e) => (e.type === 'run_started' ? [e.attempt, e.resume_step] : [])),
+    [
+      [1, null],
+      [2, checkpoint.step],
+    ],
+  );
+  const steps = all.flatMap((e) => (e.type === 'progress' ? [e.step] : []));
+  const resumedAt = steps.indexOf(checkpoint.step + 1, steps.indexOf(checkpoint.step) + 1);
+  assert.ok(resumedAt > 0, 'the second attempt counts on from the checkpoint');
+  assert.equal((await readRunInfo(runDir))?.pid, first.pid, 'run.json still describes the first launch');
+  const exit = await readExitRecord(runDir);
+  assert.deepEqual([exit?.attempt, exit?.pid, exit?.code], [2, second.pid, 0]);
+});
+
+test('a stop while a resumed trainer starts up waits for its own first event, not the earlier attempt\'s', async (t) => {
+  const dir = tempDir(t);
+  const config = writeConfig(dir, { steps: 3, step_s: 0.01, startup_s: 1.5 });
+  const runs: StartedRun[] = [];
+  cleanup(t, () => runs[0]);
+  cleanup(t, () => runs[1]);
+  const first = await startLocalRun({ pythonPath: python, extensionRoot: fakeRoot, configPath: config, runsRoot: path.join(dir, 'runs') });
+  runs.push(first);
+  const watch = new RunWatch(first.runDir, { pollMs: 20, livenessMs: 50 });
+  t.after(() => watch.dispose());
+  assert.equal((await watch.whenTerminal()).status, 'finished');
+  await waitFor('the first supervisor to exit', () => !isProcessAlive(first.pid), 5_000);
+
+  const second = await resumeLocalRun({ pythonPath: python, extensionRoot: fakeRoot, runDir: first.runDir, from: 'checkpoints/checkpoint-1' });
+  runs.push(second);
+  assert.equal(await stopLocalRun(first.runDir, { graceMs: 10_000, pollMs: 20 }), 'terminated');
+  const all = await events(first.runDir);
+  const last = all.at(-1);
+  assert.equal(last?.type === 'run_finished' ? last.status : last?.type, 'stopped', 'it handled the stop, rather than dying of it');
+  const resumed = all.filter((e) => e.type === 'run_started').pop();
+  assert.equal(resumed?.type === 'run_started' ? resumed.resume_step : undefined, 1, 'a folder relative to the run folder');
+  await waitFor('stopped', () => watch.summary.status === 'stopped' && watch.summary.attempt === 2);
+});
+
+test('a trainer killed by a signal reads as failed, naming the signal, after any reload', async (t) => {
+  const dir = tempDir(t);
+  const config = writeConfig(dir, { steps: 2000, step_s: 0.02 });
+  const started = await startLocalRun({ pythonPath: python, extensionRoot: fakeRoot, configPath: config, runsRoot: path.join(dir, 'runs') });
+  cleanup(t, () => started);
+  await waitFor('training', async () => (await events(started.runDir)).some((e) => e.type === 'progress'));
+  const trainer = Number(readFileSync(`/proc/${started.pid}/task/${started.pid}/children`, 'utf8').trim().split(' ')[0]);
+  process.kill(trainer, 'SIGKILL');
+  await waitFor('the supervisor to exit', () => !isProcessAlive(started.pid), 5_000);
+  // A watch started afterwards (a window reloaded) still knows how it ended.
+  const watch = new RunWatch(started.runDir, { pollMs: 20, livenessMs: 50 });
+  t.after(() => watch.dispose());
+  const summary = await watch.whenTerminal();
+  assert.equal(summary.status, 'failed');
+  assert.match(summary.reason ?? '', /^the trainer was killed by SIGKILL/);
+});
+
+test('resume refuses what it cannot resume', async (t) => {
+  const dir = tempDir(t);
+  await assert.rejects(resumeLocalRun({ pythonPath: python, extensionRoot: fakeRoot, runDir: dir, from: 'latest' }), /has no readable run.json/);
+  const config = writeConfig(dir, { steps: 1, step_s: 0.01 });
+  const started = await startLocalRun({ pythonPath: python, extensionRoot: fakeRoot, configPath: config, runsRoot: path.join(dir, 'runs') });
+  cleanup(t, () => started);
+  await waitFor('the run to end', () => !isProcessAlive(started.pid), 10_000);
+  await assert.rejects(
+    resumeLocalRun({ pythonPath: path.join(dir, 'no-python'), extensionRoot: fakeRoot, runDir: started.runDir, from: 'latest' }),
+    /could not start the trainer with .*no-python/,
+  );
+  writeFileSync(runPaths(started.runDir).config, 'launch:\n  target: cluster\n');
+  await assert.rejects(resumeLocalRun({ pythonPath: python, extensionRoot: fakeRoot, runDir: started.runDir, from: 'latest' }), /launch.target is "cluster"/);
+  assert.deepEqual(
+    readdirSync(started.runDir).filter((name) => name.startsWith('launch-')),
+    [],
+    'a refused resume leaves no claim behind',
+  );
 });

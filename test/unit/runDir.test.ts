@@ -2,8 +2,25 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { configStem, createRunDir, listRuns, parseRunInfo, readRunInfo, runIdBase, writeRunInfo } from '../../src/core/runDir';
-import type { RunInfo } from '../../src/core/runDir';
+import {
+  claimLaunch,
+  configStem,
+  createRunDir,
+  launchFileName,
+  listLaunches,
+  listRuns,
+  parseExitRecord,
+  parseLaunchRecord,
+  parseRunInfo,
+  readExitRecord,
+  readRunInfo,
+  readRunProcess,
+  releaseLaunch,
+  runIdBase,
+  writeLaunchRecord,
+  writeRunInfo,
+} from '../../src/core/runDir';
+import type { LaunchRecord, RunInfo } from '../../src/core/runDir';
 import { tempDir } from './testUtil';
 
 const info = (runId: string, pid = 1234): RunInfo => ({
@@ -110,4 +127,55 @@ test('listing includes half-written run folders, newest first, and ignores the r
     ],
   );
   assert.deepEqual(await listRuns(path.join(root, 'missing')), []);
+});
+
+test('launch records: one claim per attempt, the newest complete one is the current process', async (t) => {
+  const dir = tempDir(t);
+  assert.equal(await readRunProcess(dir), undefined, 'nothing before run.json');
+  await writeRunInfo(dir, info('r', 100));
+  assert.deepEqual(await readRunProcess(dir), { attempt: 1, pid: 100, pid_start_time: 98765, eventsOffset: 0 });
+
+  await claimLaunch(dir, 2);
+  await assert.rejects(claimLaunch(dir, 2), { code: 'EEXIST' }, 'a second window cannot take the same attempt');
+  const claimed = await readRunProcess(dir);
+  assert.equal(claimed?.attempt, 1, 'a claim alone starts nothing yet');
+  assert.equal(claimed?.pending?.attempt, 2);
+
+  const record: LaunchRecord = {
+    version: 1,
+    attempt: 2,
+    created: new Date(0).toISOString(),
+    pid: 200,
+    pid_start_time: 5,
+    resume_from: 'latest',
+    events_offset: 1234,
+    python: '/envs/x/bin/python',
+    argv: ['/bin/sh', '-c', '...'],
+  };
+  await writeLaunchRecord(dir, record);
+  assert.deepEqual(parseLaunchRecord(JSON.parse(readFileSync(path.join(dir, launchFileName(2)), 'utf8'))), record);
+  assert.deepEqual(await readRunProcess(dir), { attempt: 2, pid: 200, pid_start_time: 5, eventsOffset: 1234 });
+  assert.equal((await readRunInfo(dir))?.pid, 100, 'run.json is never rewritten');
+
+  await claimLaunch(dir, 3);
+  await releaseLaunch(dir, 3);
+  assert.deepEqual(
+    (await listLaunches(dir)).map((l) => l.attempt),
+    [2],
+  );
+  assert.equal(parseLaunchRecord({ ...record, attempt: 1 }), undefined, 'attempt 1 lives in run.json');
+  assert.equal(parseLaunchRecord({ ...record, pid: 'x' }), undefined);
+});
+
+test('exit records: the padded first line, only once the attempt has ended', async (t) => {
+  const dir = tempDir(t);
+  assert.equal(await readExitRecord(dir), undefined);
+  const pad = (line: string): string => `${line.padEnd(240)}\n`;
+  writeFileSync(path.join(dir, 'exit.json'), pad('{"v":1,"attempt":2,"pid":7,"running":true}'));
+  assert.equal(await readExitRecord(dir), undefined, 'still running');
+  writeFileSync(path.join(dir, 'exit.json'), pad('{"v":1,"attempt":2,"pid":7,"code":null,"signal":"SIGKILL","t":12}'));
+  assert.deepEqual(await readExitRecord(dir), { attempt: 2, pid: 7, code: null, signal: 'SIGKILL', t: 12 });
+  assert.deepEqual(parseExitRecord(pad('{"v":1,"attempt":1,"pid":7,"code":0,"signal":null,"t":1}')), { attempt: 1, pid: 7, code: 0, signal: null, t: 1 });
+  assert.equal(parseExitRecord('{"v":1,"attempt":1,"pid":7,"co'), undefined, 'read mid-rewrite');
+  assert.equal(parseExitRecord('{"v":1,"attempt":1,"pid":7,"code":null,"signal":null,"t":1}'), undefined);
 });

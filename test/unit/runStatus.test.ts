@@ -75,3 +75,83 @@ test('progress text: step and ETA while training, no ETA once ended', () => {
   assert.equal(formatDuration(45.4), '45s');
   assert.equal(formatDuration(7500), '2h 05m');
 });
+
+// Resumed runs: each run_started begins an attempt, and the latest one decides.
+const attempt2 = { ...ev.started, t: 30, attempt: 2, resume_step: 8 } satisfies TrainerEvent;
+const fresh2 = { ...ev.started, t: 30, attempt: 2, resume_step: null } satisfies TrainerEvent;
+const progressAt = (step: number, t = 40): TrainerEvent => ({ ...ev.progress, t, step });
+const attempt1Stopped = [{ ...ev.started, attempt: 1, resume_step: null }, ev.training, ev.progress, ev.stopped];
+const launched2 = (over: Partial<Liveness> = {}): Liveness => ({ ...dead, attempt: 2, ...over });
+const exitOf = (over: Partial<NonNullable<Liveness['exit']>>): NonNullable<Liveness['exit']> => ({ attempt: 2, pid: 7, code: 1, signal: null, t: 50, ...over });
+
+const resumeTable: Array<[string, TrainerEvent[], Liveness, RunStatus]> = [
+  ['stopped, then resumed and running again', [...attempt1Stopped, attempt2, ev.training], launched2({ alive: true }), 'training'],
+  ['a resume claimed moments ago is starting, not stopped', attempt1Stopped, { ...dead, attempt: 2, launching: true }, 'starting'],
+  ['a resumed process that has not written yet is starting', attempt1Stopped, launched2({ alive: true }), 'starting'],
+  ['the earlier attempt\'s run_finished does not end the new one', [...attempt1Stopped, attempt2], launched2({ alive: true }), 'starting'],
+  ['a resume that died before its first event failed, per its exit record', attempt1Stopped, launched2({ exit: exitOf({ code: 1 }) }), 'failed'],
+  ['a resume gone without a trace is lost', attempt1Stopped, launched2(), 'lost'],
+  ['the resumed attempt finishes', [...attempt1Stopped, attempt2, ev.training, ev.finished], launched2(), 'finished'],
+  ['killed by a signal, recorded: failed', [ev.started, ev.training], { ...dead, attempt: 1, exit: exitOf({ attempt: 1, code: null, signal: 'SIGKILL' }) }, 'failed'],
+  ['a deleted folder is lost, even with a live process', [ev.started, ev.training], { ...alive, deleted: true }, 'lost'],
+  ['resumed by hand on the command line (no launch record): its own run_finished', [...attempt1Stopped, attempt2, ev.finished], { ...dead, attempt: 1 }, 'finished'],
+];
+
+for (const [name, events, liveness, status] of resumeTable) {
+  test(`status: ${name}`, () => {
+    assert.equal(deriveStatus(reduceRunEvents(EMPTY_RUN_STATE, events), liveness), status);
+  });
+}
+
+test('a resumed attempt counts on from its checkpoint: progress goes back to it, never twice', () => {
+  const state = reduceRunEvents(EMPTY_RUN_STATE, [...attempt1Stopped.slice(0, 2), progressAt(11), progressAt(12), ev.failed, attempt2]);
+  assert.equal(state.progress?.step, 8, 'steps 9 to 12 are trained again');
+  assert.equal(state.progress?.eta_s, null);
+  assert.equal(state.finished, undefined);
+  assert.equal(state.startedAt, 10, 'the run started with its first attempt');
+  const summary = deriveSummary('r', state, launched2({ alive: true }));
+  assert.deepEqual([summary.status, summary.step, summary.maxSteps, summary.attempt, summary.resumeStep], ['starting', 8, 40, 2, 8]);
+  const later = reduceRunEvents(state, [ev.training, progressAt(9, 41)]);
+  assert.equal(deriveSummary('r', later, launched2({ alive: true })).step, 9);
+
+  const restarted = reduceRunEvents(EMPTY_RUN_STATE, [...attempt1Stopped, fresh2]);
+  assert.equal(restarted.progress, undefined, 'a fresh start counts from zero');
+  const restartedSummary = deriveSummary('r', restarted, launched2({ alive: true }));
+  assert.equal(restartedSummary.resumeStep, undefined);
+  assert.equal(restartedSummary.step, undefined);
+});
+
+test('the error belongs to its attempt; a checkpoint saved again is listed once', () => {
+  const checkpoint = (step: number, t: number): TrainerEvent => ({ v: 1, t, type: 'checkpoint', step, path: `checkpoints/checkpoint-${step}` });
+  const state = reduceRunEvents(EMPTY_RUN_STATE, [ev.started, checkpoint(4, 11), checkpoint(8, 12), ev.error, ev.failed, attempt2, checkpoint(12, 31), checkpoint(8, 32)]);
+  assert.equal(state.error, undefined);
+  assert.deepEqual(
+    state.checkpoints.map((c) => c.path),
+    ['checkpoints/checkpoint-4', 'checkpoints/checkpoint-12', 'checkpoints/checkpoint-8'],
+  );
+  // Single-attempt summaries keep their shape: no attempt field.
+  const single = deriveSummary('r', reduceRunEvents(EMPTY_RUN_STATE, [ev.started, ev.finished]), dead);
+  assert.deepEqual(Object.keys(single).sort(), ['lastEventAt', 'runId', 'startedAt', 'status']);
+});
+
+test('reasons: the signal, a full disk, out of memory, a deleted folder, a process gone without a trace', () => {
+  const training = reduceRunEvents(EMPTY_RUN_STATE, [ev.started, ev.training]);
+  const ended = (over: Partial<Liveness>): string | undefined => deriveSummary('r', training, { ...dead, attempt: 1, ...over }).reason;
+  assert.equal(ended({ exit: exitOf({ attempt: 1, code: null, signal: 'SIGKILL' }) }), 'the trainer was killed by SIGKILL (killed by hand, or by the system when memory ran out)');
+  assert.equal(
+    ended({ exit: exitOf({ attempt: 1, code: 1 }), logTail: 'step 3\nTraceback (most recent call last):\n  File "x.py"\nValueError: bad shape\n' }),
+    'the trainer exited with code 1 without reporting an error: ValueError: bad shape',
+  );
+  assert.match(
+    ended({ exit: exitOf({ attempt: 1, code: 1 }), logTail: 'OSError: [Errno 28] No space left on device\n' }) ?? '',
+    /^disk full: no space was left where the run folder is; free some space, then resume the run \(the trainer exited with code 1/,
+  );
+  assert.match(ended({ exit: exitOf({ attempt: 1, code: 1 }), logTail: '', freeBytes: 0 }) ?? '', /^disk full/);
+  assert.match(ended({ exit: exitOf({ attempt: 1, code: null, signal: 'SIGKILL' }), logTail: 'MemoryError\n' }) ?? '', /^out of memory \(the trainer was killed by SIGKILL.*model\.gradient_checkpointing/);
+  assert.equal(ended({ deleted: true }), 'the run folder was deleted');
+  assert.match(ended({}) ?? '', /^the trainer is gone without a word/);
+  // The trainer's own error is in `error`; a finished or stopped run has no reason.
+  const failed = deriveSummary('r', reduceRunEvents(EMPTY_RUN_STATE, [ev.started, ev.error, ev.failed]), dead);
+  assert.deepEqual([failed.error, failed.reason], ['CUDA out of memory', undefined]);
+  assert.equal(deriveSummary('r', reduceRunEvents(EMPTY_RUN_STATE, [ev.started, ev.stopped]), dead).reason, undefined);
+});

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { buildTrainerCommand, DEFAULT_LAUNCH, readLaunchOptions, trainerEnv } from '../../src/core/trainerCommand';
+import { readExitRecord } from '../../src/core/runDir';
+import type { ExitRecord } from '../../src/core/runDir';
+import { buildTrainerCommand, DEFAULT_LAUNCH, readLaunchOptions, superviseCommand, TOKEN_ENV_VARS, trainerEnv } from '../../src/core/trainerCommand';
+import { tempDir, waitFor } from './testUtil';
 
 const run = '/ws/.medvlm/runs/20261127-120000-demo';
 
@@ -68,3 +73,65 @@ test('trainerEnv drops undefined values and keeps the rest', () => {
   const env = trainerEnv('/ext', { A: 'a', B: undefined });
   assert.deepEqual(env, { A: 'a', PYTHONPATH: '/ext/python/src', PYTHONUNBUFFERED: '1' });
 });
+
+test('a resume passes --resume-from and --attempt; tokens stay in the environment', () => {
+  const command = buildTrainerCommand({
+    python: '/env/bin/python',
+    extensionRoot: '/ext',
+    runDir: run,
+    runId: 'id',
+    configDir: '/ws/configs',
+    launch: DEFAULT_LAUNCH,
+    baseEnv: { HF_TOKEN: 'hf_secret', WANDB_API_KEY: 'wandb_secret', HUGGING_FACE_HUB_TOKEN: 'hub_secret' },
+    resumeFrom: 'latest',
+    attempt: 3,
+  });
+  assert.deepEqual(command.args.slice(-4), ['--resume-from', 'latest', '--attempt', '3']);
+  for (const name of TOKEN_ENV_VARS) {
+    assert.ok(command.env[name]?.endsWith('_secret'), `${name} reaches the trainer`);
+  }
+  const supervised = superviseCommand(command, '/run/exit.json', 3);
+  assert.equal(supervised.file, '/bin/sh');
+  assert.deepEqual(supervised.args.slice(2, 6), ['medvlm-supervisor', '/run/exit.json', '3', '/env/bin/python']);
+  assert.deepEqual(supervised.args.slice(6), command.args);
+  assert.ok(!JSON.stringify(supervised.args).includes('_secret'), 'never on the command line');
+});
+
+/** Runs `script` under the supervisor in its own process group; its exit record once it has ended. */
+async function supervise(t: { after: (fn: () => void) => void }, script: string, during?: (pid: number) => void): Promise<ExitRecord | undefined> {
+  const dir = tempDir(t);
+  const exitFile = path.join(dir, 'exit.json');
+  const command = superviseCommand({ file: '/bin/sh', args: ['-c', script], env: { PATH: process.env.PATH ?? '' } }, exitFile, 4);
+  const child = spawn(command.file, command.args, { env: command.env, detached: true, stdio: 'ignore' });
+  const pid = child.pid ?? 0;
+  t.after(() => {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // Gone.
+    }
+  });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  if (during) {
+    await waitFor('the running record', () => existsSync(exitFile) && readFileSync(exitFile, 'utf8').includes('"running":true'));
+    assert.equal(await readExitRecord(dir), undefined, 'no exit while it runs');
+    during(pid);
+  }
+  await exited;
+  const record = await readExitRecord(dir);
+  assert.equal(record?.pid, pid, 'the record names the supervisor, the pid the launcher records');
+  assert.equal(readFileSync(exitFile, 'utf8').length, 241, 'one padded line, rewritten in place');
+  return record;
+}
+
+test('the supervisor records an exit code, a death by signal, and passes a group stop on to its child', async (t) => {
+  assert.deepEqual(pick(await supervise(t, 'exit 3')), [4, 3, null]);
+  assert.deepEqual(pick(await supervise(t, 'kill -9 $$')), [4, null, 'SIGKILL']);
+  // A stop sent to the whole group: the supervisor outlives it and the trainer gets it.
+  assert.deepEqual(pick(await supervise(t, 'sleep 30', (pid) => process.kill(-pid, 'SIGTERM'))), [4, null, 'SIGTERM']);
+  assert.deepEqual(pick(await supervise(t, 'trap "exit 0" TERM; sleep 30 & wait', (pid) => process.kill(-pid, 'SIGTERM'))), [4, 0, null]);
+});
+
+function pick(record: ExitRecord | undefined): unknown[] {
+  return [record?.attempt, record?.code, record?.signal];
+}

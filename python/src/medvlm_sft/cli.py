@@ -33,7 +33,25 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from medvlm_sft.train.runner import run_train_command
 
-    return run_train_command(args.config, args.run_dir, run_id=args.run_id, base_dir=args.base_dir)
+    resume_from = args.resume_from
+    if resume_from is not None and resume_from != "latest":
+        # A folder named on the command line is relative to where the command runs, like any path argument.
+        resume_from = str(Path(resume_from).expanduser().resolve())
+    return run_train_command(
+        args.config,
+        args.run_dir,
+        run_id=args.run_id,
+        base_dir=args.base_dir,
+        resume_from=resume_from,
+        attempt=args.attempt,
+    )
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 def _cmd_format(args: argparse.Namespace) -> int:
@@ -120,6 +138,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="folder that relative paths in the config resolve against (default: the config's folder); "
         "the launcher passes the original config's folder since the run folder holds a copy",
+    )
+    p.add_argument(
+        "--resume-from",
+        metavar="latest|PATH",
+        default=None,
+        help="resume from the newest complete checkpoint in the run folder (`latest`, which skips one a crash or a "
+        "full disk left incomplete) or from a checkpoint folder; overrides checkpoints.resume_from",
+    )
+    p.add_argument(
+        "--attempt",
+        type=_positive_int,
+        default=None,
+        help="number of this start in the run folder, recorded in run_started (default: one more than the starts "
+        "already in its events.jsonl; the launcher passes the number it recorded)",
     )
     p.set_defaults(func=_cmd_train)
 

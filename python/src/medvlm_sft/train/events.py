@@ -13,6 +13,7 @@ and `gen_samples` (defined in `medvlm_sft/eval/metrics.py`).
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -50,41 +51,105 @@ def _finite_or_none(value: Any) -> Any:
     return value
 
 
+RESERVE_FILE = ".events-reserve"
+RESERVE_BYTES = 256 << 10
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
 class EventWriter:
-    """Appends events to `<run>/events.jsonl`, one flushed line each.
+    """Appends events to `<run>/events.jsonl`, one line per write(2), unbuffered.
 
     Metric values that are NaN or infinite are written as null (JSON has no NaN), which the
     run panel draws as gaps.
+
+    With `reserve_bytes`, a file of that size is kept beside the events and deleted the first
+    time the disk is full: the events then still get written (the `error` that says the disk is
+    full above all). A write cut short leaves a partial line; the next event starts on a fresh
+    line, so readers skip only the partial one.
     """
 
-    def __init__(self, path: Path, clock=time.time) -> None:
+    def __init__(self, path: Path, clock=time.time, reserve_bytes: int = 0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        torn = _ends_mid_line(self.path)
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
-        if torn:
-            # A process killed mid-write (kill -9) left a partial line: end it, so that the next event
-            # (a resumed run's run_started) is not glued to it and lost with it.
-            self._file.write("\n")
-            self._file.flush()
+        # A process killed mid-write (kill -9) left a partial line: end it, so that the next event
+        # (a resumed run's run_started) is not glued to it and lost with it.
+        self._torn = _ends_mid_line(self.path)
+        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         # Reentrant: a phase change reads and writes the current phase under the same lock as the write.
         self._lock = threading.RLock()
         self._clock = clock
         self.main_phase: str | None = None
+        self.reserve: Path | None = None
+        if reserve_bytes > 0:
+            self.reserve = self.path.parent / RESERVE_FILE
+            try:
+                # Random bytes: a file system that compresses would store zeros in no space at all.
+                self.reserve.write_bytes(os.urandom(reserve_bytes))
+            except OSError:
+                # Already no room for it: the events still go out as long as the disk allows.
+                self.release_reserve()
+
+    def release_reserve(self) -> bool:
+        """Frees the reserved space; True when there was some to free."""
+        reserve, self.reserve = self.reserve, None
+        if reserve is None:
+            return False
+        try:
+            reserve.unlink()
+        except OSError:
+            return False
+        return True
 
     def emit(self, type_: str, **fields: Any) -> dict[str, Any]:
         event = {"v": EVENTS_VERSION, "t": round(self._clock(), 3), "type": type_}
         event.update({k: _finite_or_none(v) for k, v in fields.items()})
         line = json.dumps(event, ensure_ascii=False, allow_nan=False, default=str)
         with self._lock:
-            self._file.write(line + "\n")
-            self._file.flush()
-            if type_ in DURABLE_TYPES:
-                os.fsync(self._file.fileno())
+            try:
+                self._write_line(line)
+            except OSError as e:
+                if e.errno not in _DISK_FULL or not self.release_reserve():
+                    raise
+                self._write_line(line)
+            if type_ in DURABLE_TYPES and self._fd is not None:
+                os.fsync(self._fd)
         return event
 
-    def run_started(self, run_id: str, trainer_version: str, world_size: int, config: dict[str, Any]) -> None:
-        self.emit("run_started", run_id=run_id, trainer_version=trainer_version, world_size=world_size, config=config)
+    def _write_line(self, line: str) -> None:
+        if self._fd is None:
+            raise ValueError(f"{self.path} is closed")
+        data = (b"\n" if self._torn else b"") + line.encode("utf-8") + b"\n"
+        self._torn = True  # until the whole line is out
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self._torn = False
+
+    def run_started(
+        self,
+        run_id: str,
+        trainer_version: str,
+        world_size: int,
+        config: dict[str, Any],
+        *,
+        attempt: int | None = None,
+        resume_step: int | None = None,
+    ) -> None:
+        """`attempt`: 1 for the first start in this run folder, 2 for the first resume, ... (default:
+        one more than the run_started events already in the file); `resume_step`: the global step of
+        the checkpoint it resumes from, None when it starts fresh."""
+        if attempt is None:
+            attempt = next_attempt(self.path)
+        self.emit(
+            "run_started",
+            run_id=run_id,
+            trainer_version=trainer_version,
+            world_size=world_size,
+            config=config,
+            attempt=attempt,
+            resume_step=resume_step,
+        )
 
     def phase(self, phase: Phase, *, background: bool = False) -> None:
         """`background`: work beside the run's main flow (a checkpoint push during training); once it is
@@ -126,8 +191,10 @@ class EventWriter:
 
     def close(self) -> None:
         with self._lock:
-            if not self._file.closed:
-                self._file.close()
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+            self.release_reserve()
 
 
 def _ends_mid_line(path: Path) -> bool:
@@ -140,6 +207,15 @@ def _ends_mid_line(path: Path) -> bool:
             return f.read(1) != b"\n"
     except FileNotFoundError:
         return False
+
+
+def next_attempt(path: Path) -> int:
+    """One more than the number of times a trainer started in this run folder (its run_started events)."""
+    try:
+        events, _ = read_events(path)
+    except FileNotFoundError:
+        return 1
+    return 1 + sum(1 for e in events if e["type"] == "run_started")
 
 
 def read_events(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:

@@ -18,8 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from medvlm_sft.train.checkpoints import latest_checkpoint
 from medvlm_sft.train.preflight import SetupError
-from medvlm_sft.train.resume import latest_checkpoint, read_checkpoint_state
+from medvlm_sft.train.resume import read_checkpoint_state
 
 TRAINING_INFO = "medvlm_training.json"
 DTYPES = ("bfloat16", "float16", "float32")

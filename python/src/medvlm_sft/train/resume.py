@@ -1,4 +1,4 @@
-"""Resuming: which checkpoint, and how many steps the resumed run has in total.
+"""Resuming: how many steps the resumed run has in total, and what changed since its checkpoint.
 
 The horizon is recomputed from the current config and data, as the reference's
 `recompute_total_max_steps` does: steps per epoch = ceil(N / (batch x processes x
@@ -7,15 +7,15 @@ set. What changed since the checkpoint is logged. The facts needed for that comp
 stored in each checkpoint's trainer_state.json (as the state of `HorizonRecord`), which the
 Trainer writes last, together with the rest of its state.
 
-`latest` skips a newest checkpoint that a `kill -9` left half written, so a killed run loses
-at most the steps since its last complete checkpoint.
+Which checkpoint to resume from is `checkpoints.py` (light, so `run_started` can name it): its
+`latest` skips a newest checkpoint that a `kill -9` or a full disk left half written, so a run
+loses at most the steps since its last complete checkpoint.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,6 @@ from transformers import TrainerCallback
 from transformers.trainer_callback import ExportableState
 
 from medvlm_sft.config.model import RunConfig
-
-CHECKPOINT_DIR = re.compile(r"^checkpoint-(\d+)$")
-WEIGHT_FILES = ("adapter_model.safetensors", "model.safetensors", "model.safetensors.index.json")
 
 
 @dataclass(frozen=True)
@@ -86,30 +83,6 @@ class HorizonRecord(TrainerCallback, ExportableState):
         state.compute_steps(args, state.max_steps)
         # A checkpoint written before this record existed has no entry, and saving expects one.
         state.stateful_callbacks.setdefault(type(self).__name__, self.state())
-
-
-def _is_complete(folder: Path) -> bool:
-    try:
-        json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return any((folder / name).is_file() for name in WEIGHT_FILES)
-
-
-def latest_checkpoint(folder: Path) -> tuple[Path | None, list[Path]]:
-    """The newest complete `checkpoint-N` in `folder`, and the newer incomplete ones it skipped."""
-    if not folder.is_dir():
-        return None, []
-    found = sorted(
-        ((int(m.group(1)), p) for p in folder.iterdir() if p.is_dir() and (m := CHECKPOINT_DIR.match(p.name))),
-        reverse=True,
-    )
-    skipped = []
-    for _, path in found:
-        if _is_complete(path):
-            return path, skipped
-        skipped.append(path)
-    return None, skipped
 
 
 def read_checkpoint_state(checkpoint: Path) -> dict[str, Any]:

@@ -8,10 +8,16 @@ Event sequence of a run (design contract 4):
 With `hub.push_adapter_every_save`, a background thread follows each checkpoint with
 `phase pushing -> log (info, or error when the push failed) -> phase <the run's phase again>`;
 the run waits for those pushes before its final push and its end.
+`run_started` carries `attempt` (1 for the first start in the run folder, then one more for
+each resume) and `resume_step` (the global step of the checkpoint it resumes from, or null);
+a resumed run appends to the same events.jsonl.
 Any exception ends with `error` (message, traceback, `record` for data errors) and
-`run_finished failed`, exit code 1. SIGTERM or SIGINT ends with a checkpoint at the next step
-end and `run_finished stopped`, exit code 0: a requested stop that saved its state is a clean
-outcome (the launcher reads run_finished, not the exit code). A second signal appends
+`run_finished failed`, exit code 1. Running out of memory and a full disk get a message that
+says so and what to change (`faults.py`); memory and disk space held in reserve from the start
+are handed back first, so that the report itself can still be written.
+SIGTERM or SIGINT ends with a checkpoint at the next step end and `run_finished stopped`,
+exit code 0: a requested stop that saved its state is a clean outcome (the launcher reads
+run_finished, not the exit code). A second signal appends
 `run_finished stopped` and exits at once with 128 + the signal number.
 
 With several processes (`accelerate launch --multi_gpu --num_processes N`, or torchrun), only
@@ -21,6 +27,7 @@ stops at the same step when any of them is asked to.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import traceback
@@ -29,9 +36,11 @@ from typing import Any
 
 from medvlm_sft import __version__
 from medvlm_sft.config.model import RunConfig
+from medvlm_sft.train.checkpoints import ResumePlan, plan_resume
 from medvlm_sft.train.console import say
 from medvlm_sft.train.distributed import Ranks
-from medvlm_sft.train.events import EventWriter
+from medvlm_sft.train.events import RESERVE_BYTES, EventWriter, next_attempt
+from medvlm_sft.train.faults import Failure, MemoryReserve, describe_failure
 from medvlm_sft.train.preflight import SetupError
 from medvlm_sft.train.stop import StopRequest
 
@@ -56,23 +65,44 @@ class _NullWriter:
         return lambda *args, **kwargs: None
 
 
-def run_train_command(config: Path, run_dir: Path, run_id: str | None = None, base_dir: Path | None = None) -> int:
+def run_train_command(
+    config: Path,
+    run_dir: Path,
+    run_id: str | None = None,
+    base_dir: Path | None = None,
+    *,
+    resume_from: str | None = None,
+    attempt: int | None = None,
+) -> int:
+    """`resume_from` (`latest` or a checkpoint folder) overrides `checkpoints.resume_from`; `attempt`
+    numbers this start in the run folder (default: one more than the starts its events record)."""
     config = Path(config).resolve()
     base_dir = Path(base_dir).resolve() if base_dir is not None else config.parent
     run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     ranks = Ranks.from_env()
-    writer: Any = EventWriter(run_dir / "events.jsonl") if ranks.is_main else _NullWriter()
-    stop = StopRequest(writer.path, forwarded_by_launcher=ranks.world_size > 1)
+    events_path = run_dir / "events.jsonl"
+    stop = StopRequest(events_path if ranks.is_main else None, forwarded_by_launcher=ranks.world_size > 1)
     if threading.current_thread() is threading.main_thread():
         stop.install()
+    attempt = attempt if attempt is not None else next_attempt(events_path)
+    writer: Any = EventWriter(events_path, reserve_bytes=RESERVE_BYTES) if ranks.is_main else _NullWriter()
+    memory = MemoryReserve()
+    rid = run_id or run_dir.name
+    cfg: RunConfig | None = None
     started = False
     try:
         cfg = _load_run_config(config, base_dir)
-        writer.run_started(run_id or run_dir.name, __version__, ranks.world_size, cfg.model_dump(mode="json"))
+        if resume_from is not None:
+            checkpoints = cfg.checkpoints.model_copy(update={"resume_from": resume_from})
+            cfg = cfg.model_copy(update={"checkpoints": checkpoints})
+        plan = plan_resume(cfg.checkpoints.resume_from, base_dir, run_dir)
+        writer.run_started(
+            rid, __version__, ranks.world_size, cfg.model_dump(mode="json"), attempt=attempt, resume_step=plan.step
+        )
         started = True
-        say(f"run {run_id or run_dir.name}: config {config}, run folder {run_dir}")
-        status = _run(cfg, base_dir, run_dir, writer=writer, stop=stop, ranks=ranks)
+        say(f"run {rid} (attempt {attempt}): config {config}, run folder {run_dir}")
+        status = _run(cfg, base_dir, run_dir, writer=writer, stop=stop, ranks=ranks, plan=plan)
         writer.run_finished(status)
         say(f"run {status}")
         return 0
@@ -80,18 +110,37 @@ def run_train_command(config: Path, run_dir: Path, run_id: str | None = None, ba
         writer.run_finished("stopped")
         return 130
     except Exception as e:
-        if not started:
-            writer.run_started(run_id or run_dir.name, __version__, ranks.world_size, {})
-        data_error = _is_data_error(e)
-        message = str(e) if data_error or isinstance(e, SetupError) else f"{type(e).__name__}: {e}"
-        writer.error(message, traceback.format_exc(), e.record if data_error else None)
-        writer.run_finished("failed")
-        print(f"[medvlm-sft] run failed: {message}", file=sys.stderr, flush=True)
+        # Hand back the reserves first: reporting needs a little memory and disk of its own.
+        memory.release()
+        failure = describe_failure(e, cfg, run_dir)
+        if failure is not None and failure.kind == "disk_full":
+            writer.release_reserve()
+        message, record = _failure_message(e, failure)
+        # Nothing may raise from here on: with the disk full, the launcher's exit record and stdout.log tell the rest.
+        with contextlib.suppress(OSError):
+            if not started:
+                dump = cfg.model_dump(mode="json") if cfg is not None else {}
+                writer.run_started(rid, __version__, ranks.world_size, dump, attempt=attempt, resume_step=None)
+            writer.error(message, traceback.format_exc(), record)
+            writer.run_finished("failed")
+        with contextlib.suppress(OSError):
+            print(f"[medvlm-sft] run failed: {message}", file=sys.stderr, flush=True)
         return 1
     finally:
         stop.uninstall()
         writer.close()
         _finish_processes(ranks)
+
+
+def _failure_message(e: Exception, failure: Failure | None) -> tuple[str, int | None]:
+    """The error event's message, and the record index for data errors."""
+    if failure is not None:
+        return failure.message, None
+    if _is_data_error(e):
+        return str(e), e.record
+    if isinstance(e, SetupError):
+        return str(e), None
+    return f"{type(e).__name__}: {e}", None
 
 
 def _finish_processes(ranks: Ranks) -> None:
@@ -107,7 +156,14 @@ def _is_data_error(e: Exception) -> bool:
 
 
 def _run(
-    cfg: RunConfig, config_dir: Path, run_dir: Path, *, writer: EventWriter, stop: StopRequest, ranks: Ranks
+    cfg: RunConfig,
+    config_dir: Path,
+    run_dir: Path,
+    *,
+    writer: EventWriter,
+    stop: StopRequest,
+    ranks: Ranks,
+    plan: ResumePlan,
 ) -> str:
     from medvlm_sft.data.dataset import prepare_data
     from medvlm_sft.data.records import DataError
@@ -158,7 +214,7 @@ def _run(
             "no training samples are left after the validation split and limits",
             hint="lower val_limit or raise train_limit in the run config",
         )
-    checkpoint = _resume_checkpoint(cfg, config_dir, run_dir, writer)
+    checkpoint = _announce_resume(plan, writer)
     horizon = resume.compute_horizon(cfg, len(data.train), ranks.world_size)
     previous = resume.read_checkpoint_state(Path(checkpoint)) if checkpoint else {}
     message = resume.describe_change(previous, horizon) if checkpoint else f"training horizon: {horizon.explain()}"
@@ -298,25 +354,16 @@ def _build_trainer(cfg, run_dir, *, writer, stop, model, processor, family, data
     return trainer
 
 
-def _resume_checkpoint(cfg: RunConfig, config_dir: Path, run_dir: Path, writer: EventWriter) -> str | None:
-    from medvlm_sft.train.resume import latest_checkpoint
-
-    resume_from = cfg.checkpoints.resume_from
-    if not resume_from:
+def _announce_resume(plan: ResumePlan, writer: EventWriter) -> str | None:
+    """Logs where the run resumes (decided before run_started, which names its step); the folder or None."""
+    for folder in plan.skipped:
+        why = "the run was killed, or the disk was full?"
+        writer.log("warning", f"skipping {folder.name}: it was not completely written ({why})")
+    if plan.nothing_to_resume:
+        writer.log("info", "checkpoints.resume_from latest: no checkpoint in this run yet, starting fresh")
         return None
-    if resume_from == "latest":
-        last, skipped = latest_checkpoint(run_dir / "checkpoints")
-        for folder in skipped:
-            writer.log("warning", f"skipping {folder.name}: it was not completely written (the run was killed?)")
-        if last is None:
-            writer.log("info", "checkpoints.resume_from latest: no checkpoint in this run yet, starting fresh")
-            return None
-        writer.log("info", f"resuming from {last.name}")
-        say(f"resuming from {last}")
-        return str(last)
-    path = Path(resume_from).expanduser()
-    path = path if path.is_absolute() else config_dir / path
-    if not path.is_dir():
-        raise FileNotFoundError(f"checkpoints.resume_from: no checkpoint folder at {path}")
-    writer.log("info", f"resuming from {path}")
-    return str(path)
+    if plan.checkpoint is None:
+        return None
+    writer.log("info", f"resuming from {plan.checkpoint.name}")
+    say(f"resuming from {plan.checkpoint}")
+    return str(plan.checkpoint)
