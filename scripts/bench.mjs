@@ -1,6 +1,7 @@
 // `npm run bench:prepare` / `npm run bench:gpu`: python/benchmarks/bench_<name>.py in the
 // trainer's Python environment; `npm run bench:config`: the editor's config validation
-// (test/bench/configValidation.ts). Extra arguments are passed on, e.g.
+// (test/bench/configValidation.ts); `npm run bench:chart`: the run panel's charts in headless
+// Chromium (test/bench/chartRender.ts, on a fresh build). Extra arguments are passed on, e.g.
 // `npm run bench:prepare -- --baseline-samples 32` or `npm run bench:gpu -- --tiny --cpu`.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -16,9 +17,20 @@ if (name === 'config') {
   execFileSync(process.execPath, [outfile, repoRoot, ...rest], { stdio: 'inherit' });
   process.exit(0);
 }
+if (name === 'chart') {
+  // The shipped bundles first (dist/webview/runPanel.js and its worker), then the benchmark,
+  // bundled like the browser tests (playwright-core stays external).
+  const { execFileSync } = await import('node:child_process');
+  execFileSync(process.execPath, [path.join(repoRoot, 'esbuild.mjs')], { cwd: repoRoot, stdio: 'inherit' });
+  const esbuild = await import('esbuild');
+  const outfile = path.join(repoRoot, 'out', 'bench', 'chartRender.js');
+  await esbuild.build({ entryPoints: [path.join(repoRoot, 'test/bench/chartRender.ts')], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile, external: ['playwright-core'], logLevel: 'warning' });
+  execFileSync(process.execPath, [outfile, ...rest], { cwd: repoRoot, stdio: 'inherit' });
+  process.exit(0);
+}
 const script = path.join(repoRoot, 'python', 'benchmarks', `bench_${name}.py`);
 if (!name || !existsSync(script)) {
-  console.error(`usage: node scripts/bench.mjs prepare|gpu|config [args]`);
+  console.error(`usage: node scripts/bench.mjs prepare|gpu|config|chart [args]`);
   process.exit(2);
 }
 runInTrainerEnv([script, ...rest]);

@@ -1,31 +1,42 @@
-// Host side of the run panel: one webview panel per run, fed from a RunPanelSource. The
-// webview is stateless across reloads (retainContextWhenHidden is off to save memory), so it
-// posts `ready` whenever it (re)loads and the host answers with the full state, then streams.
+// Host side of the run panel: one webview panel per run, or one overlaying several runs
+// (compare mode), fed from RunPanelSources. The webview is stateless across reloads
+// (retainContextWhenHidden is off to save memory), so it posts `ready` whenever it (re)loads
+// and the host answers with the full state, then streams.
 
 import * as vscode from 'vscode';
+import { diffConfigs, formatConfigValue } from '../core/configDiff';
 import type { TrainerEvent } from '../shared/events';
 import type { Envelope, MessageType } from '../shared/protocol/message';
 import { envelope } from '../shared/protocol/message';
+import type { ConfigDiffPayload, RunAction } from '../shared/protocol/runPanel';
+import { packEvents } from '../shared/protocol/runPanelPacking';
 import {
-  chunkEvents,
   clampLogTail,
+  ConfigDiffMessage,
   EventsMessage,
   InitMessage,
   LogTailMessage,
-  MAX_LOG_TAIL_CHARS,
+  MAX_DIFF_PATH_LENGTH,
+  MAX_DIFF_ROWS,
+  MAX_DIFF_VALUE_LENGTH,
   SummaryMessage,
 } from '../shared/protocol/runPanel';
 import type { RunSummary } from '../shared/runStatus';
 import { TERMINAL_STATUSES } from '../shared/runStatus';
 import { buildRunPanelHtml } from './runPanelHtml';
 import { createNonce } from './webviewHtml';
-import { Coalescer, createHostRouter } from './runPanelRouting';
+import { ACTION_COMMANDS, Coalescer, createHostRouter } from './runPanelRouting';
 import type { RunPanelSource } from './runPanelSource';
 
 /** Where a run's files are, when the source knows (a local run, or a synced remote one). */
 export interface RunPanelLocations {
-  /** The run directory; `stdout.log` inside it is what "Open log" opens. */
   readonly runDir?: vscode.Uri;
+}
+
+/** A run in a compare panel: its config snapshot is compared with the others'. */
+export interface CompareSource extends RunPanelSource {
+  /** The run's config snapshot, or undefined when it cannot be read. */
+  readConfig(): Promise<unknown>;
 }
 
 export interface RunPanelOptions {
@@ -34,40 +45,63 @@ export interface RunPanelOptions {
 }
 
 export const RUN_PANEL_VIEW_TYPE = 'medvlm.runPanel';
-/** At most ~10 host->webview messages per second, whatever the event rate. */
+/** Compare panels are another view type, so "is this run's panel visible" never means them. */
+export const RUN_COMPARE_VIEW_TYPE = 'medvlm.runCompare';
+/** At most ~5 host->webview flushes per second, whatever the event rate. */
 const FLUSH_INTERVAL_MS = 200;
 const LOG_REFRESH_MS = 3000;
 const LOG_TAIL_BYTES = 64 * 1024;
+
+interface PanelRun {
+  readonly source: RunPanelSource | CompareSource;
+  readonly events: TrainerEvent[];
+  /** How many of `events` the current webview instance has been sent. */
+  sent: number;
+  summary: RunSummary;
+  summaryDirty: boolean;
+  /** The config of the latest run_started, for compare mode's differences. */
+  startedConfig: Record<string, unknown> | undefined;
+  snapshot: Promise<unknown> | undefined;
+}
 
 export class RunPanel {
   private static readonly open = new Map<string, RunPanel>();
 
   /** Opens the panel for `source.runId`, or reveals it when it is already open. */
-  static show(
-    extensionUri: vscode.Uri,
-    source: RunPanelSource & RunPanelLocations,
-    options: RunPanelOptions = {},
-  ): RunPanel {
-    const existing = RunPanel.open.get(source.runId);
-    if (existing !== undefined) {
-      existing.panel.reveal();
-      return existing;
-    }
-    const panel = vscode.window.createWebviewPanel(
-      RUN_PANEL_VIEW_TYPE,
-      `Run: ${source.title}`,
-      vscode.ViewColumn.Active,
-      {
-        enableScripts: true,
-        retainContextWhenHidden: false,
-        localResourceRoots: [
-          vscode.Uri.joinPath(extensionUri, 'dist', 'webview'),
-          vscode.Uri.joinPath(extensionUri, 'media'),
-        ],
-      },
+  static show(extensionUri: vscode.Uri, source: RunPanelSource, options: RunPanelOptions = {}): RunPanel {
+    return RunPanel.reveal(`run:${source.runId}`) ?? RunPanel.create(extensionUri, [source], false, `Run: ${source.title}`, options);
+  }
+
+  /** Opens (or reveals) a panel overlaying the runs, with their config differences. */
+  static showCompare(extensionUri: vscode.Uri, sources: readonly CompareSource[], options: RunPanelOptions = {}): RunPanel {
+    const key = `compare:${sources.map((s) => s.runId).join('\u0000')}`;
+    return (
+      RunPanel.reveal(key) ??
+      RunPanel.create(extensionUri, sources, true, `Compare: ${sources.map((s) => s.title).join(', ')}`, options, key)
     );
-    const created = new RunPanel(panel, extensionUri, source, options.log ?? ((line) => console.warn(line)));
-    RunPanel.open.set(source.runId, created);
+  }
+
+  private static reveal(key: string): RunPanel | undefined {
+    const existing = RunPanel.open.get(key);
+    existing?.panel.reveal();
+    return existing;
+  }
+
+  private static create(
+    extensionUri: vscode.Uri,
+    sources: readonly (RunPanelSource | CompareSource)[],
+    compare: boolean,
+    title: string,
+    options: RunPanelOptions,
+    key = `run:${sources[0]?.runId ?? ''}`,
+  ): RunPanel {
+    const panel = vscode.window.createWebviewPanel(compare ? RUN_COMPARE_VIEW_TYPE : RUN_PANEL_VIEW_TYPE, title, vscode.ViewColumn.Active, {
+      enableScripts: true,
+      retainContextWhenHidden: false,
+      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')],
+    });
+    const created = new RunPanel(panel, extensionUri, key, sources, compare, title, options.log ?? ((line) => console.warn(line)));
+    RunPanel.open.set(key, created);
     return created;
   }
 
@@ -79,30 +113,36 @@ export class RunPanel {
   private readonly disposables: vscode.Disposable[] = [];
   private readonly router: ReturnType<typeof createHostRouter>;
   private readonly coalescer = new Coalescer(() => this.flush(), FLUSH_INTERVAL_MS);
-  private events: TrainerEvent[] = [];
-  /** How many of `events` the current webview instance has been sent. */
-  private sentEvents = 0;
-  private summary: RunSummary;
-  private summaryDirty = false;
+  private readonly runs: PanelRun[];
   private webviewReady = false;
   private lastLogTail: string | undefined;
   private logTimer: ReturnType<typeof setInterval> | undefined;
+  private diffDirty = false;
   private disposed = false;
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
     private readonly extensionUri: vscode.Uri,
-    private readonly source: RunPanelSource & RunPanelLocations,
+    private readonly key: string,
+    sources: readonly (RunPanelSource | CompareSource)[],
+    private readonly compare: boolean,
+    private readonly title: string,
     private readonly log: (line: string) => void,
   ) {
-    this.summary = { runId: source.runId, status: 'queued' };
+    this.runs = sources.map((source) => ({
+      source,
+      events: [],
+      sent: 0,
+      summary: { runId: source.runId, status: 'queued' },
+      summaryDirty: false,
+      startedConfig: undefined,
+      snapshot: undefined,
+    }));
     this.router = createHostRouter(
       {
         ready: () => this.onReady(),
-        stop: () => void this.onStop(),
-        openLog: () => void this.onOpenLog(),
-        revealFolder: () => void this.onRevealFolder(),
         requestLogTail: () => void this.refreshLogTail(),
+        action: (action) => void this.onAction(action),
       },
       log,
     );
@@ -118,26 +158,44 @@ export class RunPanel {
       }),
     );
     // Subscribe before the webview loads so events are buffered by the time it is ready.
-    this.disposables.push(
-      source.subscribe(
-        (batch) => {
-          this.events.push(...batch);
-          this.coalescer.request();
-        },
-        (summary) => {
-          const wasTerminal = TERMINAL_STATUSES.has(this.summary.status);
-          this.summary = summary;
-          this.summaryDirty = true;
-          this.coalescer.request();
-          if (!wasTerminal && TERMINAL_STATUSES.has(summary.status)) {
-            // The last lines of a finished run are the interesting ones; fetch them once more.
-            this.stopLogTimer();
-            void this.refreshLogTail();
-          }
-        },
-      ),
-    );
+    for (const run of this.runs) {
+      this.disposables.push(
+        run.source.subscribe(
+          (batch) => {
+            run.events.push(...batch);
+            this.noteConfig(run, batch);
+            this.coalescer.request();
+          },
+          (summary) => this.onSummary(run, summary),
+        ),
+      );
+    }
     this.render();
+  }
+
+  private get single(): PanelRun | undefined {
+    return this.compare ? undefined : this.runs[0];
+  }
+
+  private onSummary(run: PanelRun, summary: RunSummary): void {
+    const wasTerminal = TERMINAL_STATUSES.has(run.summary.status);
+    run.summary = summary;
+    run.summaryDirty = true;
+    this.coalescer.request();
+    if (run === this.single && !wasTerminal && TERMINAL_STATUSES.has(summary.status)) {
+      // The last lines of a finished run are the interesting ones; fetch them once more.
+      this.stopLogTimer();
+      void this.refreshLogTail();
+    }
+  }
+
+  private noteConfig(run: PanelRun, batch: readonly TrainerEvent[]): void {
+    for (const event of batch) {
+      if (event.type === 'run_started' && Object.keys(event.config).length > 0) {
+        run.startedConfig = event.config;
+        this.diffDirty = this.compare;
+      }
+    }
   }
 
   private render(): void {
@@ -148,47 +206,99 @@ export class RunPanel {
       cspSource: webview.cspSource,
       scriptUri: scriptUri.toString(),
       nonce: createNonce(),
-      title: `Run ${this.source.title}`,
+      title: this.title,
     });
   }
 
   private onReady(): void {
     this.webviewReady = true;
-    this.sentEvents = 0;
     this.lastLogTail = undefined;
-    this.post(InitMessage, { runId: this.source.runId, title: this.source.title, summary: this.summary });
-    this.summaryDirty = false;
-    this.sendNewEvents(true);
-    void this.refreshLogTail();
-    this.startLogTimer();
+    this.post(InitMessage, {
+      title: this.compare ? this.title : (this.runs[0]?.source.title ?? this.title),
+      compare: this.compare,
+      runs: this.runs.map((run) => ({ runId: run.source.runId, title: run.source.title, summary: run.summary })),
+    });
+    for (const run of this.runs) {
+      run.summaryDirty = false;
+      run.sent = 0;
+      this.sendNewEvents(run, true);
+    }
+    if (this.compare) {
+      void this.sendConfigDiff();
+    } else {
+      void this.refreshLogTail();
+      this.startLogTimer();
+    }
   }
 
   private flush(): void {
     if (!this.webviewReady) {
       return;
     }
-    this.sendNewEvents(false);
-    if (this.summaryDirty) {
-      this.summaryDirty = false;
-      this.post(SummaryMessage, this.summary);
+    for (const run of this.runs) {
+      this.sendNewEvents(run, false);
+      if (run.summaryDirty) {
+        run.summaryDirty = false;
+        this.post(SummaryMessage, run.summary);
+      }
+    }
+    if (this.diffDirty) {
+      void this.sendConfigDiff();
     }
   }
 
-  private sendNewEvents(reset: boolean): void {
-    const fresh = this.events.slice(this.sentEvents);
-    this.sentEvents = this.events.length;
-    for (const payload of chunkEvents(fresh, reset)) {
+  private sendNewEvents(run: PanelRun, reset: boolean): void {
+    const fresh = run.events.slice(run.sent);
+    run.sent = run.events.length;
+    for (const payload of packEvents(run.source.runId, fresh, reset)) {
+      // The typed arrays travel as binary (VS Code revives them in the webview).
       this.post(EventsMessage, payload);
     }
   }
 
+  private async sendConfigDiff(): Promise<void> {
+    this.diffDirty = false;
+    const configs = await Promise.all(
+      this.runs.map(async (run) => {
+        const source = run.source;
+        // The snapshot the launcher kept is what the user configured; a run whose snapshot is
+        // unreadable is compared by the config its trainer reported.
+        run.snapshot ??= 'readConfig' in source ? source.readConfig().catch(() => undefined) : Promise.resolve(undefined);
+        return (await run.snapshot) ?? run.startedConfig;
+      }),
+    );
+    if (!this.webviewReady || this.disposed) {
+      return;
+    }
+    const present = this.runs.filter((_, i) => configs[i] !== undefined);
+    const missing = this.runs.filter((_, i) => configs[i] === undefined).map((run) => run.source.runId);
+    const differences = present.length >= 2 ? diffConfigs(configs.filter((c) => c !== undefined)) : [];
+    const payload: ConfigDiffPayload = {
+      runIds: this.runs.map((run) => run.source.runId),
+      missing,
+      truncated: differences.length > MAX_DIFF_ROWS,
+      rows: differences.slice(0, MAX_DIFF_ROWS).map((difference) => {
+        let next = 0;
+        const values = configs.map((config) => {
+          if (config === undefined) return null;
+          const value = difference.values[next];
+          next += 1;
+          return formatConfigValue(value, MAX_DIFF_VALUE_LENGTH);
+        });
+        return { path: difference.path.slice(0, MAX_DIFF_PATH_LENGTH), values };
+      }),
+    };
+    this.post(ConfigDiffMessage, payload);
+  }
+
   private startLogTimer(): void {
     this.stopLogTimer();
-    if (TERMINAL_STATUSES.has(this.summary.status)) {
+    const run = this.single;
+    if (run === undefined || TERMINAL_STATUSES.has(run.summary.status)) {
       return;
     }
     this.logTimer = setInterval(() => {
-      if (TERMINAL_STATUSES.has(this.summary.status)) {
+      if (TERMINAL_STATUSES.has(run.summary.status)) {
         this.stopLogTimer();
       }
       void this.refreshLogTail();
@@ -203,12 +313,13 @@ export class RunPanel {
   }
 
   private async refreshLogTail(): Promise<void> {
-    if (!this.webviewReady) {
+    const run = this.single;
+    if (!this.webviewReady || run === undefined) {
       return;
     }
     let text: string;
     try {
-      text = clampLogTail(await this.source.readLogTail(LOG_TAIL_BYTES));
+      text = clampLogTail(await run.source.readLogTail(LOG_TAIL_BYTES));
     } catch (err) {
       // A missing stdout.log is normal before the process starts; say so in the panel.
       text = `(no log yet: ${err instanceof Error ? err.message : String(err)})`;
@@ -219,51 +330,20 @@ export class RunPanel {
     }
   }
 
-  private async onStop(): Promise<void> {
-    if (TERMINAL_STATUSES.has(this.summary.status)) {
-      void vscode.window.showInformationMessage(`Run ${this.source.title} is already ${this.summary.status}.`);
-      return;
-    }
-    const choice = await vscode.window.showWarningMessage(
-      `Stop run ${this.source.title}?`,
-      { modal: true, detail: 'The trainer is stopped; checkpoints already saved are kept.' },
-      'Stop run',
-    );
-    if (choice !== 'Stop run') {
+  /** Runs the button's command on this panel's run; the command checks and confirms. */
+  private async onAction(action: RunAction): Promise<void> {
+    const run = this.single;
+    if (run === undefined) {
+      this.log(`run panel: ignored ${action} from a compare panel`);
       return;
     }
     try {
-      await this.source.stop();
+      await vscode.commands.executeCommand(ACTION_COMMANDS[action], run.source.runId);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      this.log(`run panel: stopping ${this.source.runId} failed: ${message}`);
-      void vscode.window.showErrorMessage(`Could not stop run ${this.source.title}: ${message}`);
+      this.log(`run panel: ${ACTION_COMMANDS[action]} ${run.source.runId} failed: ${message}`);
+      void vscode.window.showErrorMessage(`MedVLM: ${message}`);
     }
-  }
-
-  private async onOpenLog(): Promise<void> {
-    const runDir = this.source.runDir;
-    try {
-      if (runDir !== undefined) {
-        await vscode.window.showTextDocument(vscode.Uri.joinPath(runDir, 'stdout.log'), { preview: true });
-        return;
-      }
-      // Without a local path (e.g. a remote run), show what we can read: the tail.
-      const content = await this.source.readLogTail(MAX_LOG_TAIL_CHARS);
-      const doc = await vscode.workspace.openTextDocument({ content, language: 'log' });
-      await vscode.window.showTextDocument(doc, { preview: true });
-    } catch (err) {
-      void vscode.window.showErrorMessage(`Could not open the log: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }
-
-  private async onRevealFolder(): Promise<void> {
-    const runDir = this.source.runDir;
-    if (runDir === undefined || runDir.scheme !== 'file') {
-      void vscode.window.showInformationMessage(`The folder of run ${this.source.title} is not on this machine.`);
-      return;
-    }
-    await vscode.commands.executeCommand('revealFileInOS', runDir);
   }
 
   private post<T>(message: MessageType<T>, payload: T): void {
@@ -277,7 +357,7 @@ export class RunPanel {
       return;
     }
     this.disposed = true;
-    RunPanel.open.delete(this.source.runId);
+    RunPanel.open.delete(this.key);
     this.coalescer.dispose();
     this.stopLogTimer();
     for (const disposable of this.disposables.splice(0)) {

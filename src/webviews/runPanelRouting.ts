@@ -3,21 +3,29 @@
 
 import type { Route } from '../shared/protocol/dispatch';
 import { describeMessage, dispatch, MessageStats, on } from '../shared/protocol/dispatch';
-import {
-  OpenLogMessage,
-  ReadyMessage,
-  RequestLogTailMessage,
-  RevealFolderMessage,
-  StopMessage,
-} from '../shared/protocol/runPanel';
+import type { RunAction } from '../shared/protocol/runPanel';
+import { ACTION_MESSAGES, ReadyMessage, RequestLogTailMessage, RUN_ACTIONS } from '../shared/protocol/runPanel';
 
 export interface RunPanelHostHandlers {
   ready(): void;
-  stop(): void;
-  openLog(): void;
-  revealFolder(): void;
   requestLogTail(): void;
+  /** A button was pressed; the host runs the action's command on the panel's own run. */
+  action(action: RunAction): void;
 }
+
+/**
+ * The command each button runs, with the panel's run id as its only argument. The commands
+ * check the run's state themselves (and confirm what cannot be undone).
+ */
+export const ACTION_COMMANDS: Readonly<Record<RunAction, string>> = {
+  stop: 'medvlm.stopRun',
+  resume: 'medvlm.resumeRun',
+  restart: 'medvlm.restartRun',
+  revealFolder: 'medvlm.revealRunFolder',
+  openLog: 'medvlm.openRunLog',
+  merge: 'medvlm.mergeRun',
+  delete: 'medvlm.deleteRun',
+};
 
 export type RejectLogger = (line: string) => void;
 
@@ -37,10 +45,8 @@ export function createHostRouter(
   const stats = new MessageStats();
   const routes: readonly Route[] = [
     on(ReadyMessage, () => handlers.ready()),
-    on(StopMessage, () => handlers.stop()),
-    on(OpenLogMessage, () => handlers.openLog()),
-    on(RevealFolderMessage, () => handlers.revealFolder()),
     on(RequestLogTailMessage, () => handlers.requestLogTail()),
+    ...RUN_ACTIONS.map((action) => on(ACTION_MESSAGES[action], () => handlers.action(action))),
   ];
   const receive = (data: unknown): void => {
     const outcome = dispatch(data, routes);

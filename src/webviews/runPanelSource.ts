@@ -16,5 +16,9 @@ export interface RunPanelSource {
   ): vscode.Disposable;
   /** The tail of stdout.log, for the panel's log view. */
   readLogTail(maxBytes: number): Promise<string>;
-  stop(): Promise<void>;
+  /**
+   * Not called by the panel any more: its Stop button runs `medvlm.stopRun` with the run id,
+   * like every other action. Optional so existing sources still type-check.
+   */
+  stop?(): Promise<void>;
 }

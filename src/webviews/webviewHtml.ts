@@ -20,13 +20,25 @@ export function createNonce(): string {
   return randomBytes(16).toString('base64');
 }
 
-export function buildContentSecurityPolicy(cspSource: string, nonce: string): string {
+/** What a page may do beyond running its one script and stylesheet. */
+export interface PagePermissions {
+  /**
+   * Start a Web Worker from a blob: URL, built from a script the page fetched from its own
+   * resource origin (`cspSource`). A webview's files are served from another origin than the
+   * page, and a worker must be same-origin, so this is the only way a webview starts one; no
+   * other origin can be fetched or run.
+   */
+  readonly workers?: boolean;
+}
+
+export function buildContentSecurityPolicy(cspSource: string, nonce: string, permissions: PagePermissions = {}): string {
   return [
     "default-src 'none'",
     `img-src ${cspSource} data:`,
     `style-src ${cspSource} 'nonce-${nonce}'`,
     `script-src 'nonce-${nonce}'`,
     `font-src ${cspSource}`,
+    ...(permissions.workers === true ? [`connect-src ${cspSource}`, 'worker-src blob:'] : []),
   ].join('; ');
 }
 
@@ -43,9 +55,9 @@ export function escapeHtml(text: string): string {
 }
 
 /** The page: `css` in a nonce'd style element, `<main id="app">` for the script to fill. */
-export function buildWebviewPage(options: WebviewPageOptions, css: string, mainAttributes = ''): string {
+export function buildWebviewPage(options: WebviewPageOptions, css: string, mainAttributes = '', permissions: PagePermissions = {}): string {
   const nonce = escapeHtml(options.nonce);
-  const csp = escapeHtml(buildContentSecurityPolicy(options.cspSource, options.nonce));
+  const csp = escapeHtml(buildContentSecurityPolicy(options.cspSource, options.nonce, permissions));
   return `<!DOCTYPE html>
 <html lang="en">
 <head>

@@ -45,6 +45,8 @@ describe('config editor HTML', () => {
     const csp = cspOf(html);
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|unsafe-hashes|\*(?!\.vscode-cdn\.net)/);
     assert.match(csp, /script-src 'nonce-[^']+'(;|$)/, 'scripts only by nonce');
+    // Only the run panel starts a worker; the form has no use for workers or fetches.
+    assert.doesNotMatch(csp, /worker-src|connect-src|child-src/, 'no workers, no fetches');
     assert.doesNotMatch(html, /\son\w+\s*=/i, 'no inline event handlers');
     assert.doesNotMatch(html, /javascript:/i);
     assert.doesNotMatch(html, /@import|url\(/i, 'the stylesheet loads nothing');

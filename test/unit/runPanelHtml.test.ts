@@ -24,7 +24,7 @@ describe('run panel HTML', () => {
     const nonce = createNonce();
     const html = build(nonce);
     const csp = cspOf(html);
-    assert.equal(csp, buildContentSecurityPolicy(CSP_SOURCE, nonce));
+    assert.equal(csp, buildContentSecurityPolicy(CSP_SOURCE, nonce, { workers: true }));
     assert.match(csp, /^default-src 'none';/);
     const scriptNonce = /script-src 'nonce-([^']+)'/.exec(csp)?.[1];
     assert.equal(scriptNonce, nonce);
@@ -35,6 +35,19 @@ describe('run panel HTML', () => {
     for (const [, attrs] of html.matchAll(/<style\b([^>]*)>/g)) {
       assert.match(attrs ?? '', new RegExp(`nonce="${escapeRegExp(nonce)}"`));
     }
+  });
+
+  it('lets the page start its chart worker from a blob: URL and fetch only its own resources', () => {
+    const directives = new Map(
+      cspOf(build())
+        .split(';')
+        .map((d) => d.trim().split(/\s+/))
+        .map(([name, ...sources]) => [name, sources] as const),
+    );
+    assert.deepEqual(directives.get('worker-src'), ['blob:'], 'workers from blob: URLs only');
+    assert.deepEqual(directives.get('connect-src'), [CSP_SOURCE], 'fetches from the webview resource origin only');
+    assert.equal(directives.get('child-src'), undefined);
+    assert.deepEqual(directives.get('default-src'), ["'none'"]);
   });
 
   it('allows nothing unsafe', () => {

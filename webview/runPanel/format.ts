@@ -3,8 +3,8 @@
 
 import type { RunStatus, RunSummary } from '../../src/shared/runStatus';
 import { STATUS_LABELS, TERMINAL_STATUSES } from '../../src/shared/runStatus';
-import type { RunSeries } from './series';
 import { formatDuration } from '../../src/shared/format';
+import type { RunState } from './runState';
 
 export interface Stat {
   readonly key: string;
@@ -19,6 +19,11 @@ export interface HeaderModel {
   readonly stats: readonly Stat[];
 }
 
+// One formatter each, made once: toLocaleString builds a new formatter per call, and axis
+// ticks are formatted several times per chart per drawing pass.
+const INTEGER = new Intl.NumberFormat('en-US');
+const FOUR_DIGITS = new Intl.NumberFormat('en-US', { maximumSignificantDigits: 4 });
+
 /** Compact numbers for axes and stats: 2.75, 0.0002 -> 2e-4, 12345 -> 12,345. */
 export function formatNumber(value: number): string {
   if (value === 0) {
@@ -28,10 +33,7 @@ export function formatNumber(value: number): string {
   if (abs < 1e-3 || abs >= 1e6) {
     return value.toExponential(abs < 1e-3 ? 1 : 2).replace('.0e', 'e');
   }
-  if (Number.isInteger(value)) {
-    return value.toLocaleString('en-US');
-  }
-  return value.toLocaleString('en-US', { maximumSignificantDigits: 4 });
+  return Number.isInteger(value) ? INTEGER.format(value) : FOUR_DIGITS.format(value);
 }
 
 /** RunSummary times are unix seconds like events' `t`; accept milliseconds too, defensively. */
@@ -39,7 +41,7 @@ function toSeconds(t: number | undefined): number | undefined {
   return t !== undefined && t > 1e11 ? t / 1000 : t;
 }
 
-export function headerModel(summary: RunSummary, series: RunSeries, nowS: number): HeaderModel {
+export function headerModel(summary: RunSummary, series: RunState, nowS: number): HeaderModel {
   const status = summary.status;
   const terminal = TERMINAL_STATUSES.has(status);
   const progress = series.progress;
@@ -70,6 +72,9 @@ export function headerModel(summary: RunSummary, series: RunSeries, nowS: number
   if (samplesPerS !== undefined && samplesPerS !== null) {
     stats.push({ key: 'samplesPerS', label: 'Samples/s', value: samplesPerS.toFixed(2) });
   }
+  if (series.attempt > 1) {
+    stats.push({ key: 'attempt', label: 'Attempt', value: String(series.attempt) });
+  }
   if (series.checkpoints > 0) {
     stats.push({ key: 'checkpoints', label: 'Checkpoints', value: String(series.checkpoints) });
   }
@@ -84,4 +89,12 @@ export function headerModel(summary: RunSummary, series: RunSeries, nowS: number
     }
   }
   return { status, statusLabel: STATUS_LABELS[status], terminal, stats };
+}
+
+/** Wall-clock tick labels: `14:05`, or `14:05:30` when the axis spans under ten minutes. */
+export function formatClock(unixSeconds: number, spanSeconds: number): string {
+  const date = new Date(unixSeconds * 1000);
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  const hm = `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+  return spanSeconds < 600 ? `${hm}:${pad(date.getSeconds())}` : hm;
 }

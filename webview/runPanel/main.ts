@@ -1,95 +1,194 @@
 // Entry point of the run panel webview (bundled to dist/webview/runPanel.js). It holds no
 // state the host cannot resend: on every load it posts `ready` and rebuilds from `init` and
-// the replayed events.
+// the replayed events. The page keeps each run's header state; the series live in the chart
+// engine (a worker), which gets each batch's columns without a copy.
 
 // Only the component used, not the whole library, to keep the bundle small.
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import { on } from '../../src/shared/protocol/dispatch';
+import type { PanelRun } from '../../src/shared/protocol/runPanel';
 import {
+  ACTION_MESSAGES,
+  actionsFor,
+  ConfigDiffMessage,
   EventsMessage,
   InitMessage,
   LogTailMessage,
-  OpenLogMessage,
   ReadyMessage,
   RequestLogTailMessage,
-  RevealFolderMessage,
-  StopMessage,
   SummaryMessage,
 } from '../../src/shared/protocol/runPanel';
 import type { RunSummary } from '../../src/shared/runStatus';
+import { STATUS_LABELS, TERMINAL_STATUSES } from '../../src/shared/runStatus';
 import { watchTheme } from '../shared/theme';
 import { listenToHost, postToHost } from '../shared/vscodeApi';
-import { readChartTheme, RunCharts } from './charts';
+import { ChartClient } from './chartClient';
+import type { ChartId, EngineReport } from './chartProtocol';
+import { CaptureMessage, CHARTS, DataMessage, OptionsMessage, RunsMessage, ThemeMessage } from './chartProtocol';
+import { readChartTheme } from './chartTheme';
 import { headerModel } from './format';
-import { RunSeries, SERIES_NAMES } from './series';
-import type { RunPanelTestHooks } from './testHooks';
+import { RunState } from './runState';
+import type { SeriesName } from './series';
+import { SERIES_NAMES } from './series';
+import { createTestHooks } from './testHooks';
 import { RunPanelView } from './view';
+
+/** The header changes every step while training; redrawing it more often than this is waste. */
+const HEADER_INTERVAL_MS = 250;
+
+/** dist/webview/runPanelWorker.js, beside this script. */
+function workerUrl(): string | undefined {
+  const script = document.currentScript;
+  if (!(script instanceof HTMLScriptElement) || script.src === '') return undefined;
+  return script.src.replace(/runPanel\.js(\?.*)?$/, 'runPanelWorker.js');
+}
 
 function start(): void {
   const root = document.getElementById('app') ?? document.body;
-  const series = new RunSeries();
-  let summary: RunSummary | undefined;
-  let renderQueued = false;
+  let runs: readonly PanelRun[] = [];
+  let compare = false;
+  const states = new Map<string, RunState>();
+  const summaries = new Map<string, RunSummary>();
+  const seriesSeen = new Set<SeriesName>();
+  let theme = readChartTheme();
+  let headerTimer: ReturnType<typeof setTimeout> | undefined;
 
   const view = new RunPanelView(root, {
-    stop: () => postToHost(StopMessage, {}),
-    openLog: () => postToHost(OpenLogMessage, {}),
-    revealFolder: () => postToHost(RevealFolderMessage, {}),
+    action: (action) => postToHost(ACTION_MESSAGES[action], {}),
     refreshLog: () => postToHost(RequestLogTailMessage, {}),
+    options: (options) => client.send(OptionsMessage, { options }),
   });
-  const charts = new RunCharts(view.lossCanvas, view.lrCanvas, readChartTheme());
-  watchTheme(() => charts.setTheme(readChartTheme()));
+  const client = new ChartClient(
+    view.surfaces,
+    (report) => onReport(report),
+    (message) => console.error(`run panel charts: ${message}`),
+  );
+  void client.start(workerUrl(), theme);
+  client.send(OptionsMessage, { options: view.options() });
+
+  const primary = (): string | undefined => runs[0]?.runId;
 
   const renderHeader = (): void => {
-    if (summary !== undefined) {
-      view.renderHeader(headerModel(summary, series, Date.now() / 1000));
-      document.body.dataset.runStatus = summary.status;
+    headerTimer = undefined;
+    const runId = primary();
+    const summary = runId !== undefined ? summaries.get(runId) : undefined;
+    const state = runId !== undefined ? states.get(runId) : undefined;
+    if (summary === undefined || state === undefined) return;
+    if (compare) {
+      view.renderRunLegend(
+        runs.map((run) => {
+          const s = summaries.get(run.runId) ?? run.summary;
+          const step = s.step !== undefined && s.maxSteps !== undefined ? ` · step ${s.step}/${s.maxSteps}` : '';
+          return { runId: run.runId, title: run.title, status: `${STATUS_LABELS[s.status]}${step}` };
+        }),
+        theme,
+      );
+    }
+    if (!compare) {
+      view.renderHeader(headerModel(summary, state, Date.now() / 1000));
+      view.setActions(actionsFor({ status: summary.status, checkpoints: state.checkpoints, loraEnabled: state.loraEnabled }));
+      view.renderError(state.error, summary.status === 'failed' || summary.status === 'lost' ? (summary.error ?? summary.reason) : undefined);
+    }
+    if (document.body.dataset.runStatus !== summary.status) document.body.dataset.runStatus = summary.status;
+  };
+  const scheduleHeader = (): void => {
+    headerTimer ??= setTimeout(renderHeader, HEADER_INTERVAL_MS);
+  };
+
+  const sendRuns = (): void => {
+    client.send(RunsMessage, {
+      compare,
+      runs: runs.map((run) => ({
+        runId: run.runId,
+        label: run.title,
+        live: !TERMINAL_STATUSES.has(summaries.get(run.runId)?.status ?? run.summary.status),
+      })),
+    });
+  };
+
+  const onReport = (report: EngineReport): void => {
+    // The counts mirror the drawn points (e2e tests wait on them, then read chartData()).
+    const runId = primary();
+    const counts = runId !== undefined ? report.counts[runId] : undefined;
+    for (const name of SERIES_NAMES) {
+      const value = String(counts?.[name] ?? 0);
+      const key = `${name}Points`;
+      if (document.body.dataset[key] !== value) document.body.dataset[key] = value;
     }
   };
 
-  // Coalesce bursts (a replayed backlog arrives as several messages) into one redraw per frame.
-  const render = (): void => {
-    if (renderQueued) {
-      return;
-    }
-    renderQueued = true;
-    requestAnimationFrame(() => {
-      renderQueued = false;
-      charts.update(series);
-      const hasMetrics = SERIES_NAMES.some((name) => series.series(name).length > 0);
-      view.setHasMetrics(hasMetrics);
-      view.renderError(series.error, summary?.status === 'failed' ? summary.error : undefined);
-      renderHeader();
-      for (const name of SERIES_NAMES) {
-        document.body.dataset[`${name}Points`] = String(series.series(name).length);
-      }
-    });
+  const showChartsWithData = (): void => {
+    const ids = new Set<ChartId>(CHARTS.filter((c) => c.series.some((s) => seriesSeen.has(s))).map((c) => c.id));
+    for (const surface of view.showCharts(ids)) client.refresh(surface);
   };
 
   const stats = listenToHost([
     on(InitMessage, (init) => {
-      summary = init.summary;
+      runs = init.runs;
+      compare = init.compare;
+      states.clear();
+      summaries.clear();
+      for (const run of runs) {
+        states.set(run.runId, new RunState(run.runId));
+        summaries.set(run.runId, run.summary);
+      }
       view.setTitle(init.title);
-      render();
+      view.setCompare(compare);
+      view.renderChartLegends(theme, compare);
+      sendRuns();
+      renderHeader();
     }),
-    on(EventsMessage, ({ events, reset }) => {
-      series.apply(events, reset);
-      render();
+    on(EventsMessage, (payload) => {
+      const state = states.get(payload.runId);
+      if (state === undefined) return;
+      const delta = state.apply(payload);
+      let newSeries = false;
+      for (const column of delta.columns) {
+        if (column.step.length > 0 && !seriesSeen.has(column.series)) {
+          seriesSeen.add(column.series);
+          newSeries = true;
+        }
+      }
+      if (newSeries) showChartsWithData();
+      // The arrays go to the engine without a copy (shared step/epoch/t arrays once each).
+      const buffers = new Set<ArrayBuffer>();
+      for (const column of delta.columns) {
+        for (const array of [column.step, column.epoch, column.t, column.y]) {
+          if (array.buffer instanceof ArrayBuffer) buffers.add(array.buffer);
+        }
+      }
+      client.send(DataMessage, { delta }, [...buffers]);
+      scheduleHeader();
     }),
     on(SummaryMessage, (next) => {
-      summary = next;
-      render();
+      const previous = summaries.get(next.runId);
+      if (previous === undefined) return;
+      summaries.set(next.runId, next);
+      if (TERMINAL_STATUSES.has(previous.status) !== TERMINAL_STATUSES.has(next.status)) sendRuns();
+      renderHeader();
     }),
     on(LogTailMessage, ({ text }) => view.setLog(text)),
+    on(ConfigDiffMessage, (diff) => view.renderConfigDiff(diff, new Map(runs.map((run) => [run.runId, run.title])), theme)),
   ]);
 
-  const testHooks: RunPanelTestHooks = {
-    chartData: () => charts.chartData(),
-    lossPlotArea: () => charts.lossPlotArea(),
-    seriesColours: () => charts.colours(),
-    rejectedMessages: () => stats.rejected,
-  };
-  window.__medvlmRunPanel = testHooks;
+  watchTheme(() => {
+    theme = readChartTheme();
+    client.send(ThemeMessage, { theme });
+    view.renderChartLegends(theme, compare);
+    renderHeader();
+  });
+
+  window.__medvlmRunPanel = createTestHooks({
+    client,
+    view,
+    theme: () => theme,
+    primary,
+    rejected: () => stats.rejected,
+    capture: async () => {
+      client.send(CaptureMessage, {});
+      await client.whenDrawn(true);
+    },
+  });
 
   // Elapsed time and ETA move between events.
   setInterval(renderHeader, 1000);

@@ -1,0 +1,169 @@
+// Per-pixel-column decimation: a run logs up to hundreds of thousands of points per series,
+// a chart is a thousand pixels wide. Every column keeps its first, lowest, highest and last
+// point, in their original order, so the drawn line is the same shape as the full one: a
+// one-step spike survives (it is its column's maximum) and neighbouring columns still join
+// where the data joins. Non-finite values become one gap marker, never bridged.
+//
+// Pure (no DOM): it runs in the chart worker and in Node tests.
+
+export interface ColumnLayout {
+  /** The x range the chart shows; points outside are clamped into the end columns. */
+  readonly xMin: number;
+  readonly xMax: number;
+  /** Pixel columns across the plot (device pixels; more columns than pixels is harmless). */
+  readonly columns: number;
+}
+
+function sameLayout(a: ColumnLayout | undefined, b: ColumnLayout): boolean {
+  return a !== undefined && a.xMin === b.xMin && a.xMax === b.xMax && a.columns === b.columns;
+}
+
+/** Growable output: parallel x and y arrays; y is NaN for a gap marker. */
+export class PointBuffer {
+  xs = new Float64Array(256);
+  ys = new Float64Array(256);
+  length = 0;
+
+  push(x: number, y: number): void {
+    if (this.length === this.xs.length) {
+      const xs = new Float64Array(this.xs.length * 2);
+      const ys = new Float64Array(this.ys.length * 2);
+      xs.set(this.xs);
+      ys.set(this.ys);
+      this.xs = xs;
+      this.ys = ys;
+    }
+    this.xs[this.length] = x;
+    this.ys[this.length] = y;
+    this.length += 1;
+  }
+}
+
+/**
+ * Scans points [from, to) and appends the decimated points to `out`. Returns the index where
+ * the last group (the points of the last column, up to the end) starts, which is where an
+ * append must start over, and the output length before that group.
+ *
+ * This loop is the engine's hottest: it runs over every point of every series on a full
+ * redraw. A point's column is `floor((x - xMin) * scale)`; inside a column, a point whose x
+ * lies safely between the column's edges needs no division or rounding, only two compares,
+ * and only points within a hair of an edge (or out of order) compute their column exactly.
+ */
+function scan(
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+  from: number,
+  to: number,
+  layout: ColumnLayout,
+  out: PointBuffer,
+): { readonly groupStart: number; readonly groupOut: number } {
+  const xMin = layout.xMin;
+  const last = layout.columns - 1;
+  const span = layout.xMax - xMin;
+  const scale = span > 0 ? layout.columns / span : 0;
+  const columnOf = (xi: number): number => {
+    const c = Math.floor((xi - xMin) * scale);
+    return c < 0 ? 0 : c > last ? last : c;
+  };
+  let groupStart = from;
+  let groupOut = out.length;
+  let i = from;
+  while (i < to) {
+    const yi = y[i] as number;
+    if (yi - yi !== 0) {
+      // NaN or infinite: one marker per run of gaps, its own group.
+      if (out.length === 0 || out.ys[out.length - 1] === out.ys[out.length - 1]) {
+        groupStart = i;
+        groupOut = out.length;
+        out.push(x[i] as number, Number.NaN);
+      }
+      i += 1;
+      continue;
+    }
+    const c = columnOf(x[i] as number);
+    const lo = c === 0 || scale === 0 ? Number.NEGATIVE_INFINITY : xMin + (c + 1e-6) / scale;
+    const hi = c === last || scale === 0 ? Number.POSITIVE_INFINITY : xMin + (c + 1 - 1e-6) / scale;
+    groupStart = i;
+    groupOut = out.length;
+    let min = i;
+    let max = i;
+    let minY = yi;
+    let maxY = yi;
+    let k = i + 1;
+    for (; k < to; k++) {
+      const yk = y[k] as number;
+      if (yk - yk !== 0) break;
+      const xk = x[k] as number;
+      if (!(xk >= lo && xk < hi) && columnOf(xk) !== c) break;
+      if (yk < minY) {
+        minY = yk;
+        min = k;
+      } else if (yk > maxY) {
+        maxY = yk;
+        max = k;
+      }
+    }
+    emit(x, y, i, min, max, k - 1, out);
+    i = k;
+  }
+  return { groupStart, groupOut };
+}
+
+/** A column's first, lowest, highest and last points, in their original order, each once. */
+function emit(x: ArrayLike<number>, y: ArrayLike<number>, a: number, min: number, max: number, d: number, out: PointBuffer): void {
+  const b = min < max ? min : max;
+  const c = min < max ? max : min;
+  out.push(x[a] as number, y[a] as number);
+  if (b !== a && b !== d) out.push(x[b] as number, y[b] as number);
+  if (c !== a && c !== b && c !== d) out.push(x[c] as number, y[c] as number);
+  if (d !== a) out.push(x[d] as number, y[d] as number);
+}
+
+/** Decimates points [0, length) in one pass. */
+export function decimate(x: ArrayLike<number>, y: ArrayLike<number>, length: number, layout: ColumnLayout): PointBuffer {
+  const out = new PointBuffer();
+  scan(x, y, 0, length, layout, out);
+  return out;
+}
+
+/**
+ * Keeps the decimated form of a growing series up to date. After an append only the last
+ * column is redone (its last point, and maybe its extremes, changed) and new columns added;
+ * any other change (a new layout, points inserted or removed before the end) starts over.
+ */
+export class IncrementalDecimator {
+  readonly out = new PointBuffer();
+  private layout: ColumnLayout | undefined;
+  private length = 0;
+  private groupStart = 0;
+  private groupOut = 0;
+
+  /** Returns the first output index that changed. */
+  update(x: ArrayLike<number>, y: ArrayLike<number>, length: number, dirtyFrom: number, layout: ColumnLayout): number {
+    let from = this.groupStart;
+    if (!sameLayout(this.layout, layout) || dirtyFrom < this.groupStart || length < this.length) {
+      this.layout = layout;
+      from = 0;
+      this.out.length = 0;
+    } else if (dirtyFrom >= length && length === this.length) {
+      return this.out.length;
+    } else {
+      this.out.length = this.groupOut;
+    }
+    const changedFrom = this.out.length;
+    const group = scan(x, y, from, length, layout, this.out);
+    this.groupStart = group.groupStart;
+    this.groupOut = group.groupOut;
+    this.length = length;
+    return changedFrom;
+  }
+
+  /** Forgets everything, e.g. when its series was cleared. */
+  reset(): void {
+    this.layout = undefined;
+    this.length = 0;
+    this.groupStart = 0;
+    this.groupOut = 0;
+    this.out.length = 0;
+  }
+}
