@@ -2,17 +2,25 @@
 // the disk or a process. Runs are detached, so deactivation leaves them running.
 
 import * as vscode from 'vscode';
+import { registerCompareRuns } from './commands/compareRuns';
+import { registerDeleteRun } from './commands/deleteRun';
+import { registerMergeRun } from './commands/mergeRun';
 import { registerOpenConfigEditor } from './commands/openConfigEditor';
+import { registerOpenRunLog } from './commands/openRunLog';
 import { registerOpenRunPanel, showRunPanel } from './commands/openRunPanel';
 import { registerRefreshRuns } from './commands/refreshRuns';
+import { registerRestartRun } from './commands/restartRun';
+import { registerResumeRun } from './commands/resumeRun';
 import { registerRevealRunFolder } from './commands/revealRunFolder';
 import { registerStartRun } from './commands/startRun';
 import { registerStopRun } from './commands/stopRun';
 import { ConfigLanguageService } from './language/configLanguage';
 import { PythonEnvironment } from './python/pythonEnv';
 import { notifyRunEnds } from './runs/runNotifications';
+import { isRunPanelVisible } from './runs/runPanelVisibility';
 import { RunRegistry } from './runs/runRegistry';
 import { runsRoot } from './settings';
+import { showActiveRunsStatus } from './views/activeRunsStatusBar';
 import { RunsTreeProvider } from './views/runsTreeProvider';
 import { ConfigEditorProvider } from './webviews/configEditor';
 
@@ -34,13 +42,24 @@ export function activate(context: vscode.ExtensionContext): void {
     registry,
     configLanguage,
     tree,
-    vscode.window.createTreeView('medvlm.runs', { treeDataProvider: tree, showCollapseAll: true }),
+    vscode.window.createTreeView('medvlm.runs', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true }),
+    showActiveRunsStatus(registry),
     registerStartRun({ extensionUri: context.extensionUri, python, registry, configLanguage, log, openPanel }),
     registerStopRun(registry),
     registerOpenRunPanel(context.extensionUri, registry, log),
     registerRefreshRuns(registry),
     registerRevealRunFolder(registry),
-    notifyRunEnds(registry, openPanel),
+    registerOpenRunLog(registry),
+    registerResumeRun({ extensionUri: context.extensionUri, python, registry, log, openPanel }),
+    registerRestartRun(registry, log),
+    registerMergeRun({ extensionUri: context.extensionUri, python, registry, log }),
+    registerDeleteRun(registry, log),
+    registerCompareRuns(context.extensionUri, registry, log),
+    notifyRunEnds(registry, {
+      openPanel,
+      openLog: (runId) => void vscode.commands.executeCommand('medvlm.openRunLog', runId),
+      isPanelVisible: (runId) => registry.isFollowed(runId) && isRunPanelVisible(runId),
+    }),
     configEditor.disposable,
     registerOpenConfigEditor(configEditor.provider),
     vscode.workspace.onDidChangeConfiguration((event) => {

@@ -1,5 +1,5 @@
-// Commands on a run take it from the Runs view (a tree node), from a caller (a run id), or
-// else ask with a quick pick.
+// Commands on a run take it from the Runs view (a tree node: every node carries `runId`), from
+// a caller such as the run panel's buttons (a run id), or else ask with a quick pick.
 
 import * as vscode from 'vscode';
 import type { RunRecord, RunRegistry } from '../runs/runRegistry';
@@ -27,6 +27,12 @@ export async function pickRun(
     const record = registry.get(fromArg);
     if (!record) {
       void vscode.window.showErrorMessage(`MedVLM: there is no run ${fromArg} under ${registry.runsRoot ?? 'the runs root'}.`);
+      return undefined;
+    }
+    if (record.removed) {
+      // A run panel can outlive its folder; its buttons then have nothing left to act on.
+      void vscode.window.showErrorMessage(`MedVLM: the folder of run ${fromArg} was deleted.`);
+      return undefined;
     }
     return record;
   }

@@ -1,124 +1,94 @@
-// Every run under the runs root, rebuilt from the run folders (so a window reload loses
-// nothing), with one RunWatch per run that is live or open in a panel. The Runs view and
-// the run panels read runs from here and never follow a run's files themselves.
+// The extension's view of every run: a RunCatalog (rebuilt from the run folders, one watch per
+// live or open run) with VS Code events, a watcher on the runs root, and what a run panel
+// needs. The Runs view, the status bar and the run panels read runs from here and never
+// follow a run's files themselves.
 
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { compareRunsNewestFirst, listRuns, runPaths } from '../core/runDir';
-import type { RunDirEntry, RunInfo } from '../core/runDir';
-import { EMPTY_RUN_STATE } from '../core/runStatus';
-import type { RunEventsState } from '../core/runStatus';
-import { RunWatch } from '../core/runWatch';
+import { RunCatalog } from '../core/runCatalog';
+import type { RunEnded, RunRecord } from '../core/runCatalog';
+import { runPaths } from '../core/runDir';
 import { stopLocalRun } from '../launch/localLauncher';
 import type { StopOutcome } from '../launch/localLauncher';
-import type { TrainerEvent } from '../shared/events';
-import type { RunSummary } from '../shared/runStatus';
-import { TERMINAL_STATUSES } from '../shared/runStatus';
 import type { RunPanelLocations } from '../webviews/runPanel';
 import type { RunPanelSource } from '../webviews/runPanelSource';
 import { stopGraceMs } from '../settings';
 
-export interface RunRecord {
-  readonly runId: string;
-  readonly runDir: string;
-  /** The original config file, from run.json. */
-  readonly configPath?: string;
-  readonly createdMs: number;
-  readonly summary: RunSummary;
-  readonly state: RunEventsState;
-}
-
-interface Subscriber {
-  readonly onEvents: (events: readonly TrainerEvent[]) => void;
-  readonly onSummary: (summary: RunSummary) => void;
-}
-
-interface Entry {
-  dir: RunDirEntry;
-  watch?: RunWatch;
-  summary: RunSummary;
-  state: RunEventsState;
-  info?: RunInfo;
-  seenLive: boolean;
-  readonly subscribers: Set<Subscriber>;
-}
-
-export interface RunEnded {
-  readonly runId: string;
-  readonly summary: RunSummary;
-}
+export type { RunEnded, RunRecord } from '../core/runCatalog';
 
 const REFRESH_DEBOUNCE_MS = 300;
 
 export class RunRegistry implements vscode.Disposable {
-  private readonly entries = new Map<string, Entry>();
   private readonly changed = new vscode.EventEmitter<void>();
   private readonly ended = new vscode.EventEmitter<RunEnded>();
-  /** The list of runs or a run's summary changed. */
+  /** The list of runs, a run's summary or its files changed. */
   readonly onDidChange = this.changed.event;
   /** A run this window saw running has finished, failed, stopped or been lost. */
   readonly onDidEnd = this.ended.event;
-  private root: string | undefined;
+  private readonly catalog: RunCatalog;
   private rootWatcher: vscode.FileSystemWatcher | undefined;
-  private refreshing: Promise<void> | undefined;
-  private queued: Promise<void> | undefined;
   private debounce: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly rootProvider: () => string | undefined,
+    rootProvider: () => string | undefined,
     private readonly log: vscode.LogOutputChannel,
-  ) {}
+  ) {
+    this.catalog = new RunCatalog({
+      root: rootProvider,
+      onChange: () => this.changed.fire(),
+      onEnd: (ended) => this.ended.fire(ended),
+      onRootChange: (root) => this.watchRoot(root),
+      onWarning: (message) => log.warn(message),
+    });
+  }
 
   get runsRoot(): string | undefined {
-    return this.root;
+    return this.catalog.runsRoot;
   }
 
-  /** Newest first. */
+  /** Runs whose folder exists, newest first. */
   list(): RunRecord[] {
-    return [...this.entries.values()].sort((a, b) => compareRunsNewestFirst(a.dir, b.dir)).map(toRecord);
+    return this.catalog.list();
   }
 
+  /** A run by id; one whose folder was deleted while a panel showed it comes back `removed`. */
   get(runId: string): RunRecord | undefined {
-    const entry = this.entries.get(runId);
-    return entry ? toRecord(entry) : undefined;
+    return this.catalog.get(runId);
   }
 
-  /**
-   * Rescans the runs root. Resolves after a scan that began after this call, so a caller that
-   * just created a run folder finds it; calls during a scan share the one scan queued after it.
-   */
+  /** Whether a run panel (or anything else) follows the run now. */
+  isFollowed(runId: string): boolean {
+    return this.catalog.hasSubscribers(runId);
+  }
+
+  /** Rescans the runs root; resolves after a scan that began after this call. */
   refresh(): Promise<void> {
-    if (this.refreshing) {
-      this.queued ??= this.refreshing.then(() => {
-        this.queued = undefined;
-        return this.refresh();
-      });
-      return this.queued;
-    }
-    const scan = this.scan()
-      .catch((err: unknown) => this.log.error(`scanning runs: ${String(err)}`))
-      .finally(() => {
-        if (this.refreshing === scan) {
-          this.refreshing = undefined;
-        }
-      });
-    this.refreshing = scan;
-    return scan;
+    return this.catalog.refresh();
+  }
+
+  /** After a new process started in a run's folder (resume): follow it again. */
+  rewatch(runId: string): Promise<void> {
+    return this.catalog.rewatch(runId);
+  }
+
+  /** Rereads a run's checkpoints and merged models. */
+  rescanArtifacts(runId: string): Promise<void> {
+    return this.catalog.rescanArtifacts(runId);
   }
 
   /** What a run panel needs to show `runId`. */
   panelSource(runId: string): (RunPanelSource & RunPanelLocations) | undefined {
-    const entry = this.entries.get(runId);
-    if (!entry) {
+    const record = this.catalog.get(runId);
+    if (!record) {
       return undefined;
     }
-    const runDir = entry.dir.runDir;
+    const runDir = record.runDir;
     return {
       runId,
       title: runId,
       runDir: vscode.Uri.file(runDir),
-      subscribe: (onEvents, onSummary) => this.subscribe(runId, { onEvents, onSummary }),
+      subscribe: (onEvents, onSummary) => new vscode.Disposable(this.catalog.subscribe(runId, { onEvents, onSummary })),
       readLogTail: (maxBytes) => readTail(runPaths(runDir).stdoutLog, maxBytes),
       stop: async () => {
         await this.stop(runId);
@@ -132,71 +102,23 @@ export class RunRegistry implements vscode.Disposable {
       // Run folders are workspace content: a planted run.json must not get a process signalled.
       throw new Error('stopping runs is disabled in an untrusted workspace, because it signals the processes that run folders name.');
     }
-    const entry = this.entries.get(runId);
-    if (!entry) {
+    const record = this.catalog.get(runId);
+    if (!record || record.removed) {
       return 'not-running';
     }
     this.log.info(`stopping ${runId}`);
-    const outcome = await stopLocalRun(entry.dir.runDir, { graceMs: stopGraceMs() });
+    const outcome = await stopLocalRun(record.runDir, { graceMs: stopGraceMs() });
     this.log.info(`stop ${runId}: ${outcome}`);
-    await entry.watch?.refresh();
+    await this.catalog.refreshWatch(runId);
     return outcome;
   }
 
   dispose(): void {
     clearTimeout(this.debounce);
     this.rootWatcher?.dispose();
-    for (const entry of this.entries.values()) {
-      entry.watch?.dispose();
-    }
-    this.entries.clear();
+    this.catalog.dispose();
     this.changed.dispose();
     this.ended.dispose();
-  }
-
-  private async scan(): Promise<void> {
-    const root = this.rootProvider();
-    if (root !== this.root) {
-      this.root = root;
-      this.watchRoot(root);
-      for (const entry of this.entries.values()) {
-        entry.watch?.dispose();
-      }
-      this.entries.clear();
-    }
-    const dirs = root === undefined ? [] : await listRuns(root);
-    const seen = new Set(dirs.map((d) => d.runId));
-    for (const [runId, entry] of this.entries) {
-      if (!seen.has(runId)) {
-        entry.watch?.dispose();
-        this.entries.delete(runId);
-      }
-    }
-    const added: Entry[] = [];
-    for (const dir of dirs) {
-      const existing = this.entries.get(dir.runId);
-      if (existing) {
-        existing.dir = dir;
-        existing.info ??= dir.info;
-        continue;
-      }
-      const entry: Entry = {
-        dir,
-        summary: { runId: dir.runId, status: 'starting' },
-        state: EMPTY_RUN_STATE,
-        ...(dir.info ? { info: dir.info } : {}),
-        seenLive: false,
-        subscribers: new Set(),
-      };
-      this.entries.set(dir.runId, entry);
-      this.ensureWatch(entry);
-      added.push(entry);
-    }
-    await Promise.all(added.map((entry) => entry.watch?.ready));
-    for (const entry of added) {
-      this.releaseIfIdle(entry);
-    }
-    this.changed.fire();
   }
 
   private watchRoot(root: string | undefined): void {
@@ -220,86 +142,6 @@ export class RunRegistry implements vscode.Disposable {
     watcher.onDidDelete(schedule);
     this.rootWatcher = watcher;
   }
-
-  private ensureWatch(entry: Entry): RunWatch {
-    if (entry.watch) {
-      return entry.watch;
-    }
-    const watch = new RunWatch(entry.dir.runDir, {
-      onEvents: (events) => {
-        entry.state = watch.state;
-        for (const subscriber of entry.subscribers) {
-          subscriber.onEvents(events);
-        }
-      },
-      onSummary: (summary) => this.onSummary(entry, watch, summary),
-      onError: (err) => this.log.warn(`${entry.dir.runId}: ${String(err)}`),
-    });
-    entry.watch = watch;
-    return watch;
-  }
-
-  private onSummary(entry: Entry, watch: RunWatch, summary: RunSummary): void {
-    const previous = entry.summary;
-    entry.summary = summary;
-    entry.state = watch.state;
-    entry.info ??= watch.info;
-    // Only a run seen alive in this window ends here: old runs found on disk announce nothing.
-    if (!isTerminal(summary)) {
-      entry.seenLive = true;
-    } else if (entry.seenLive && !isTerminal(previous)) {
-      this.ended.fire({ runId: entry.dir.runId, summary });
-    }
-    for (const subscriber of entry.subscribers) {
-      subscriber.onSummary(summary);
-    }
-    this.changed.fire();
-    this.releaseIfIdle(entry);
-  }
-
-  private subscribe(runId: string, subscriber: Subscriber): vscode.Disposable {
-    const entry = this.entries.get(runId);
-    if (!entry) {
-      return new vscode.Disposable(() => undefined);
-    }
-    const watch = this.ensureWatch(entry);
-    // The snapshot and the registration happen in one turn, so no batch is missed or repeated.
-    if (watch.events.length > 0) {
-      subscriber.onEvents([...watch.events]);
-    }
-    subscriber.onSummary(entry.summary);
-    entry.subscribers.add(subscriber);
-    return new vscode.Disposable(() => {
-      entry.subscribers.delete(subscriber);
-      this.releaseIfIdle(entry);
-    });
-  }
-
-  /** A finished run nobody looks at needs no watch; its summary and state stay. */
-  private releaseIfIdle(entry: Entry): void {
-    const watch = entry.watch;
-    if (watch && watch.isTerminal && entry.subscribers.size === 0) {
-      entry.state = watch.state;
-      entry.summary = watch.summary;
-      watch.dispose();
-      entry.watch = undefined;
-    }
-  }
-}
-
-function isTerminal(summary: RunSummary): boolean {
-  return TERMINAL_STATUSES.has(summary.status);
-}
-
-function toRecord(entry: Entry): RunRecord {
-  return {
-    runId: entry.dir.runId,
-    runDir: entry.dir.runDir,
-    ...(entry.info ? { configPath: entry.info.config_path } : {}),
-    createdMs: entry.dir.createdMs,
-    summary: entry.summary,
-    state: entry.state,
-  };
 }
 
 /** The last `maxBytes` of a file, starting at a line boundary; '' when it does not exist. */

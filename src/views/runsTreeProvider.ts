@@ -1,23 +1,38 @@
-// The Runs view: one item per run folder (never hidden, even half-written), with its status,
-// progress and ETA; its checkpoints and its log file as children.
+// The Runs view: one item per run folder (never hidden, even half-written), grouped by target
+// when runs come from more than one, with the status, progress and ETA; its checkpoints, merged
+// models and log files as children. Context values come from src/core/runExplorer.ts.
 
-import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { runPaths } from '../core/runDir';
+import type { CheckpointArtifact } from '../core/runArtifacts';
+import {
+  CHECKPOINT_CONTEXT,
+  checkpointContextValue,
+  EVENTS_CONTEXT,
+  groupRunsByTarget,
+  LOCAL_TARGET,
+  LOG_CONTEXT,
+  MERGED_CONTEXT,
+  runContextValue,
+  runTargetOf,
+  showTargetGroups,
+  TARGET_CONTEXT,
+} from '../core/runExplorer';
 import { formatProgress } from '../core/runStatus';
 import type { RunRecord, RunRegistry } from '../runs/runRegistry';
 import type { RunStatus } from '../shared/runStatus';
-import { STATUS_LABELS, TERMINAL_STATUSES } from '../shared/runStatus';
+import { STATUS_LABELS } from '../shared/runStatus';
 
+/** Every node carries the run's id as `runId`, which is what commands read from a node. */
 export type RunsNode =
+  | { readonly kind: 'target'; readonly key: string; readonly label: string }
   | { readonly kind: 'run'; readonly runId: string }
-  | { readonly kind: 'checkpoint'; readonly runId: string; readonly step: number | undefined; readonly path: string }
-  | { readonly kind: 'log'; readonly runId: string; readonly path: string };
+  | { readonly kind: 'checkpoint'; readonly runId: string; readonly checkpoint: CheckpointArtifact }
+  | { readonly kind: 'merged'; readonly runId: string; readonly path: string }
+  | { readonly kind: 'file'; readonly runId: string; readonly path: string; readonly role: 'log' | 'events' };
 
-/** Context values the menus in package.json match on. */
-export const CONTEXT_ACTIVE_RUN = 'run.active';
-export const CONTEXT_ENDED_RUN = 'run.ended';
+const RESUMABLE_CHECKPOINT_NAME = /^checkpoint-\d+$/;
 
 export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<RunsNode | undefined>();
@@ -30,79 +45,136 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
 
   getTreeItem(node: RunsNode): vscode.TreeItem {
     switch (node.kind) {
+      case 'target':
+        return this.targetItem(node.key, node.label);
       case 'run': {
         const record = this.registry.get(node.runId);
         return record ? runItem(record) : new vscode.TreeItem(node.runId);
       }
-      case 'checkpoint': {
-        const item = new vscode.TreeItem(path.basename(node.path), vscode.TreeItemCollapsibleState.None);
-        item.description = node.step === undefined ? undefined : `step ${node.step}`;
-        item.iconPath = new vscode.ThemeIcon('save');
+      case 'checkpoint':
+        return checkpointItem(node.checkpoint, this.registry.get(node.runId)?.summary.status);
+      case 'merged': {
+        const item = new vscode.TreeItem(mergedLabel(node.path), vscode.TreeItemCollapsibleState.None);
+        item.description = 'merged model';
+        item.iconPath = new vscode.ThemeIcon('package');
         item.resourceUri = vscode.Uri.file(node.path);
-        item.tooltip = node.path;
-        item.contextValue = 'checkpoint';
+        item.tooltip = `${node.path}\nA standard Hugging Face model folder: the LoRA adapter folded into its base.`;
+        item.contextValue = MERGED_CONTEXT;
         return item;
       }
-      case 'log': {
-        const item = new vscode.TreeItem('stdout.log', vscode.TreeItemCollapsibleState.None);
-        item.iconPath = new vscode.ThemeIcon('output');
+      case 'file': {
+        const item = new vscode.TreeItem(path.basename(node.path), vscode.TreeItemCollapsibleState.None);
+        item.iconPath = new vscode.ThemeIcon(node.role === 'log' ? 'output' : 'list-unordered');
+        item.description = node.role === 'log' ? 'trainer output' : 'events';
         item.resourceUri = vscode.Uri.file(node.path);
         item.tooltip = node.path;
-        item.contextValue = 'log';
-        item.command = { command: 'vscode.open', title: 'Open log', arguments: [vscode.Uri.file(node.path)] };
+        item.contextValue = node.role === 'log' ? LOG_CONTEXT : EVENTS_CONTEXT;
+        item.command = { command: 'vscode.open', title: 'Open', arguments: [vscode.Uri.file(node.path)] };
         return item;
       }
     }
   }
 
-  async getChildren(node?: RunsNode): Promise<RunsNode[]> {
+  getChildren(node?: RunsNode): RunsNode[] {
     if (node === undefined) {
-      return this.registry.list().map((record) => ({ kind: 'run', runId: record.runId }));
+      const groups = groupRunsByTarget(this.registry.list());
+      if (showTargetGroups(groups)) {
+        return groups.map((g): RunsNode => ({ kind: 'target', key: g.target.key, label: g.target.label }));
+      }
+      return (groups[0]?.runs ?? []).map(runNode);
     }
-    if (node.kind !== 'run') {
-      return [];
+    switch (node.kind) {
+      case 'target':
+        return this.registry
+          .list()
+          .filter((record) => runTargetOf(record.info).key === node.key)
+          .map(runNode);
+      case 'run':
+        return runChildren(this.registry.get(node.runId));
+      default:
+        return [];
     }
-    const record = this.registry.get(node.runId);
-    if (!record) {
-      return [];
-    }
-    const checkpoints = await listCheckpoints(record);
-    return [
-      ...checkpoints.map((c): RunsNode => ({ kind: 'checkpoint', runId: record.runId, ...c })),
-      { kind: 'log', runId: record.runId, path: runPaths(record.runDir).stdoutLog },
-    ];
   }
 
   dispose(): void {
     this.subscription.dispose();
     this.changed.dispose();
   }
+
+  private targetItem(key: string, label: string): vscode.TreeItem {
+    const count = this.registry.list().filter((record) => runTargetOf(record.info).key === key).length;
+    const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.Expanded);
+    item.id = `target:${key}`;
+    item.description = `${count} run${count === 1 ? '' : 's'}`;
+    item.iconPath = new vscode.ThemeIcon(key === LOCAL_TARGET.key ? 'device-desktop' : 'remote');
+    item.contextValue = TARGET_CONTEXT;
+    return item;
+  }
 }
 
-function isActive(status: RunStatus): boolean {
-  return !TERMINAL_STATUSES.has(status);
+function runNode(record: RunRecord): RunsNode {
+  return { kind: 'run', runId: record.runId };
+}
+
+function runChildren(record: RunRecord | undefined): RunsNode[] {
+  if (!record || record.removed) {
+    return [];
+  }
+  const { runId, runDir, artifacts } = record;
+  const paths = runPaths(runDir);
+  return [
+    ...artifacts.checkpoints.map((checkpoint): RunsNode => ({ kind: 'checkpoint', runId, checkpoint })),
+    ...artifacts.merged.map((merged): RunsNode => ({ kind: 'merged', runId, path: merged })),
+    { kind: 'file', runId, path: paths.stdoutLog, role: 'log' },
+    { kind: 'file', runId, path: paths.events, role: 'events' },
+  ];
 }
 
 function runItem(record: RunRecord): vscode.TreeItem {
-  const { summary } = record;
+  const { summary, artifacts } = record;
   const item = new vscode.TreeItem(record.runId, vscode.TreeItemCollapsibleState.Collapsed);
   const progress = formatProgress(summary);
   item.description = progress ? `${STATUS_LABELS[summary.status]} · ${progress}` : STATUS_LABELS[summary.status];
   item.iconPath = statusIcon(summary.status);
-  item.contextValue = isActive(summary.status) ? CONTEXT_ACTIVE_RUN : CONTEXT_ENDED_RUN;
+  item.contextValue = runContextValue(summary.status, artifacts);
   item.id = record.runId;
   const tooltip = new vscode.MarkdownString(undefined, true);
   tooltip.appendMarkdown(`**${record.runId}** — ${STATUS_LABELS[summary.status]}\n\n`);
+  tooltip.appendMarkdown('Target: ').appendText(runTargetOf(record.info).label).appendMarkdown('\n\n');
   if (record.configPath) {
     tooltip.appendMarkdown('Config: ').appendText(record.configPath).appendMarkdown('\n\n');
   }
-  if (summary.error) {
-    tooltip.appendMarkdown('Error: ').appendText(summary.error).appendMarkdown('\n\n');
+  const why = summary.error ?? summary.reason;
+  if (why) {
+    tooltip.appendMarkdown(summary.error ? 'Error: ' : 'Why: ').appendText(why).appendMarkdown('\n\n');
   }
+  const n = artifacts.checkpoints.length;
+  tooltip.appendText(`${n} checkpoint${n === 1 ? '' : 's'}${artifacts.merged.length > 0 ? ', merged model' : ''}`).appendMarkdown('\n\n');
   tooltip.appendMarkdown('Folder: ').appendText(record.runDir);
   item.tooltip = tooltip;
   item.command = { command: 'medvlm.openRunPanel', title: 'Open run panel', arguments: [record.runId] };
   return item;
+}
+
+function checkpointItem(checkpoint: CheckpointArtifact, status: RunStatus | undefined): vscode.TreeItem {
+  const item = new vscode.TreeItem(checkpoint.name, vscode.TreeItemCollapsibleState.None);
+  const parts = checkpoint.step === undefined ? [] : [`step ${checkpoint.step}`];
+  // A checkpoint-N folder without its trainer state is still being written, or was cut short.
+  if (!checkpoint.complete && RESUMABLE_CHECKPOINT_NAME.test(checkpoint.name)) {
+    parts.push('incomplete');
+  }
+  item.description = parts.join(' · ') || undefined;
+  item.iconPath = new vscode.ThemeIcon('save');
+  item.resourceUri = vscode.Uri.file(checkpoint.path);
+  item.tooltip = checkpoint.path;
+  item.contextValue = status === undefined ? CHECKPOINT_CONTEXT : checkpointContextValue(status, checkpoint);
+  return item;
+}
+
+/** `merged`, or `checkpoints/checkpoint-200-merged` for a merge of one checkpoint. */
+function mergedLabel(folder: string): string {
+  const parent = path.basename(path.dirname(folder));
+  return parent === 'checkpoints' ? `checkpoints/${path.basename(folder)}` : path.basename(folder);
 }
 
 function statusIcon(status: RunStatus): vscode.ThemeIcon {
@@ -118,29 +190,4 @@ function statusIcon(status: RunStatus): vscode.ThemeIcon {
     default:
       return new vscode.ThemeIcon('sync~spin');
   }
-}
-
-/**
- * Checkpoint folders that exist now (the trainer may rotate old ones away), with the step
- * from their checkpoint event, or from the folder name for folders without one.
- */
-async function listCheckpoints(record: RunRecord): Promise<Array<{ step: number | undefined; path: string }>> {
-  const stepByPath = new Map<string, number>();
-  for (const checkpoint of record.state.checkpoints) {
-    stepByPath.set(path.resolve(record.runDir, checkpoint.path), checkpoint.step);
-  }
-  const folder = runPaths(record.runDir).checkpoints;
-  let names: string[];
-  try {
-    names = (await readdir(folder, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
-  } catch {
-    return [];
-  }
-  return names
-    .map((name) => {
-      const full = path.join(folder, name);
-      const fromName = /(\d+)$/.exec(name)?.[1];
-      return { path: full, step: stepByPath.get(full) ?? (fromName === undefined ? undefined : Number(fromName)) };
-    })
-    .sort((a, b) => (a.step ?? 0) - (b.step ?? 0) || a.path.localeCompare(b.path));
 }

@@ -12,9 +12,9 @@ import type { SeriesName, SeriesPoint } from '../../webview/runPanel/series';
 import { artifactsDir, resetArtifacts, saveArtifactsAfterEach } from './harness/artifacts';
 import { DEMO_CONFIG, makeDemoWorkspace, PLAIN_FILE } from './harness/demoWorkspace';
 import { countColour, decodePng, parseCssColour } from './harness/png';
+import { lossPoints, statusOf, TERMINAL } from './harness/runs';
 import type { Session } from './harness/session';
 import { EXTENSION_ID, startSession } from './harness/session';
-import type { TreeRow } from './harness/workbench';
 import {
   expectWebviewRendered,
   frameOffset,
@@ -29,28 +29,6 @@ import {
 
 const SUITE = 'walking-skeleton';
 const ACTIVATED = new RegExp(`ExtensionService#_doActivateExtension ${EXTENSION_ID.replace('.', '\\.')}\\b.*`);
-const TERMINAL = new Set(['finished', 'failed', 'stopped', 'lost']);
-
-/** A Runs view description reads `<status>` or `<status> · step 3/8 · ETA 2s`. */
-const statusOf = (row: TreeRow): string => row.description.split(' · ')[0] ?? '';
-
-/** The loss points of events.jsonl, read here independently of the panel's own code. */
-function lossPoints(eventsJsonl: string): Record<'trainLoss' | 'evalLoss', SeriesPoint[]> {
-  const points = { trainLoss: [] as SeriesPoint[], evalLoss: [] as SeriesPoint[] };
-  for (const line of eventsJsonl.split('\n')) {
-    let event: Record<string, unknown>;
-    try {
-      event = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      continue; // the blank last line (or a torn one)
-    }
-    if (event.type !== 'metrics' || !('loss' in event) || typeof event.step !== 'number') continue;
-    const series = event.split === 'train' ? points.trainLoss : event.split === 'eval' ? points.evalLoss : undefined;
-    const loss = event.loss;
-    series?.push({ x: event.step, y: typeof loss === 'number' && Number.isFinite(loss) ? loss : null });
-  }
-  return points;
-}
 
 describe('MedVLM Studio in VS Code (code-server + Chromium)', () => {
   let session: Session | undefined;

@@ -1,0 +1,96 @@
+// "Resume run": start the trainer again in a stopped, failed or lost run's folder, from its
+// latest complete checkpoint or from the one chosen in the Runs view. The launcher relaunches
+// it detached with `--resume-from`; the events go on in the same events.jsonl.
+
+import path from 'node:path';
+import * as vscode from 'vscode';
+import type { CheckpointArtifact } from '../core/runArtifacts';
+import { latestCompleteCheckpoint } from '../core/runArtifacts';
+import { canResume } from '../core/runExplorer';
+import { resumeLocalRun } from '../launch/localLauncher';
+import type { PythonEnvironment } from '../python/pythonEnv';
+import type { RunRegistry } from '../runs/runRegistry';
+import { STATUS_LABELS } from '../shared/runStatus';
+import { pickRun } from './pickRun';
+import { ensureTrusted, reportError } from './runGuards';
+
+export interface ResumeRunDeps {
+  readonly extensionUri: vscode.Uri;
+  readonly python: PythonEnvironment;
+  readonly registry: RunRegistry;
+  readonly log: vscode.LogOutputChannel;
+  readonly openPanel: (runId: string) => void;
+}
+
+export function registerResumeRun(deps: ResumeRunDeps): vscode.Disposable {
+  return vscode.commands.registerCommand('medvlm.resumeRun', async (arg?: unknown) => {
+    try {
+      await resumeRun(deps, arg);
+    } catch (err) {
+      await reportError(deps.log, 'Resume run', err);
+    }
+  });
+}
+
+/** The checkpoint folder of a checkpoint node of the Runs view. */
+function checkpointPathFromArgument(arg: unknown): string | undefined {
+  if (typeof arg !== 'object' || arg === null) {
+    return undefined;
+  }
+  const checkpoint = (arg as { checkpoint?: { path?: unknown } }).checkpoint;
+  return typeof checkpoint?.path === 'string' ? checkpoint.path : undefined;
+}
+
+async function resumeRun(deps: ResumeRunDeps, arg: unknown): Promise<void> {
+  if (!(await ensureTrusted('Resume run'))) {
+    return;
+  }
+  const chosenPath = checkpointPathFromArgument(arg);
+  const record = await pickRun(deps.registry, arg, {
+    filter: (r) => canResume(r.summary.status, r.artifacts),
+    placeHolder: 'Run to resume from its latest complete checkpoint',
+    none: 'no stopped, failed or lost run has a complete checkpoint to resume from.',
+  });
+  if (!record) {
+    return;
+  }
+  const { runId, summary, artifacts } = record;
+  if (!['stopped', 'failed', 'lost'].includes(summary.status)) {
+    void vscode.window.showErrorMessage(
+      `MedVLM: run ${runId} is ${STATUS_LABELS[summary.status]}; only a stopped, failed or lost run can be resumed.`,
+    );
+    return;
+  }
+  let from: CheckpointArtifact | undefined;
+  if (chosenPath !== undefined) {
+    from = artifacts.checkpoints.find((c) => path.resolve(c.path) === path.resolve(chosenPath));
+    if (!from?.complete) {
+      void vscode.window.showErrorMessage(
+        `MedVLM: ${path.basename(chosenPath)} is not a complete checkpoint (it needs trainer_state.json and its weights), so training cannot resume from it.`,
+      );
+      return;
+    }
+  } else {
+    from = latestCompleteCheckpoint(artifacts);
+    if (!from) {
+      void vscode.window.showErrorMessage(`MedVLM: run ${runId} has no complete checkpoint to resume from.`);
+      return;
+    }
+  }
+  const python = await deps.python.resolve();
+  // A run that has just written its end may still be exiting (saving, releasing the GPU):
+  // resumeLocalRun waits a little for that process and refuses one that is really alive.
+  const started = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Window, title: `Resuming ${runId}` },
+    () =>
+      resumeLocalRun({
+        pythonPath: python,
+        extensionRoot: deps.extensionUri.fsPath,
+        runDir: record.runDir,
+        from: chosenPath === undefined ? 'latest' : from.path,
+      }),
+  );
+  deps.log.info(`resumed ${runId} from ${from.name} (pid ${started.pid})`);
+  await deps.registry.rewatch(runId);
+  deps.openPanel(runId);
+}

@@ -1,0 +1,115 @@
+// The Runs view's decisions that need no VS Code: which target a run belongs to, how runs
+// group, and the context values its menus match on (package.json `view/item/context`).
+
+import type { RunInfo } from './runDir';
+import { hasAdapter, latestCompleteCheckpoint } from './runArtifacts';
+import type { CheckpointArtifact, RunArtifacts } from './runArtifacts';
+import type { RunStatus } from '../shared/runStatus';
+import { TERMINAL_STATUSES } from '../shared/runStatus';
+
+export interface RunTargetRef {
+  /** Stable across runs of the same target: `local`, `ssh:<host>`. */
+  readonly key: string;
+  readonly label: string;
+}
+
+export const LOCAL_TARGET: RunTargetRef = { key: 'local', label: 'This machine' };
+
+/**
+ * The target run.json records. Read loosely: remote targets add fields (host, target name)
+ * that older readers must not choke on, and a run without run.json yet sits under the local
+ * runs root, so it is this machine's.
+ */
+export function runTargetOf(info: RunInfo | undefined): RunTargetRef {
+  const target = info?.target as Readonly<Record<string, unknown>> | undefined;
+  if (target === undefined || target.kind === 'local') {
+    return LOCAL_TARGET;
+  }
+  // One group per SSH host: a SLURM cluster is reached through a host too.
+  const host = [target.host, target.name].find((v): v is string => typeof v === 'string' && v.length > 0);
+  if (host === undefined) {
+    const kind = typeof target.kind === 'string' ? target.kind : 'remote';
+    return { key: kind, label: kind };
+  }
+  return { key: `ssh:${host}`, label: host };
+}
+
+export interface TargetGroup<T> {
+  readonly target: RunTargetRef;
+  readonly runs: readonly T[];
+}
+
+/** Runs by target, this machine first, then hosts by name; runs keep their order. */
+export function groupRunsByTarget<T extends { readonly info?: RunInfo }>(runs: readonly T[]): TargetGroup<T>[] {
+  const groups = new Map<string, { target: RunTargetRef; runs: T[] }>();
+  for (const run of runs) {
+    const target = runTargetOf(run.info);
+    let group = groups.get(target.key);
+    if (!group) {
+      group = { target, runs: [] };
+      groups.set(target.key, group);
+    }
+    group.runs.push(run);
+  }
+  return [...groups.values()].sort(
+    (a, b) => Number(b.target.key === LOCAL_TARGET.key) - Number(a.target.key === LOCAL_TARGET.key) || a.target.label.localeCompare(b.target.label),
+  );
+}
+
+/** The group level appears only when it tells something: with more than one target. */
+export function showTargetGroups(groups: readonly TargetGroup<unknown>[]): boolean {
+  return groups.length > 1;
+}
+
+/** Ended without finishing: what resume is for (a finished run has nothing left to train). */
+const RESUMABLE_STATUSES: ReadonlySet<RunStatus> = new Set(['stopped', 'failed', 'lost']);
+
+export function isActiveStatus(status: RunStatus): boolean {
+  return !TERMINAL_STATUSES.has(status);
+}
+
+/** Training can resume this run: it ended unfinished and has a complete checkpoint. */
+export function canResume(status: RunStatus, artifacts: RunArtifacts): boolean {
+  return RESUMABLE_STATUSES.has(status) && latestCompleteCheckpoint(artifacts) !== undefined;
+}
+
+/** Context value prefixes and flags; menus match `viewItem =~ /^run\.ended\b.*\+resumable/` and the like. */
+export const RUN_ACTIVE = 'run.active';
+export const RUN_ENDED = 'run.ended';
+export const FLAG_CHECKPOINTS = 'checkpoints';
+export const FLAG_RESUMABLE = 'resumable';
+export const FLAG_MERGEABLE = 'mergeable';
+export const FLAG_MERGED = 'merged';
+export const CHECKPOINT_CONTEXT = 'checkpoint';
+export const MERGED_CONTEXT = 'mergedModel';
+export const LOG_CONTEXT = 'runLog';
+export const EVENTS_CONTEXT = 'runEvents';
+export const TARGET_CONTEXT = 'runTarget';
+
+/**
+ * `run.active` or `run.ended`, then `+flag` for each action that fits: `checkpoints`,
+ * `resumable` (stopped/failed/lost with a complete checkpoint), `mergeable` (ended, with a
+ * LoRA adapter), `merged` (a merged model exists).
+ */
+export function runContextValue(status: RunStatus, artifacts: RunArtifacts): string {
+  const active = isActiveStatus(status);
+  const parts = [active ? RUN_ACTIVE : RUN_ENDED];
+  if (artifacts.checkpoints.length > 0) {
+    parts.push(FLAG_CHECKPOINTS);
+  }
+  if (canResume(status, artifacts)) {
+    parts.push(FLAG_RESUMABLE);
+  }
+  if (!active && hasAdapter(artifacts)) {
+    parts.push(FLAG_MERGEABLE);
+  }
+  if (artifacts.merged.length > 0) {
+    parts.push(FLAG_MERGED);
+  }
+  return parts.join('+');
+}
+
+/** `checkpoint`, plus `+resumable` when training can resume from this very checkpoint. */
+export function checkpointContextValue(status: RunStatus, checkpoint: CheckpointArtifact): string {
+  return RESUMABLE_STATUSES.has(status) && checkpoint.complete ? `${CHECKPOINT_CONTEXT}+${FLAG_RESUMABLE}` : CHECKPOINT_CONTEXT;
+}
