@@ -153,9 +153,10 @@ describe('config editor in VS Code (code-server + Chromium)', () => {
     await frame.locator('[data-path="lora.r"] >> input').press('Enter');
     await waitUntil('the form to show the edited document', async () => (await field(frame, 'lora.r'))?.value === 32, 10_000);
     await runCommand(s.page, 'File: Save');
+    // The save may be caught half-written (VS Code truncates, then writes): wait for the edit.
     const saved = await waitUntil('the edit to be saved', () => {
       const text = readFileSync(configPath(), 'utf8');
-      return text !== original ? text : undefined;
+      return /^ {2}r: 32$/m.test(text) && text.length === original.length + 1 ? text : undefined;
     }, 10_000);
     assert.deepEqual(changedLines(original, saved), [['  r: 8', '  r: 32']], 'only the edited line changed: comments, order and formatting kept');
 
