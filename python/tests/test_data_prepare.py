@@ -362,3 +362,28 @@ def test_a_killed_run_leaves_nothing_a_later_run_would_misread(demo, tmp_path):
                          demo, QWEN)  # fmt: skip
     assert [s.messages for s in resumed.train] == [s.messages for s in clean.train]
     assert all(np.array_equal(a.image, b.image) for a, b in zip(resumed.train, clean.train, strict=True))
+
+
+def test_leftovers_of_killed_writers_are_removed_once_stale(demo, tmp_path):
+    """A run killed mid-write leaves `.tmp` files; the next cold preparation removes old ones only."""
+    cache_dir = tmp_path / "cache"
+    cfg = data_cfg(demo / "records.jsonl", demo / "tasks.json", cache_dir, val_limit=9)
+    prepare_data(cfg, demo, QWEN)
+    folder = slice_files(cache_dir)[0].parent
+    stale = folder / ".abc.npy.4242.deadbeef.0.tmp"
+    fresh = folder / ".abc.npy.4243.deadbeef.1.tmp"  # a writer that may still be at work
+    stale_index = cache_dir / "prepared" / ".xyz.json.4242.deadbeef.2.tmp"
+    for path in (stale, fresh, stale_index):
+        path.write_bytes(b"partial")
+    hour_ago = time.time() - 2 * 3600
+    os.utime(stale, (hour_ago, hour_ago))
+    os.utime(stale_index, (hour_ago, hour_ago))
+    kept = sorted(p.name for p in cache_dir.rglob("*.npy"))
+
+    cfg.sources[0].val_limit = 4  # new content, so the preparation has work to do
+    messages: list[str] = []
+    prepare_data(cfg, demo, QWEN, progress=messages.append)
+    assert not stale.exists() and not stale_index.exists()
+    assert fresh.exists(), "a recent temporary may belong to a live writer"
+    assert sorted(p.name for p in cache_dir.rglob("*.npy")) == kept, "cached slices are untouched"
+    assert any(m.startswith("removed 2 unfinished cache file(s)") for m in messages), messages

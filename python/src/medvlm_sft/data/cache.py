@@ -6,7 +6,8 @@ Layout under `data.cache_dir`:
 
 Every file is written to a temporary name in its own folder and moved into place with
 `os.replace`, which is atomic: a reader (another run, another rank) sees either no file or a
-complete one, and a run killed mid-write leaves only a `.tmp` file that no key names. A key
+complete one, and a run killed mid-write leaves only a `.tmp` file that no key names (the next
+preparation that has work to do deletes such leftovers once they are an hour old). A key
 covers the volume's identity (real path, size, mtime_ns and a hash of its header), so an
 edited volume gets new keys instead of stale slices.
 """
@@ -20,6 +21,7 @@ import itertools
 import json
 import os
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +102,33 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = False) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+# A writer finishes a temporary file in well under a second, so one this old was left by a
+# killed process. Age, not the pid in the name, decides: a cache shared by several hosts holds
+# other hosts' pids.
+STALE_TMP_SECONDS = 3600
+
+
+def remove_stale_temporaries(cache_dir: Path, *, older_than_s: float = STALE_TMP_SECONDS) -> int:
+    """Delete the `.tmp` files killed writers left in the cache; returns how many went."""
+    cutoff = time.time() - older_than_s
+    removed = 0
+    folders = [Path(cache_dir) / "prepared", *sorted((Path(cache_dir) / "slices").glob("??"))]
+    for folder in folders:
+        try:
+            entries = os.scandir(folder)
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+                    continue
+                with contextlib.suppress(OSError):  # another process may be removing it too
+                    if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                        os.unlink(entry.path)
+                        removed += 1
+    return removed
 
 
 def encode_slice(u8: np.ndarray) -> bytes:

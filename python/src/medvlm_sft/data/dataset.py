@@ -116,6 +116,9 @@ def prepare_data(data_cfg: Any, base_dir: Path, resize: Resize, *, progress: Pro
         n = len(warm.train) + len(warm.val)
         report(f"reused prepared data: {n} samples from {index} ({time.monotonic() - started:.2f} s)")
         return warm
+    stale = cache.remove_stale_temporaries(cache_dir)
+    if stale:
+        report(f"removed {stale} unfinished cache file(s) that interrupted runs left in {cache_dir}")
     data, inputs, absent = _prepare(data_cfg, sources, cache_dir, resize, report)
     payload = {
         "key": key,
