@@ -473,8 +473,15 @@ describe('run panel in headless Chromium', () => {
     const point = chart.evalLoss.find((p) => p.x === 30);
     assert.ok(point?.y !== null && point?.y !== undefined);
     const centre = at(30, point.y);
-    const dot = await view.page.screenshot({ clip: { x: centre.x - 2, y: centre.y - 5, width: 4, height: 10 } });
-    const marker = await countColour(harness.context, dot, DARK_THEME['--vscode-charts-orange'] ?? '');
+    // The worker paints asynchronously (the log tail above may still relayout the charts):
+    // look at the pixels until the frame has settled, for a few seconds at most.
+    let marker = 0;
+    for (let attempt = 0; attempt < 20 && marker < 18; attempt += 1) {
+      await drawn(view);
+      const dot = await view.page.screenshot({ clip: { x: centre.x - 2, y: centre.y - 5, width: 4, height: 10 } });
+      marker = await countColour(harness.context, dot, DARK_THEME['--vscode-charts-orange'] ?? '');
+      if (marker < 18) await view.page.waitForTimeout(150);
+    }
     assert.ok(marker >= 18, `a marker at the eval point (${marker} px; a line alone covers about 8)`);
 
     const png = await view.page.screenshot({ path: path.join(ARTIFACTS, 'run-panel-readme.png'), fullPage: false });
