@@ -464,23 +464,21 @@ describe('run panel in headless Chromium', () => {
     await view.page.waitForFunction(() => document.querySelector('[data-stat="eta"]') !== null);
 
     // Short series get markers: the eval loss at step 30 is a dot, not just a line through it.
-    const area = await view.page.evaluate(() => (window.__medvlmRunPanel as Hooks).plotArea('loss'));
-    assert.ok(area !== undefined);
-    const at = (x: number, y: number) => ({
-      x: area.left + ((x - area.xMin) / (area.xMax - area.xMin)) * (area.right - area.left),
-      y: area.bottom - ((y - area.yMin) / (area.yMax - area.yMin)) * (area.bottom - area.top),
-    });
     const point = chart.evalLoss.find((p) => p.x === 30);
     assert.ok(point?.y !== null && point?.y !== undefined);
-    const centre = at(30, point.y);
-    // The worker paints asynchronously (the log tail above may still relayout the charts):
-    // look at the pixels until the frame has settled, for a few seconds at most.
+    // The worker paints asynchronously, and the log tail arriving can relayout the charts (a
+    // scroll bar narrows them): measure the plot area and look at the pixels again until the
+    // frame has settled, for a few seconds at most.
     let marker = 0;
     for (let attempt = 0; attempt < 20 && marker < 18; attempt += 1) {
+      if (attempt > 0) await view.page.waitForTimeout(150);
       await drawn(view);
-      const dot = await view.page.screenshot({ clip: { x: centre.x - 2, y: centre.y - 5, width: 4, height: 10 } });
+      const area = await view.page.evaluate(() => (window.__medvlmRunPanel as Hooks).plotArea('loss'));
+      assert.ok(area !== undefined);
+      const x = area.left + ((30 - area.xMin) / (area.xMax - area.xMin)) * (area.right - area.left);
+      const y = area.bottom - ((point.y - area.yMin) / (area.yMax - area.yMin)) * (area.bottom - area.top);
+      const dot = await view.page.screenshot({ clip: { x: x - 2, y: y - 5, width: 4, height: 10 } });
       marker = await countColour(harness.context, dot, DARK_THEME['--vscode-charts-orange'] ?? '');
-      if (marker < 18) await view.page.waitForTimeout(150);
     }
     assert.ok(marker >= 18, `a marker at the eval point (${marker} px; a line alone covers about 8)`);
 
