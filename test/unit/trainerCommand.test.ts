@@ -101,7 +101,9 @@ test('a resume passes --resume-from and --attempt; tokens stay in the environmen
 async function supervise(t: { after: (fn: () => void) => void }, script: string, during?: (pid: number) => void): Promise<ExitRecord | undefined> {
   const dir = tempDir(t);
   const exitFile = path.join(dir, 'exit.json');
-  const command = superviseCommand({ file: '/bin/sh', args: ['-c', script], env: { PATH: process.env.PATH ?? '' } }, exitFile, 4);
+  // A script that must be ready before `during` acts (its trap set) touches $READY.
+  const ready = path.join(dir, 'ready');
+  const command = superviseCommand({ file: '/bin/sh', args: ['-c', script], env: { PATH: process.env.PATH ?? '', READY: ready } }, exitFile, 4);
   const child = spawn(command.file, command.args, { env: command.env, detached: true, stdio: 'ignore' });
   const pid = child.pid ?? 0;
   t.after(() => {
@@ -115,6 +117,7 @@ async function supervise(t: { after: (fn: () => void) => void }, script: string,
   if (during) {
     await waitFor('the running record', () => existsSync(exitFile) && readFileSync(exitFile, 'utf8').includes('"running":true'));
     assert.equal(await readExitRecord(dir), undefined, 'no exit while it runs');
+    if (script.includes('$READY')) await waitFor('the child to be ready', () => existsSync(ready));
     during(pid);
   }
   await exited;
@@ -128,8 +131,10 @@ test('the supervisor records an exit code, a death by signal, and passes a group
   assert.deepEqual(pick(await supervise(t, 'exit 3')), [4, 3, null]);
   assert.deepEqual(pick(await supervise(t, 'kill -9 $$')), [4, null, 'SIGKILL']);
   // A stop sent to the whole group: the supervisor outlives it and the trainer gets it.
-  assert.deepEqual(pick(await supervise(t, 'sleep 30', (pid) => process.kill(-pid, 'SIGTERM'))), [4, null, 'SIGTERM']);
-  assert.deepEqual(pick(await supervise(t, 'trap "exit 0" TERM; sleep 30 & wait', (pid) => process.kill(-pid, 'SIGTERM'))), [4, 0, null]);
+  // ($READY: a signal that lands between the supervisor's fork and the child's exec runs the
+  // supervisor's own trap in the child and is gone, so the test waits for the child to run.)
+  assert.deepEqual(pick(await supervise(t, ': > "$READY"; sleep 30', (pid) => process.kill(-pid, 'SIGTERM'))), [4, null, 'SIGTERM']);
+  assert.deepEqual(pick(await supervise(t, 'trap "exit 0" TERM; : > "$READY"; sleep 30 & wait', (pid) => process.kill(-pid, 'SIGTERM'))), [4, 0, null]);
 });
 
 function pick(record: ExitRecord | undefined): unknown[] {
