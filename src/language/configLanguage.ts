@@ -11,7 +11,7 @@ import { completionsAt, hoverAt } from '../core/config/assist';
 import type { ConfigCheck } from '../core/config/validateConfig';
 import { checkConfigText, hasErrors, STRUCTURAL_CODES } from '../core/config/validateConfig';
 import type { ConfigProblem, SourceRange } from '../core/config/yamlSource';
-import { nodeAt, toValue } from '../core/config/yamlSource';
+import { nodeAt, toValue } from '../core/config/configTree';
 import type { DataSizes, ValidationProblem, ValidationResult } from '../core/validation';
 import type { PythonEnvironment } from '../python/pythonEnv';
 import { validateConfig } from '../python/trainerCli';

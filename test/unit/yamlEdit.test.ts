@@ -194,7 +194,7 @@ test('new scalars read back as the same value and type', () => {
     'nbsp\u00a0x', 'bom\ufeff', 'line\u2028sep', 'é', '日本語', 'emoji 😀', 'back\\slash', 'say "hi"', "it's", 'a,b', 'a[0]',
     'google/medgemma-4b-it', '/data/x y/records.jsonl', 'C:\\data\\records.jsonl', '4bit', 'all-linear',
   ];
-  const text = 'model:\n  base: placeholder  # keep\nlora:\n  target_modules: [q_proj]\n';
+  const text = 'model:\n  base: some/model  # keep\nlora:\n  target_modules: [q_proj]\n';
   for (const value of strings) {
     const after = applied(text, setValue(text, ['model', 'base'], value));
     assert.equal((toJs(after) as { model: { base: unknown } }).model.base, value, `block: ${JSON.stringify(value)} -> ${after}`);

@@ -6,7 +6,8 @@ import type { ConfigPath, JsonValue, ObjectSchema, SchemaNode } from '../../shar
 import { arrayOf, describeType, dottedPath, enumChoices, isNullable, objectOf, options, schemaAt } from '../../shared/configSchema';
 import { RUN_CONFIG_SCHEMA } from './validateConfig';
 import type { SourceRange } from './yamlSource';
-import { parseConfig, pathAtOffset } from './yamlSource';
+import { pathAtOffset } from './configTree';
+import { parseConfig } from './yamlSource';
 
 export interface ConfigHover {
   readonly path: ConfigPath;

@@ -11,6 +11,7 @@
 import schemaJson from '../../../media/run-config.schema.json';
 import type { ConfigPath, JsonValue, NumberSchema, ObjectSchema, SchemaNode, StringSchema } from '../../shared/configSchema';
 import { describeType, dottedPath, enumChoices, loadSchema, options } from '../../shared/configSchema';
+import { firstSentence, listSize, orList, show, sizeText, stringMessage } from './configMessages';
 import { closestMatch } from './similarity';
 import type { ConfigNode, ConfigProblem, MapNode, ParsedConfig, ScalarNode, SourceRange, TextFix } from './yamlSource';
 import { parseConfig, pathKey } from './yamlSource';
@@ -313,16 +314,6 @@ function patternOf(source: string): RegExp {
   return re;
 }
 
-function show(node: ConfigNode): string {
-  if (node.kind === 'map') return 'a mapping';
-  if (node.kind === 'seq') return 'a list';
-  if (node.type === 'null') return node.text === '' ? 'an empty value' : '`null`';
-  const text = node.type === 'str' ? node.text : node.text || String(node.value);
-  if (text === '') return 'an empty value';
-  const shown = text.length <= 40 ? text : `${text.slice(0, 37)}...`;
-  return node.quoted ? `\`"${shown}"\`` : `\`${shown}\``;
-}
-
 function typeMessage(schema: SchemaNode, node: ScalarNode): string {
   const got = show(node);
   const kinds = options(schema);
@@ -349,39 +340,6 @@ function typeMessage(schema: SchemaNode, node: ScalarNode): string {
     return `${got} should be text; put it in quotes to use it as text`;
   }
   return `${got} should be ${describeType(schema)}`;
-}
-
-function stringMessage(schema: StringSchema, node: ScalarNode): string {
-  const text = node.value as string;
-  const length = [...text].length;
-  if (schema.minLength !== undefined && length < schema.minLength) {
-    return length === 0 ? 'the value is empty; expected text' : `${show(node)} is too short (at least ${schema.minLength} characters)`;
-  }
-  if (schema.maxLength !== undefined && length > schema.maxLength) {
-    return `the text is ${length} characters long; at most ${schema.maxLength} are allowed`;
-  }
-  if (schema.pattern !== undefined) {
-    return `${show(node)} should have the form \`owner/name\``;
-  }
-  return `${show(node)} is not valid here`;
-}
-
-function listSize(n: number): string {
-  return n === 0 ? 'the list is empty' : `the list has ${n} item${n === 1 ? '' : 's'}`;
-}
-
-function sizeText(schema: { minItems?: number; maxItems?: number }): string {
-  if (schema.minItems !== undefined && schema.maxItems !== undefined) return `give ${schema.minItems} to ${schema.maxItems} items`;
-  if (schema.minItems !== undefined) return `give at least ${schema.minItems}`;
-  return `give at most ${schema.maxItems}`;
-}
-
-function orList(items: readonly string[]): string {
-  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
-}
-
-function firstSentence(description: string): string {
-  return description.split('; ')[0]!.split('. ')[0]!.replace(/\.$/, '');
 }
 
 /** Sections that have a key, to say where a misplaced key belongs. */
