@@ -5,7 +5,8 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { TrainerEvent } from './shared/events';
-import { followRun, startLocalRun, stopLocalRun } from './launch/localLauncher';
+import { followRun, startLocalRun } from './launch/localLauncher';
+import { stopLocalRun } from './launch/localStop';
 
 function formatEvent(event: TrainerEvent): string | undefined {
   switch (event.type) {
