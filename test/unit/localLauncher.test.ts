@@ -84,6 +84,9 @@ test('a run: config snapshot, run.json with pid, stdout.log, events to the end',
   assert.match(log, /step 4\/4/);
   assert.match(log, /a line on stderr/, 'stderr goes to the same log');
   assert.match(log, /PYTHONUNBUFFERED=1/);
+  // The supervisor records the exit after the trainer's last event; the run is only over then.
+  const exit = await waitFor('the exit record', () => readExitRecord(started.runDir), 15_000);
+  assert.equal(exit.code, 0);
 });
 
 test('the trainer survives the process that launched it, and stop reaches its whole group', async (t) => {

@@ -20,7 +20,8 @@ export const repoRoot = ((): string => {
 /** A fresh temporary folder, removed after the test. */
 export function tempDir(t: { after: (fn: () => void) => void }, prefix = 'medvlm-test-'): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // Retries: a process a test just killed may still be finishing a write inside.
+  t.after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }));
   return dir;
 }
 
