@@ -281,6 +281,45 @@ describe('run panel in headless Chromium', () => {
     await view.page.close();
   });
 
+  it('reads out the nearest point under the pointer, skipping gaps, and clears it when the pointer leaves', async () => {
+    const view = await openWebview(harness.context, panelHtml());
+    const loss = [3, 2.5, null, 1.5, 1, 0.75, 0.5];
+    const events: TrainerEvent[] = loss.map((y, i) => metrics(i + 1, 'train', { loss: y }));
+    await init(view, [single('hover', { status: 'finished' })]);
+    await sendEvents(view, 'hover', events, true);
+    await drawn(view);
+    const area = await view.page.evaluate(() => (window.__medvlmRunPanel as Hooks).lossPlotArea());
+    // A finished run's axis fits steps 1..7: step s sits at (s - 1) / 6 of the width.
+    const xOf = (step: number) => area.left + ((step - 1) / 6) * (area.right - area.left);
+    const middle = (area.top + area.bottom) / 2;
+    const readOut = async (step: number) => {
+      const before = await view.page.evaluate(() => (window.__medvlmRunPanel as Hooks).hover());
+      await view.page.mouse.move(xOf(step), middle);
+      await view.page.waitForFunction((old) => JSON.stringify((window.__medvlmRunPanel as Hooks).hover()) !== old, JSON.stringify(before));
+      return view.page.evaluate(() => (window.__medvlmRunPanel as Hooks).hover());
+    };
+    const plot = { x: area.left, y: area.top, width: area.right - area.left, height: area.bottom - area.top };
+    const quiet = await view.page.screenshot({ clip: plot });
+
+    const atFour = await readOut(4);
+    assert.equal(atFour?.chart, 'loss');
+    assert.equal(atFour?.title, 'step 4');
+    assert.deepEqual(atFour?.items.map((i) => [i.series, i.x, i.y, i.text]), [['trainLoss', 4, 1.5, 'train loss: 1.5']]);
+    assert.ok(!(await view.page.screenshot({ clip: plot })).equals(quiet), 'the read-out is drawn on the chart');
+
+    // Step 3 is a NaN gap: the read-out moves to the nearest shown neighbour (step 2 or 4).
+    assert.equal((await readOut(6))?.title, 'step 6');
+    const atGap = await readOut(3.2);
+    assert.deepEqual(atGap?.items.map((i) => [i.x, i.y]), [[4, 1.5]], 'the gap is never read out');
+
+    await view.page.mouse.move(area.right + 40, area.bottom + 40);
+    await view.page.waitForFunction(() => (window.__medvlmRunPanel as Hooks).hover() === undefined);
+    await drawn(view);
+    assert.ok((await view.page.screenshot({ clip: plot })).equals(quiet), 'the chart is as before once the pointer left');
+    assert.deepEqual(view.consoleErrors, []);
+    await view.page.close();
+  });
+
   it('smooths with the slider (TensorBoard EMA), keeping the raw line faint behind', async () => {
     const view = await openWebview(harness.context, panelHtml());
     const events = noisyRun(200);

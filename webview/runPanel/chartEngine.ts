@@ -1,5 +1,5 @@
 // The chart engine: holds every run's series in typed arrays, smooths and decimates them per
-// pixel column, and feeds Chart.js only the decimated points. It runs in a Web Worker (the
+// pixel column, and draws the decimated points itself over Chart.js's axes. It runs in a Web Worker (the
 // page's canvases transferred as OffscreenCanvas), so a run logging 10 points a second never
 // costs the page's main thread more than forwarding a message; without workers the page
 // runs the same engine itself.
@@ -10,14 +10,13 @@
 import type { Route } from '../../src/shared/protocol/dispatch';
 import { dispatch, on } from '../../src/shared/protocol/dispatch';
 import type { MessageType } from '../../src/shared/protocol/message';
-import { Chart } from 'chart.js';
-import type { ForwardedEventsPlatform, LineChart } from './chartConfig';
-import { chartConfiguration, chartOptions } from './chartConfig';
 import type { Line } from './chartLines';
-import { createLines, updateLine } from './chartLines';
+import { createLines } from './chartLines';
+import { shown } from './lineMath';
+import { ChartSlot } from './chartSlot';
+import type { DrawContext } from './chartSlot';
 import type {
   ChartArea,
-  ChartDefinition,
   ChartId,
   ChartOptions,
   ChartSetup,
@@ -25,6 +24,7 @@ import type {
   DrawnLine,
   EngineReport,
   EngineRun,
+  HoverReport,
 } from './chartProtocol';
 import {
   BatchMessage,
@@ -43,7 +43,6 @@ import {
 } from './chartProtocol';
 import type { Extent } from './axisExtent';
 import { computeExtent, sameExtent } from './axisExtent';
-import type { ColumnLayout } from './decimate';
 import type { SeriesDelta, SeriesName } from './series';
 import { RunSeriesData } from './series';
 import { IncrementalSmoother } from './smoothing';
@@ -53,28 +52,10 @@ export const LINES_IN_REPORT_LIMIT = 20_000;
 
 export type EnginePost = <T>(message: MessageType<T>, payload: T, transfer: Transferable[]) => void;
 
-interface Slot {
-  readonly definition: ChartDefinition;
-  readonly canvas: OffscreenCanvas | HTMLCanvasElement;
-  width: number;
-  height: number;
-  visible: boolean;
-  chart: LineChart | undefined;
-  lines: Line[];
-  dirty: boolean;
-  /**
-   * A point style (marker size, colours) changed since the last update. Chart.js shares one
-   * resolved point-options object per dataset and, in its fast 'none' update mode, never
-   * refreshes it: the update after a style change must run in the default mode.
-   */
-  restyle: boolean;
-  area: ChartArea | undefined;
-}
-
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
 export class ChartEngine {
-  private readonly slots = new Map<ChartId, Slot>();
+  private readonly slots = new Map<ChartId, ChartSlot>();
   private runs: EngineRun[] = [];
   private compare = false;
   private readonly data = new Map<string, RunSeriesData>();
@@ -145,34 +126,13 @@ export class ChartEngine {
     for (const setup of charts) {
       const definition = CHARTS.find((c) => c.id === setup.id);
       if (definition === undefined) continue;
-      this.slots.set(setup.id, {
-        definition,
-        canvas: setup.canvas,
-        width: setup.width,
-        height: setup.height,
-        visible: setup.visible,
-        chart: undefined,
-        lines: [],
-        dirty: true,
-        restyle: true,
-        area: undefined,
-      });
+      this.slots.set(setup.id, new ChartSlot(definition, setup.canvas, setup.width, setup.height, setup.visible));
     }
     // Charts on screen get their axes now, before any data: Chart.js's first chart is its
     // slowest, and the page is still waiting for the host's backlog.
     for (const slot of this.slots.values()) {
-      if (slot.visible && slot.width > 0 && slot.height > 0) this.createChart(slot);
+      if (slot.visible && slot.width > 0 && slot.height > 0) slot.ensureChart(theme, this.options, dpr);
     }
-  }
-
-  private createChart(slot: Slot): LineChart | undefined {
-    if (slot.chart === undefined && this.theme !== undefined) {
-      // Chart.js draws into an OffscreenCanvas as well; its types only name HTMLCanvasElement.
-      slot.chart = new Chart(slot.canvas as HTMLCanvasElement, chartConfiguration(this.theme, this.options, this.dpr));
-      slot.chart.resize(slot.width, slot.height);
-      slot.chart.data.datasets = slot.lines.map((line) => line.dataset);
-    }
-    return slot.chart;
   }
 
   private setRuns(runs: readonly EngineRun[], compare: boolean): void {
@@ -244,16 +204,11 @@ export class ChartEngine {
   private resize(id: ChartId, width: number, height: number, dpr: number): void {
     const slot = this.slots.get(id);
     if (slot === undefined || (slot.width === width && slot.height === height && dpr === this.dpr)) return;
-    slot.width = width;
-    slot.height = height;
     if (dpr !== this.dpr) {
       this.dpr = dpr;
       this.rebuildAllLines();
     }
-    if (slot.chart !== undefined && width > 0 && height > 0) {
-      slot.chart.resize(width, height);
-    }
-    slot.dirty = true;
+    slot.resize(width, height);
   }
 
   private setVisible(visible: Partial<Record<ChartId, boolean>>): void {
@@ -264,22 +219,18 @@ export class ChartEngine {
   }
 
   private pointer(id: ChartId, type: 'mousemove' | 'mouseout', x: number, y: number): void {
-    const chart = this.slots.get(id)?.chart;
-    if (chart !== undefined) {
-      (chart.platform as ForwardedEventsPlatform).dispatch(chart, type, x, y);
-    }
+    this.slots.get(id)?.setPointer(type === 'mousemove' ? { x, y } : undefined);
   }
 
-  /** New datasets for every chart (new runs, smoothing on or off, another axis or theme). */
+  /** New lines for every chart (new runs, smoothing on or off, another axis or theme). */
   private rebuildAllLines(): void {
     for (const slot of this.slots.values()) {
-      slot.lines = this.theme === undefined ? [] : createLines(slot.definition, this.runs, this.compare, this.theme, this.options.smoothing);
-      slot.dirty = true;
-      slot.restyle = true;
-      if (slot.chart !== undefined && this.theme !== undefined) {
-        slot.chart.options = chartOptions(this.theme, this.options, this.dpr);
-        slot.chart.data.datasets = slot.lines.map((line) => line.dataset);
+      if (this.theme === undefined) {
+        slot.lines = [];
+        continue;
       }
+      slot.lines = createLines(slot.definition, this.runs, this.compare, this.theme, this.options.smoothing);
+      slot.restyle(this.theme, this.options, this.dpr);
     }
   }
 
@@ -297,10 +248,14 @@ export class ChartEngine {
         for (const slot of this.slots.values()) slot.dirty = true;
       }
       this.extent = extent;
+      const context = this.drawContext();
       for (const slot of this.slots.values()) {
-        if (slot.dirty && (slot.visible || this.capture) && slot.width > 0 && slot.height > 0 && this.hasData(slot)) {
-          this.draw(slot, extent);
+        if (context !== undefined && slot.dirty && (slot.visible || this.capture) && slot.width > 0 && slot.height > 0 && this.hasData(slot)) {
+          slot.draw(extent, context);
           drawn.push(slot.definition.id);
+        } else if (context !== undefined && slot.pointerOnly) {
+          // Only the read-out moved: the same axes, lines drawn again over them.
+          slot.redraw(context);
         }
       }
     } catch (err) {
@@ -311,42 +266,14 @@ export class ChartEngine {
     this.report(drawn, this.lastPassMs);
   }
 
-  private hasData(slot: Slot): boolean {
-    return slot.lines.some((line) => (this.data.get(line.runId)?.stores.get(line.key.series)?.length ?? 0) > 0) || slot.chart !== undefined;
+  private drawContext(): DrawContext | undefined {
+    const theme = this.theme;
+    if (theme === undefined) return undefined;
+    return { theme, options: this.options, dpr: this.dpr, store: (line: Line) => this.data.get(line.runId)?.stores.get(line.key.series) };
   }
 
-  private draw(slot: Slot, extent: Extent | undefined): void {
-    const chart = this.createChart(slot);
-    if (chart === undefined) return;
-    const layout: ColumnLayout | undefined =
-      extent === undefined ? undefined : { xMin: extent.xMin, xMax: extent.xMax, columns: Math.max(1, Math.round(slot.width * this.dpr)) };
-    for (const line of slot.lines) {
-      const store = this.data.get(line.runId)?.stores.get(line.key.series);
-      if (updateLine(line, store, layout, this.options)) slot.restyle = true;
-    }
-    // The configured options, not `chart.options`: that is Chart.js's resolved view, which
-    // after an options change stays stale until the next update and would swallow the range.
-    const x = chart.config.options?.scales?.x;
-    if (x !== undefined && extent !== undefined) {
-      x.min = extent.xMin;
-      x.max = extent.xMax;
-    }
-    chart.update(slot.restyle ? 'default' : 'none');
-    slot.restyle = false;
-    const area = chart.chartArea;
-    const yScale = chart.scales.y;
-    slot.area = {
-      left: area.left,
-      top: area.top,
-      right: area.right,
-      bottom: area.bottom,
-      xMin: extent?.xMin ?? 0,
-      xMax: extent?.xMax ?? 0,
-      yMin: yScale?.min ?? 0,
-      yMax: yScale?.max ?? 0,
-      logScale: yScale?.type === 'logarithmic',
-    };
-    slot.dirty = false;
+  private hasData(slot: ChartSlot): boolean {
+    return slot.lines.some((line) => (this.data.get(line.runId)?.stores.get(line.key.series)?.length ?? 0) > 0) || slot.hasChart;
   }
 
   private report(drawn: ChartId[], renderMs: number): void {
@@ -359,10 +286,12 @@ export class ChartEngine {
     const areas: Partial<Record<ChartId, ChartArea>> = {};
     const waiting: ChartId[] = [];
     let points = 0;
+    let hover: HoverReport | undefined;
     for (const slot of this.slots.values()) {
       if (slot.area !== undefined) areas[slot.definition.id] = slot.area;
       if (slot.dirty && this.hasData(slot)) waiting.push(slot.definition.id);
-      for (const line of slot.lines) points += line.dataset.data.length;
+      hover ??= slot.hover;
+      for (const line of slot.lines) points += line.decimator.out.length;
     }
     const transfer: Transferable[] = [];
     let lines: DrawnLine[] | undefined;
@@ -371,12 +300,13 @@ export class ChartEngine {
       for (const slot of this.slots.values()) {
         for (const line of slot.lines) {
           const out = line.decimator.out;
+          const logScale = this.options.logScale;
           const drawnLine: DrawnLine = {
             run: line.runId,
             series: line.key.series,
             kind: line.key.kind,
-            x: out.xs.slice(0, line.dataset.data.length),
-            y: Float64Array.from(line.dataset.data, (p) => (p.y === null ? Number.NaN : p.y)),
+            x: out.xs.slice(0, out.length),
+            y: out.ys.slice(0, out.length).map((y) => (shown(y, logScale) ? y : Number.NaN)),
           };
           lines.push(drawnLine);
           transfer.push(drawnLine.x.buffer, drawnLine.y.buffer);
@@ -391,6 +321,7 @@ export class ChartEngine {
       areas,
       ...(lines !== undefined ? { lines } : {}),
       waiting,
+      ...(hover !== undefined ? { hover } : {}),
       busyMs: this.busyMs + renderMs,
     };
     this.busyMs = 0;

@@ -100,6 +100,13 @@ export interface DrawnLine {
   readonly y: Float64Array;
 }
 
+/** The hover read-out on screen: the chart under the pointer and each line's nearest point. */
+export interface HoverReport {
+  readonly chart: ChartId;
+  readonly title: string;
+  readonly items: ReadonlyArray<{ readonly run: string; readonly series: SeriesName; readonly x: number; readonly y: number; readonly text: string }>;
+}
+
 export interface EngineReport {
   /** The last page message the engine had handled when it drew this. */
   readonly seq: number;
@@ -112,6 +119,8 @@ export interface EngineReport {
   readonly lines?: readonly DrawnLine[];
   /** Charts with data waiting to be drawn until they scroll into view. */
   readonly waiting: readonly ChartId[];
+  /** The read-out under the pointer, while it shows one. */
+  readonly hover?: HoverReport;
   /** Milliseconds the engine spent on this pass (ingest, smoothing, decimation, Chart.js). */
   readonly busyMs: number;
 }

@@ -4,7 +4,7 @@
 // engine last reported them.
 
 import type { ChartBackend, ChartClient } from './chartClient';
-import type { ChartArea, ChartId, ChartTheme, DrawnLine, PlotArea } from './chartProtocol';
+import type { ChartArea, ChartId, ChartTheme, DrawnLine, HoverReport, PlotArea } from './chartProtocol';
 import type { SeriesName, SeriesPoint } from './series';
 import { SERIES_NAMES } from './series';
 import type { RunPanelView } from './view';
@@ -42,6 +42,8 @@ export interface RunPanelTestHooks {
   lastEngineMs(): number;
   /** Host messages the page ignored because they did not validate. */
   rejectedMessages(): number;
+  /** The hover read-out the engine last drew, if the pointer is over a line. */
+  hover(): HoverReport | undefined;
 }
 
 declare global {
@@ -104,5 +106,6 @@ export function createTestHooks(sources: HookSources): RunPanelTestHooks {
     chartBackend: () => client.backend,
     lastEngineMs: () => client.lastReport?.busyMs ?? 0,
     rejectedMessages: sources.rejected,
+    hover: () => client.lastReport?.hover,
   };
 }

@@ -1,0 +1,217 @@
+// One chart of the run panel, drawn in two layers. Chart.js draws the axes, grid and ticks
+// into a canvas of its own, and only when they change: a new size, theme or option, another
+// x range, or lines that leave the y axis (or shrink inside it). Every other frame copies
+// that layer onto the visible canvas and draws the lines on top from the decimators' typed
+// arrays, and the hover read-out over them. A run appending a point ten times a second then
+// costs a copy and one path per line, not a Chart.js update.
+
+import { Chart } from 'chart.js';
+import type { RangeChart } from './chartConfig';
+import { chartConfiguration, chartOptions } from './chartConfig';
+import type { Line } from './chartLines';
+import { updateLine } from './chartLines';
+import { yRange } from './lineMath';
+import type { ChartArea, ChartDefinition, ChartOptions, ChartTheme, HoverReport } from './chartProtocol';
+import type { Extent } from './axisExtent';
+import type { ColumnLayout } from './decimate';
+import { formatClock, formatNumber } from './format';
+import type { HoverItem, PixelScale } from './lineDrawing';
+import { drawHover, drawLines, hoverItems } from './lineDrawing';
+import { PixelLayer } from './pixelLayer';
+import type { SeriesStore } from './series';
+
+type Canvas = OffscreenCanvas | HTMLCanvasElement;
+type Context = OffscreenCanvasRenderingContext2D | CanvasRenderingContext2D;
+
+/** What the axes layer was last fitted to. */
+interface Fit {
+  readonly xMin: number | undefined;
+  readonly xMax: number | undefined;
+  readonly range: { readonly min: number; readonly max: number } | undefined;
+}
+
+export interface DrawContext {
+  readonly theme: ChartTheme;
+  readonly options: ChartOptions;
+  readonly dpr: number;
+  readonly store: (line: Line) => SeriesStore | undefined;
+}
+
+function newCanvas(): Canvas {
+  return typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(1, 1) : document.createElement('canvas');
+}
+
+export class ChartSlot {
+  lines: Line[] = [];
+  /** Data or layout changed since the last draw. */
+  dirty = true;
+  area: ChartArea | undefined;
+  /** The read-out under the pointer, as last drawn. */
+  hover: HoverReport | undefined;
+  private chart: RangeChart | undefined;
+  private axes: Canvas | undefined;
+  private context: Context | undefined;
+  private fit: Fit | undefined;
+  private pointer: { readonly x: number; readonly y: number } | undefined;
+  private pointerMoved = false;
+  private readonly layer = new PixelLayer();
+
+  constructor(
+    readonly definition: ChartDefinition,
+    private readonly canvas: Canvas,
+    public width: number,
+    public height: number,
+    public visible: boolean,
+  ) {}
+
+  get hasChart(): boolean {
+    return this.chart !== undefined;
+  }
+
+  /** Creates the Chart.js axes layer if there is none yet. */
+  ensureChart(theme: ChartTheme, options: ChartOptions, dpr: number): RangeChart {
+    if (this.chart === undefined) {
+      this.axes = newCanvas();
+      // Chart.js draws into an OffscreenCanvas as well; its types only name HTMLCanvasElement.
+      this.chart = new Chart(this.axes as HTMLCanvasElement, chartConfiguration(theme, options, dpr));
+      this.chart.resize(this.width, this.height);
+      this.fit = undefined;
+    }
+    return this.chart;
+  }
+
+  /** New Chart.js options (theme, axis, scale, pixel ratio): the axes are fitted again. */
+  restyle(theme: ChartTheme, options: ChartOptions, dpr: number): void {
+    if (this.chart !== undefined) this.chart.options = chartOptions(theme, options, dpr);
+    this.fit = undefined;
+    this.dirty = true;
+  }
+
+  resize(width: number, height: number): void {
+    this.width = width;
+    this.height = height;
+    if (this.chart !== undefined && width > 0 && height > 0) this.chart.resize(width, height);
+    this.fit = undefined;
+    this.dirty = true;
+  }
+
+  /** The pointer moved over the chart (canvas CSS pixels) or left it (undefined). */
+  setPointer(pointer: { x: number; y: number } | undefined): void {
+    if (pointer === undefined && this.pointer === undefined) return;
+    this.pointer = pointer;
+    this.pointerMoved = true;
+  }
+
+  /** Whether only the read-out needs drawing again. */
+  get pointerOnly(): boolean {
+    return this.pointerMoved && !this.dirty && this.chart !== undefined && this.area !== undefined;
+  }
+
+  /** Brings the lines up to date, fits the axes if they no longer fit, and draws the frame. */
+  draw(extent: Extent | undefined, ctx: DrawContext): void {
+    const chart = this.ensureChart(ctx.theme, ctx.options, ctx.dpr);
+    const layout: ColumnLayout | undefined =
+      extent === undefined ? undefined : { xMin: extent.xMin, xMax: extent.xMax, columns: Math.max(1, Math.round(this.width * ctx.dpr)) };
+    for (const line of this.lines) updateLine(line, ctx.store(line), layout, ctx.options);
+    const range = yRange(
+      this.lines.map((line) => line.decimator.out),
+      ctx.options.logScale,
+    );
+    if (this.needsFit(chart, extent, range)) this.fitAxes(chart, extent, range);
+    this.compose(chart, ctx);
+    const area = chart.chartArea;
+    const y = chart.scales.y;
+    this.area = {
+      left: area.left,
+      top: area.top,
+      right: area.right,
+      bottom: area.bottom,
+      xMin: extent?.xMin ?? 0,
+      xMax: extent?.xMax ?? 0,
+      yMin: y?.min ?? 0,
+      yMax: y?.max ?? 0,
+      logScale: y?.type === 'logarithmic',
+    };
+    this.dirty = false;
+  }
+
+  /** Draws the frame again from the axes layer as it is: the pointer moved, nothing else. */
+  redraw(ctx: DrawContext): void {
+    if (this.chart !== undefined) this.compose(this.chart, ctx);
+  }
+
+  private needsFit(chart: RangeChart, extent: Extent | undefined, range: Fit['range']): boolean {
+    const fit = this.fit;
+    if (fit === undefined || fit.xMin !== extent?.xMin || fit.xMax !== extent?.xMax) return true;
+    if (range === undefined || fit.range === undefined) return range !== fit.range;
+    if (range.min === fit.range.min && range.max === fit.range.max) return false;
+    // Lines that grew but still lie inside the axis keep it: a live chart does not jump at
+    // every new low. Lines that shrank (points dropped) are fitted again.
+    const y = chart.scales.y;
+    const inside = y !== undefined && range.min >= y.min && range.max <= y.max;
+    const shrank = range.min > fit.range.min || range.max < fit.range.max;
+    return !inside || shrank;
+  }
+
+  private fitAxes(chart: RangeChart, extent: Extent | undefined, range: Fit['range']): void {
+    // The configured options, not `chart.options`: that is Chart.js's resolved view, which
+    // after an options change stays stale until the next update and would swallow the range.
+    const x = chart.config.options?.scales?.x;
+    if (x !== undefined && extent !== undefined) {
+      x.min = extent.xMin;
+      x.max = extent.xMax;
+    }
+    const points = chart.data.datasets[0]?.data;
+    if (points !== undefined) {
+      points.length = 0;
+      const at = extent?.xMin ?? 0;
+      if (range !== undefined) points.push({ x: at, y: range.min }, { x: at, y: range.max });
+    }
+    chart.update();
+    this.fit = { xMin: extent?.xMin, xMax: extent?.xMax, range };
+  }
+
+  /** The axes layer, the lines over it, then the read-out. */
+  private compose(chart: RangeChart, ctx: DrawContext): void {
+    const axes = this.axes as Canvas;
+    if (this.canvas.width !== axes.width || this.canvas.height !== axes.height) {
+      this.canvas.width = axes.width;
+      this.canvas.height = axes.height;
+    }
+    this.context ??= this.canvas.getContext('2d') as Context;
+    const g = this.context;
+    g.setTransform(1, 0, 0, 1, 0, 0);
+    g.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    g.drawImage(axes, 0, 0);
+    const scale = axes.width / Math.max(1, chart.width);
+    g.setTransform(scale, 0, 0, scale, 0, 0);
+    const { x, y } = chart.scales;
+    this.hover = undefined;
+    this.pointerMoved = false;
+    if (x === undefined || y === undefined) return;
+    drawLines(g, chart.chartArea, x, y as PixelScale, this.lines, ctx.options.logScale, scale, this.layer);
+    if (this.pointer === undefined) return;
+    const items = hoverItems(this.pointer.x, this.pointer.y, chart.chartArea, x, y as PixelScale, this.lines, ctx.options.logScale);
+    if (items.length === 0) return;
+    this.hover = this.hoverReport(items, ctx.options);
+    const bounds = { left: 0, top: 0, right: chart.width, bottom: chart.height };
+    drawHover(g, bounds, this.pointer.x, this.pointer.y, items, this.hover.title, this.hover.items.map((i) => i.text), { fontFamily: ctx.theme.fontFamily });
+  }
+
+  private hoverReport(items: readonly HoverItem[], options: ChartOptions): HoverReport {
+    const mode = options.xAxis;
+    const x = items[0]?.x ?? 0;
+    const title = mode === 'wall' ? formatClock(x, 0) : `${mode} ${formatNumber(x)}`;
+    return {
+      chart: this.definition.id,
+      title,
+      items: items.map((item) => ({
+        run: item.line.runId,
+        series: item.line.key.series,
+        x: item.x,
+        y: item.y,
+        text: `${item.line.style.label}: ${formatNumber(item.y)}`,
+      })),
+    };
+  }
+}
