@@ -45,9 +45,11 @@ export class PointBuffer {
  * append must start over, and the output length before that group.
  *
  * This loop is the engine's hottest: it runs over every point of every series on a full
- * redraw. A point's column is `floor((x - xMin) * scale)`; inside a column, a point whose x
- * lies safely between the column's edges needs no division or rounding, only two compares,
- * and only points within a hair of an edge (or out of order) compute their column exactly.
+ * redraw. A point's column is `floor((x - xMin) * scale)`. When x is sorted (always, for
+ * steps and epochs), a galloping search finds where each column's points end and the loop
+ * over them compares y only; otherwise a point whose x lies safely between the column's
+ * edges needs only two compares, and only points within a hair of an edge compute their
+ * column exactly.
  */
 function scan(
   x: ArrayLike<number>,
@@ -67,6 +69,9 @@ function scan(
   };
   let groupStart = from;
   let groupOut = out.length;
+  // Steps and epochs only grow; wall time almost always does. Checked, not assumed.
+  let sorted = true;
+  for (let j = from + 1; j < to && sorted; j++) sorted = (x[j] as number) >= (x[j - 1] as number);
   let i = from;
   while (i < to) {
     const yi = y[i] as number;
@@ -81,8 +86,6 @@ function scan(
       continue;
     }
     const c = columnOf(x[i] as number);
-    const lo = c === 0 || scale === 0 ? Number.NEGATIVE_INFINITY : xMin + (c + 1e-6) / scale;
-    const hi = c === last || scale === 0 ? Number.POSITIVE_INFINITY : xMin + (c + 1 - 1e-6) / scale;
     groupStart = i;
     groupOut = out.length;
     let min = i;
@@ -90,17 +93,51 @@ function scan(
     let minY = yi;
     let maxY = yi;
     let k = i + 1;
-    for (; k < to; k++) {
-      const yk = y[k] as number;
-      if (yk - yk !== 0) break;
-      const xk = x[k] as number;
-      if (!(xk >= lo && xk < hi) && columnOf(xk) !== c) break;
-      if (yk < minY) {
-        minY = yk;
-        min = k;
-      } else if (yk > maxY) {
-        maxY = yk;
-        max = k;
+    if (sorted) {
+      // Sorted x: the column's points end where a galloping search says, and the loop over
+      // them compares y only.
+      let end = to;
+      if (c !== last && scale !== 0) {
+        let step = 1;
+        let below = i;
+        while (below + step < to && columnOf(x[below + step] as number) === c) {
+          below += step;
+          step *= 2;
+        }
+        let above = Math.min(below + step, to);
+        while (below + 1 < above) {
+          const mid = (below + above) >>> 1;
+          if (columnOf(x[mid] as number) === c) below = mid;
+          else above = mid;
+        }
+        end = above;
+      }
+      for (; k < end; k++) {
+        const yk = y[k] as number;
+        if (yk - yk !== 0) break;
+        if (yk < minY) {
+          minY = yk;
+          min = k;
+        } else if (yk > maxY) {
+          maxY = yk;
+          max = k;
+        }
+      }
+    } else {
+      const lo = c === 0 || scale === 0 ? Number.NEGATIVE_INFINITY : xMin + (c + 1e-6) / scale;
+      const hi = c === last || scale === 0 ? Number.POSITIVE_INFINITY : xMin + (c + 1 - 1e-6) / scale;
+      for (; k < to; k++) {
+        const yk = y[k] as number;
+        if (yk - yk !== 0) break;
+        const xk = x[k] as number;
+        if (!(xk >= lo && xk < hi) && columnOf(xk) !== c) break;
+        if (yk < minY) {
+          minY = yk;
+          min = k;
+        } else if (yk > maxY) {
+          maxY = yk;
+          max = k;
+        }
       }
     }
     emit(x, y, i, min, max, k - 1, out);
