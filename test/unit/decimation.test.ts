@@ -84,6 +84,20 @@ describe('decimation', () => {
     assertKeepsColumns(x, y, layout, out);
   });
 
+  it('keeps every column when x steps back (a wall clock set back mid-run), as when sorted', () => {
+    const { x, y } = series(100_000, 5);
+    // The second half's clock is 20,000 behind: its x revisits columns the first half drew.
+    for (let i = 50_000; i < x.length; i++) x[i] = (x[i] as number) - 20_000;
+    const out = decimate(x, y, x.length, layout);
+    assert.ok(out.length <= 4 * (layout.columns + 200), `${out.length} points`);
+    assertKeepsColumns(x, y, layout, out);
+    // Two clocks interleaved, far apart: no search may jump from one over the other.
+    const n = 10_000;
+    const xi = Float64Array.from({ length: n }, (_, i) => (i % 2 === 0 ? i / 2 + 1 : 90_000 + i));
+    const yi = Float64Array.from({ length: n }, (_, i) => (i % 2 === 0 ? 1 + (i % 7) : -1 - (i % 5)));
+    assertKeepsColumns(xi, yi, layout, decimate(xi, yi, n, layout));
+  });
+
   it('keeps a one-point spike and a one-point dip', () => {
     const { x, y } = series(100_000, 11);
     y[61_234] = 50;

@@ -93,51 +93,39 @@ function scan(
     let minY = yi;
     let maxY = yi;
     let k = i + 1;
-    if (sorted) {
-      // Sorted x: the column's points end where a galloping search says, and the loop over
-      // them compares y only.
-      let end = to;
-      if (c !== last && scale !== 0) {
-        let step = 1;
-        let below = i;
-        while (below + step < to && columnOf(x[below + step] as number) === c) {
-          below += step;
-          step *= 2;
-        }
-        let above = Math.min(below + step, to);
-        while (below + 1 < above) {
-          const mid = (below + above) >>> 1;
-          if (columnOf(x[mid] as number) === c) below = mid;
-          else above = mid;
-        }
-        end = above;
+    // Sorted x: the column's points end where a galloping search says, and the loop over
+    // them compares y only. Otherwise each point's x is checked against the column's edges.
+    let end = to;
+    if (sorted && c !== last && scale !== 0) {
+      let step = 1;
+      let below = i;
+      while (below + step < to && columnOf(x[below + step] as number) === c) {
+        below += step;
+        step *= 2;
       }
-      for (; k < end; k++) {
-        const yk = y[k] as number;
-        if (yk - yk !== 0) break;
-        if (yk < minY) {
-          minY = yk;
-          min = k;
-        } else if (yk > maxY) {
-          maxY = yk;
-          max = k;
-        }
+      let above = Math.min(below + step, to);
+      while (below + 1 < above) {
+        const mid = (below + above) >>> 1;
+        if (columnOf(x[mid] as number) === c) below = mid;
+        else above = mid;
       }
-    } else {
-      const lo = c === 0 || scale === 0 ? Number.NEGATIVE_INFINITY : xMin + (c + 1e-6) / scale;
-      const hi = c === last || scale === 0 ? Number.POSITIVE_INFINITY : xMin + (c + 1 - 1e-6) / scale;
-      for (; k < to; k++) {
-        const yk = y[k] as number;
-        if (yk - yk !== 0) break;
+      end = above;
+    }
+    const lo = sorted || c === 0 || scale === 0 ? Number.NEGATIVE_INFINITY : xMin + (c + 1e-6) / scale;
+    const hi = sorted || c === last || scale === 0 ? Number.POSITIVE_INFINITY : xMin + (c + 1 - 1e-6) / scale;
+    for (; k < end; k++) {
+      const yk = y[k] as number;
+      if (yk - yk !== 0) break;
+      if (!sorted) {
         const xk = x[k] as number;
         if (!(xk >= lo && xk < hi) && columnOf(xk) !== c) break;
-        if (yk < minY) {
-          minY = yk;
-          min = k;
-        } else if (yk > maxY) {
-          maxY = yk;
-          max = k;
-        }
+      }
+      if (yk < minY) {
+        minY = yk;
+        min = k;
+      } else if (yk > maxY) {
+        maxY = yk;
+        max = k;
       }
     }
     emit(x, y, i, min, max, k - 1, out);
