@@ -165,6 +165,12 @@ export async function expectWebviewRendered(
     const fresh = session.consoleEntries.slice(since);
     const thrown = fresh.filter((e) => e.type === 'pageerror' && WEBVIEW_ERROR.test(e.where));
     if (thrown.length > 0 || Date.now() > deadline) {
+      // The error can be logged before this loop first sees the webview's frame: look again
+      // for a moment, so the report names the webview that threw.
+      for (let tries = 0; frame === undefined && thrown.length > 0 && tries < 12; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        frame = await findWebviewFrame(session.page, expectation.frame);
+      }
       const state = frame
         ? `its frame (${expectation.frame}) is there but ${expectation.rendered} never appeared`
         : `no webview has ${expectation.frame}`;
