@@ -13,6 +13,7 @@ import type { MessageType } from '../../src/shared/protocol/message';
 import type { Line } from './chartLines';
 import { createLines } from './chartLines';
 import { shown } from './lineMath';
+import { warmUp } from './warmUp';
 import { ChartSlot } from './chartSlot';
 import type { DrawContext } from './chartSlot';
 import type {
@@ -51,6 +52,9 @@ import { IncrementalSmoother } from './smoothing';
 export const LINES_IN_REPORT_LIMIT = 20_000;
 
 export type EnginePost = <T>(message: MessageType<T>, payload: T, transfer: Transferable[]) => void;
+
+/** One display frame at 60 Hz. */
+const FRAME_MS = 1000 / 60;
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
@@ -101,9 +105,15 @@ export class ChartEngine {
       this.scheduled = true;
       // Rest at least as long as the last pass took: on a slow or busy machine the engine
       // then uses at most half a core and draws less often, instead of falling behind.
-      const rest = this.lastPassEnd + this.lastPassMs - now();
+      // After a frame or more of quiet (a new backlog, the first point in a while) the pass
+      // runs at once; while data keeps coming it waits for the next frame, so a burst is
+      // drawn once.
+      const t = now();
+      const rest = this.lastPassEnd + this.lastPassMs - t;
       if (rest > 0) {
         setTimeout(() => this.schedule(() => this.render()), rest);
+      } else if (t - this.lastPassEnd >= FRAME_MS) {
+        setTimeout(() => this.render(), 0);
       } else {
         this.schedule(() => this.render());
       }
@@ -131,8 +141,9 @@ export class ChartEngine {
     // Charts on screen get their axes now, before any data: Chart.js's first chart is its
     // slowest, and the page is still waiting for the host's backlog.
     for (const slot of this.slots.values()) {
-      if (slot.visible && slot.width > 0 && slot.height > 0) slot.ensureChart(theme, this.options, dpr);
+      if (slot.visible && slot.width > 0 && slot.height > 0) slot.showEmpty(theme, this.options, dpr);
     }
+    warmUp();
   }
 
   private setRuns(runs: readonly EngineRun[], compare: boolean): void {

@@ -6,7 +6,7 @@
 // costs a copy and one path per line, not a Chart.js update.
 
 import { Chart } from 'chart.js';
-import type { RangeChart } from './chartConfig';
+import type { ChartPoint, RangeChart } from './chartConfig';
 import { chartConfiguration, chartOptions } from './chartConfig';
 import type { Line } from './chartLines';
 import { updateLine } from './chartLines';
@@ -37,8 +37,22 @@ export interface DrawContext {
   readonly store: (line: Line) => SeriesStore | undefined;
 }
 
-function newCanvas(): Canvas {
-  return typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(1, 1) : document.createElement('canvas');
+/** The x range and the two range points the y axis fits (see rangeDataset). */
+function setFit(
+  x: { min?: unknown; max?: unknown } | undefined,
+  points: ChartPoint[] | undefined,
+  extent: Extent | undefined,
+  range: Fit['range'],
+): void {
+  if (x !== undefined && extent !== undefined) {
+    x.min = extent.xMin;
+    x.max = extent.xMax;
+  }
+  if (points !== undefined) {
+    points.length = 0;
+    const at = extent?.xMin ?? 0;
+    if (range !== undefined) points.push({ x: at, y: range.min }, { x: at, y: range.max });
+  }
 }
 
 export class ChartSlot {
@@ -68,15 +82,38 @@ export class ChartSlot {
     return this.chart !== undefined;
   }
 
-  /** Creates the Chart.js axes layer if there is none yet. */
-  ensureChart(theme: ChartTheme, options: ChartOptions, dpr: number): RangeChart {
-    if (this.chart === undefined) {
-      this.axes = newCanvas();
-      // Chart.js draws into an OffscreenCanvas as well; its types only name HTMLCanvasElement.
-      this.chart = new Chart(this.axes as HTMLCanvasElement, chartConfiguration(theme, options, dpr));
-      this.chart.resize(this.width, this.height);
-      this.fit = undefined;
-    }
+  /**
+   * Shows the empty axes before any data comes (the chart is on screen at setup), and makes
+   * the frame's buffers, so the first data costs neither.
+   */
+  showEmpty(theme: ChartTheme, options: ChartOptions, dpr: number): void {
+    if (this.chart !== undefined) return;
+    const chart = this.createChart(theme, options, dpr, undefined, undefined);
+    const context = { theme, options, dpr, store: () => undefined };
+    this.compose(chart, context);
+    const g = this.context;
+    if (g === undefined) return;
+    g.save();
+    g.setTransform(1, 0, 0, 1, 0, 0);
+    this.layer.prepare(g, this.canvas.width, this.canvas.height);
+    g.restore();
+  }
+
+  /**
+   * The Chart.js axes layer, created already sized and fitted: its constructor's own update
+   * is then the only one (a resize or a fit after it would each be another full update).
+   */
+  private createChart(theme: ChartTheme, options: ChartOptions, dpr: number, extent: Extent | undefined, range: Fit['range']): RangeChart {
+    // Chart.js reads the CSS size off the canvas, then scales it by the pixel ratio.
+    const axes = typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(this.width, this.height) : document.createElement('canvas');
+    axes.width = this.width;
+    axes.height = this.height;
+    const config = chartConfiguration(theme, options, dpr);
+    setFit(config.options?.scales?.x, config.data.datasets[0]?.data, extent, range);
+    this.axes = axes;
+    // Chart.js draws into an OffscreenCanvas as well; its types only name HTMLCanvasElement.
+    this.chart = new Chart(axes as HTMLCanvasElement, config);
+    this.fit = { xMin: extent?.xMin, xMax: extent?.xMax, range };
     return this.chart;
   }
 
@@ -90,8 +127,8 @@ export class ChartSlot {
   resize(width: number, height: number): void {
     this.width = width;
     this.height = height;
+    // Chart.js's resize is a full update with the fitted ranges it holds: no refit after it.
     if (this.chart !== undefined && width > 0 && height > 0) this.chart.resize(width, height);
-    this.fit = undefined;
     this.dirty = true;
   }
 
@@ -109,7 +146,6 @@ export class ChartSlot {
 
   /** Brings the lines up to date, fits the axes if they no longer fit, and draws the frame. */
   draw(extent: Extent | undefined, ctx: DrawContext): void {
-    const chart = this.ensureChart(ctx.theme, ctx.options, ctx.dpr);
     const layout: ColumnLayout | undefined =
       extent === undefined ? undefined : { xMin: extent.xMin, xMax: extent.xMax, columns: Math.max(1, Math.round(this.width * ctx.dpr)) };
     for (const line of this.lines) updateLine(line, ctx.store(line), layout, ctx.options);
@@ -117,7 +153,9 @@ export class ChartSlot {
       this.lines.map((line) => line.decimator.out),
       ctx.options.logScale,
     );
-    if (this.needsFit(chart, extent, range)) this.fitAxes(chart, extent, range);
+    let chart = this.chart;
+    if (chart === undefined) chart = this.createChart(ctx.theme, ctx.options, ctx.dpr, extent, range);
+    else if (this.needsFit(chart, extent, range)) this.fitAxes(chart, extent, range);
     this.compose(chart, ctx);
     const area = chart.chartArea;
     const y = chart.scales.y;
@@ -156,17 +194,7 @@ export class ChartSlot {
   private fitAxes(chart: RangeChart, extent: Extent | undefined, range: Fit['range']): void {
     // The configured options, not `chart.options`: that is Chart.js's resolved view, which
     // after an options change stays stale until the next update and would swallow the range.
-    const x = chart.config.options?.scales?.x;
-    if (x !== undefined && extent !== undefined) {
-      x.min = extent.xMin;
-      x.max = extent.xMax;
-    }
-    const points = chart.data.datasets[0]?.data;
-    if (points !== undefined) {
-      points.length = 0;
-      const at = extent?.xMin ?? 0;
-      if (range !== undefined) points.push({ x: at, y: range.min }, { x: at, y: range.max });
-    }
+    setFit(chart.config.options?.scales?.x, chart.data.datasets[0]?.data, extent, range);
     chart.update();
     this.fit = { xMin: extent?.xMin, xMax: extent?.xMax, range };
   }

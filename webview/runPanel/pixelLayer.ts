@@ -109,6 +109,16 @@ export class PixelLayer {
     this.used = true;
   }
 
+  /**
+   * Allocates the buffers for a frame of this size and lays one fully transparent frame over
+   * `ctx` (no visible change), so the first real frame pays for neither.
+   */
+  prepare(ctx: Context, width: number, height: number): void {
+    this.begin(width, height, { left: 0, top: 0, right: width, bottom: height });
+    this.span(0, 0, 0, { r: 0, g: 0, b: 0, a: 0 });
+    this.end(ctx);
+  }
+
   /** Lays the painted spans over `ctx` (device pixels, identity transform). */
   end(ctx: Context): void {
     if (this.image === undefined || !this.used) return;
