@@ -1,0 +1,53 @@
+// Reads a `.nii` or `.nii.gz` file from disk for the host and the preview CLI (Node only; the
+// webview decodes in its worker). Gzip is recognised by its magic bytes, not the name. The
+// decompressed size is bounded, so a huge or lying file is refused with a message instead
+// of exhausting memory.
+
+import { readFile } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
+import { NiftiError } from '../shared/nifti/header';
+import type { NiftiVolume } from '../shared/nifti/volume';
+import { readNifti } from '../shared/nifti/volume';
+
+/** The largest decoded volume read: 2 GiB. */
+export const MAX_VOLUME_BYTES = 2 ** 31;
+
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+/** The file's NIfTI bytes (gunzipped if needed); errors name the file and what to do. */
+export async function readNiftiBytes(file: string, maxBytes = MAX_VOLUME_BYTES): Promise<Uint8Array> {
+  let raw: Buffer;
+  try {
+    raw = await readFile(file);
+  } catch (err) {
+    throw new NiftiError(`${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (!isGzip(raw)) {
+    if (raw.length > maxBytes) throw new NiftiError(`${file}: ${raw.length} bytes, more than the ${maxBytes} bytes a volume may have here`);
+    return raw;
+  }
+  try {
+    return gunzipSync(raw, { maxOutputLength: maxBytes });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE' || /Cannot create a Buffer larger|too large/i.test((err as Error).message)) {
+      throw new NiftiError(`${file}: decompresses to more than ${maxBytes} bytes, more than a volume may have here`);
+    }
+    if (code === 'Z_BUF_ERROR' || /unexpected end of file/i.test((err as Error).message)) {
+      throw new NiftiError(`${file}: the gzip data is cut short (the file may be incomplete: copy it again)`);
+    }
+    throw new NiftiError(`${file}: not valid gzip data (${(err as Error).message})`);
+  }
+}
+
+export async function readNiftiFile(file: string, maxBytes = MAX_VOLUME_BYTES): Promise<NiftiVolume> {
+  const bytes = await readNiftiBytes(file, maxBytes);
+  try {
+    return readNifti(bytes);
+  } catch (err) {
+    if (err instanceof NiftiError) throw new NiftiError(`${file}: ${err.message}`);
+    throw err;
+  }
+}
