@@ -148,6 +148,27 @@ def test_format_reports_every_bad_record_on_stderr(tmp_path):
     assert len(errors) == 3
 
 
+def test_format_with_index_gives_every_record_a_line_in_order(tmp_path):
+    demo = make_demo_data(tmp_path)
+    lines = (demo / "records.jsonl").read_text().splitlines()
+    bad = json.loads(lines[1])
+    bad["image_file"] = "Images/missing.nii.gz"
+    lines[1] = json.dumps(bad)
+    lines[3] = '{"dataset_name": "Demo",'
+    (demo / "records.jsonl").write_text("\n".join(lines[:5]) + "\n")
+    result = cli(
+        "format", "--records", str(demo / "records.jsonl"), "--tasks", str(demo / "tasks.json"),
+        "--model-family", "qwen2_5_vl", "--with-index",
+    )  # fmt: skip
+    assert result.returncode == 1
+    out = sorted((json.loads(line) for line in result.stdout.splitlines()), key=lambda line: line["index"])
+    assert [line["index"] for line in out] == [0, 1, 2, 3, 4]
+    assert list(out[0]) == ["index", "messages", "image_size", "model_image_size"]
+    assert "image file not found" in out[1]["error"] and "records.jsonl:2" in out[1]["error"]
+    assert "not valid JSON" in out[3]["error"]
+    assert "messages" in out[2] and "messages" in out[4]
+
+
 def write_model_folder(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps({"model_type": "qwen2_5_vl"}))

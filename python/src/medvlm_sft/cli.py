@@ -59,7 +59,9 @@ def _cmd_format(args: argparse.Namespace) -> int:
     from medvlm_sft.data.formatting import FormatOptions
 
     options = FormatOptions(args.detection_prompt, args.box_convention)
-    return run_format_command(args.records, args.tasks, args.model_family, args.limit, args.model, options=options)
+    return run_format_command(
+        args.records, args.tasks, args.model_family, args.limit, args.model, options=options, with_index=args.with_index
+    )
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
@@ -171,6 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="decides the resize (generic: the --model processor's fixed height and width, else the slice's size)",
     )
     p.add_argument("--limit", type=int, default=None, help="only the first N records of the file")
+    p.add_argument(
+        "--with-index",
+        action="store_true",
+        help='start each line with the record\'s 0-based "index", and print {"index", "error"} for a bad record',
+    )
     p.add_argument(
         "--model",
         type=Path,

@@ -32,11 +32,14 @@ def run_format_command(
     model: Path | None = None,
     *,
     options: FormatOptions = REFERENCE,
+    with_index: bool = False,
 ) -> int:
     """One JSON line per record on stdout: messages, image_size [H, W], model_image_size [H2, W2].
 
     Bad records are reported on stderr (file:line and why) and get no line; the exit status is
-    then 1. A file that cannot be read at all exits with 2.
+    then 1. A file that cannot be read at all exits with 2. With `with_index`, every line starts
+    with the record's 0-based index and a bad record gets a line too, {"index", "error"}, so a
+    reader (the sample preview) can match lines to records.
     """
     try:
         resize = resize_rule(family, model)  # type: ignore[arg-type]
@@ -65,9 +68,18 @@ def run_format_command(
             d = describe(item, info, resize)
         except DataError as e:
             problems.append(e)
+            if with_index:
+                out.write(json.dumps({"index": rec.index, "error": str(e)}) + "\n")
             continue
         line = {"messages": d.messages, "image_size": list(d.image_size), "model_image_size": list(d.model_image_size)}
+        if with_index:
+            line = {"index": rec.index, **line}
         out.write(json.dumps(line) + "\n")
+    if with_index:
+        # Records that did not even parse (a broken line) have their index in the problem.
+        for problem in problems:
+            if problem.record is not None and all(problem.record != r.index for r in recs):
+                out.write(json.dumps({"index": problem.record, "error": str(problem)}) + "\n")
     out.flush()
     problems.sort(key=lambda p: p.record if p.record is not None else -1)
     for problem in problems:
