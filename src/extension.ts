@@ -8,6 +8,7 @@ import { registerMergeRun } from './commands/mergeRun';
 import { registerOpenConfigEditor } from './commands/openConfigEditor';
 import { registerOpenRunLog } from './commands/openRunLog';
 import { registerOpenRunPanel, showRunPanel } from './commands/openRunPanel';
+import { registerPreviewSamples } from './commands/previewSamples';
 import { registerRefreshRuns } from './commands/refreshRuns';
 import { registerRestartRun } from './commands/restartRun';
 import { registerResumeRun } from './commands/resumeRun';
@@ -62,6 +63,7 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
     configEditor.disposable,
     registerOpenConfigEditor(configEditor.provider),
+    registerPreviewSamples({ extensionUri: context.extensionUri, python, log }),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration('medvlm.pythonPath')) {
         python.invalidate();

@@ -1,0 +1,59 @@
+// "MedVLM: Preview dataset samples": a records file's samples as the trainer sees them (palette,
+// or the explorer's context menu on a .jsonl/.json records file). The task metadata is the
+// tasks.json beside the records when there is one. Reading images and records runs nothing;
+// the trainer's exact prompts need its Python, so only in a trusted workspace.
+
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import * as vscode from 'vscode';
+import { SampleSource } from '../core/preview/sampleSource';
+import { trainerEnv } from '../core/trainerCommand';
+import type { PythonEnvironment } from '../python/pythonEnv';
+import { SamplePreviewPanel } from '../webviews/samplePreview';
+
+const RECORDS = /\.(jsonl|json)$/i;
+
+export interface PreviewSamplesDeps {
+  readonly extensionUri: vscode.Uri;
+  readonly python: PythonEnvironment;
+  readonly log: vscode.LogOutputChannel;
+}
+
+export function registerPreviewSamples(deps: PreviewSamplesDeps): vscode.Disposable {
+  return vscode.commands.registerCommand('medvlm.previewSamples', async (arg?: unknown, tasksArg?: unknown) => {
+    const records = await pickRecords(arg);
+    if (records === undefined) return;
+    const beside = path.join(path.dirname(records), 'tasks.json');
+    const tasksFile = typeof tasksArg === 'string' ? tasksArg : tasksArg instanceof vscode.Uri ? tasksArg.fsPath : existsSync(beside) && path.basename(records) !== 'tasks.json' ? beside : undefined;
+    let source: SampleSource;
+    try {
+      source = await SampleSource.open({ recordsFile: records, ...(tasksFile !== undefined ? { tasksFile } : {}) });
+    } catch (err) {
+      void vscode.window.showErrorMessage(`MedVLM: cannot preview ${path.basename(records)}: ${(err as Error).message}`);
+      return;
+    }
+    SamplePreviewPanel.show(deps.extensionUri, source, {
+      title: `Samples: ${path.basename(records)}`,
+      log: (line) => deps.log.warn(line),
+      runner: async () => {
+        if (!vscode.workspace.isTrusted) return undefined;
+        const python = await deps.python.existing();
+        return python === undefined ? undefined : { python, env: trainerEnv(deps.extensionUri.fsPath) };
+      },
+    });
+  });
+}
+
+async function pickRecords(arg: unknown): Promise<string | undefined> {
+  if (arg instanceof vscode.Uri && RECORDS.test(arg.fsPath)) return arg.fsPath;
+  if (typeof arg === 'string' && RECORDS.test(arg)) return arg;
+  const active = vscode.window.activeTextEditor?.document.uri;
+  if (active?.scheme === 'file' && RECORDS.test(active.fsPath) && path.basename(active.fsPath) !== 'tasks.json') return active.fsPath;
+  const picked = await vscode.window.showOpenDialog({
+    canSelectMany: false,
+    openLabel: 'Preview samples',
+    filters: { 'Records (JSON Lines, JSON)': ['jsonl', 'json'] },
+    ...(vscode.workspace.workspaceFolders?.[0] !== undefined ? { defaultUri: vscode.workspace.workspaceFolders[0].uri } : {}),
+  });
+  return picked?.[0]?.fsPath;
+}

@@ -1,0 +1,225 @@
+// The sample preview's data, host side (Node, no `vscode`): a records file's records, one
+// sample at a time as the trainer sees it (the NIfTI slice scaled per slice to 0-255 the way
+// the reference does it, in float32, truncated), its overlays and their measurements, and the
+// exact prompts and targets from the trainer's own `format` command. Volumes are decoded once
+// and kept while recent (a few at most), since neighbouring records share them.
+
+import { execa } from 'execa';
+import path from 'node:path';
+import { NiftiError } from '../../shared/nifti/header';
+import type { NiftiVolume } from '../../shared/nifti/volume';
+import { measureOverlays } from '../../shared/preview/measure';
+import type { Overlays, TaskKind } from '../../shared/preview/overlays';
+import { columnar, detectKind, OverlayError, recordOverlays } from '../../shared/preview/overlays';
+import type { ModelFamily, RecordItem, SampleImage, SamplePayload, SampleText } from '../../shared/protocol/samplePreview';
+import { readNiftiFile } from '../niftiFile';
+import type { RecordEntry } from './recordsFile';
+import { readJsonFile, readRecords, RecordsError, resolveFromRecords } from './recordsFile';
+
+/** Decoded volumes kept: neighbouring records mostly share one. */
+const VOLUME_CACHE = 3;
+
+export interface SampleSourceOptions {
+  readonly recordsFile: string;
+  /** The task metadata file; MedVision records need it for labels and landmark names. */
+  readonly tasksFile?: string;
+}
+
+/** How to run the trainer's CLI: its interpreter and environment (PYTHONPATH set). */
+export interface TrainerRunner {
+  readonly python: string;
+  readonly env: Record<string, string>;
+}
+
+type Json = Record<string, unknown>;
+
+/**
+ * The per-slice min-max to uint8 of the reference (`((x - min) / (max - min) * 255)
+ * .astype(uint8)` on float32 values): each step rounded to float32 as numpy does, then
+ * truncated. A constant slice is black; NaN voxels become 0.
+ */
+export function toGrey(values: Float64Array): { pixels: Uint8Array; min: number; max: number } {
+  const f = Math.fround;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (const v of values) {
+    const x = f(v);
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  const pixels = new Uint8Array(values.length);
+  if (hi > lo) {
+    const range = f(hi - lo);
+    for (let i = 0; i < values.length; i++) {
+      const q = f(f(f(values[i] as number) - lo) / range);
+      const level = Math.trunc(f(q * 255));
+      pixels[i] = level >= 0 && level <= 255 ? level : 0;
+    }
+  }
+  return { pixels, min: lo <= hi ? lo : 0, max: lo <= hi ? hi : 0 };
+}
+
+export class SampleSource {
+  private readonly volumes = new Map<string, Promise<NiftiVolume>>();
+  private readonly landmarks = new Map<string, Promise<unknown>>();
+
+  private constructor(
+    readonly options: SampleSourceOptions,
+    readonly entries: readonly RecordEntry[],
+    private readonly tasks: Json | undefined,
+  ) {}
+
+  static async open(options: SampleSourceOptions): Promise<SampleSource> {
+    const entries = await readRecords(options.recordsFile);
+    let tasks: Json | undefined;
+    if (options.tasksFile !== undefined) {
+      const parsed = await readJsonFile(options.tasksFile, 'task metadata');
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        throw new RecordsError(`${options.tasksFile}: the task metadata must be an object keyed by "{dataset_name}/{kind}/{taskID}" or "{dataset_name}/{taskID}"`);
+      }
+      tasks = parsed as Json;
+    }
+    return new SampleSource(options, entries, tasks);
+  }
+
+  /** The list the panel shows: kind, dataset and a detail per record, or its error. */
+  items(): RecordItem[] {
+    return this.entries.map((entry) => {
+      if ('error' in entry) return { index: entry.index, line: entry.line, error: entry.error };
+      const record = entry.record;
+      try {
+        const kind = detectKind(record);
+        return { index: entry.index, line: entry.line, kind, ...describe(record, kind, this.tasks) };
+      } catch (err) {
+        return { index: entry.index, line: entry.line, error: (err as Error).message };
+      }
+    });
+  }
+
+  /** One sample: its slice, overlays and measurements; what fails is said, the rest shown. */
+  async sample(index: number): Promise<SamplePayload> {
+    const entry = this.entries[index];
+    if (entry === undefined) throw new RecordsError(`there is no record ${index} (the file holds ${this.entries.length})`);
+    const where = entry.line > 0 ? `line ${entry.line}` : `record ${index}`;
+    if ('error' in entry) return { index, caption: where, measurements: [], problems: [entry.error] };
+    const record = entry.record;
+    const problems: string[] = [];
+    let kind: TaskKind | undefined;
+    try {
+      kind = detectKind(record);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+    const imageField = kind === 'generic' ? (record.image ?? record.image_file) : (record.image_file ?? record.image);
+    const sliceDim = record.slice_dim;
+    const sliceIdx = record.slice_idx;
+    const caption = [where, typeof imageField === 'string' ? imageField : undefined, typeof sliceDim === 'number' ? `slice ${String(sliceIdx)} along dimension ${sliceDim}` : undefined]
+      .filter((part) => part !== undefined)
+      .join(' · ');
+    let image: SampleImage | undefined;
+    if (typeof imageField !== 'string' || imageField === '') {
+      problems.push('the record names no image (`image_file`, or `image` for a generic record)');
+    } else if (!/\.nii(\.gz)?$/i.test(imageField)) {
+      problems.push(`${imageField}: only NIfTI images (.nii, .nii.gz) are previewed`);
+    } else {
+      try {
+        image = await this.slice(resolveFromRecords(this.options.recordsFile, imageField), sliceDim, sliceIdx);
+      } catch (err) {
+        if (!(err instanceof NiftiError)) throw err;
+        problems.push(err.message);
+      }
+    }
+    let overlays: Overlays | undefined;
+    if (kind !== undefined) {
+      try {
+        overlays = recordOverlays(record, this.tasks, await this.landmarkFile(record));
+      } catch (err) {
+        if (!(err instanceof OverlayError || err instanceof RecordsError)) throw err;
+        problems.push(err.message);
+      }
+    }
+    const measurements = kind !== undefined && overlays !== undefined && image?.spacing !== undefined ? measureOverlays(record, kind, overlays, image.spacing) : [];
+    return { index, caption, ...(image !== undefined ? { image } : {}), ...(overlays !== undefined ? { overlays } : {}), measurements, problems };
+  }
+
+  /**
+   * Every record's exact prompt and target for a model family, from one run of the trainer's
+   * `format --with-index` over the whole file (it is the trainer's text, not a copy of it).
+   */
+  async texts(family: ModelFamily, runner: TrainerRunner): Promise<Record<string, SampleText | { error: string }>> {
+    const args = ['-m', 'medvlm_sft', 'format', '--records', this.options.recordsFile, '--model-family', family, '--with-index'];
+    if (this.options.tasksFile !== undefined) args.push('--tasks', this.options.tasksFile);
+    const result = await execa(runner.python, args, { env: runner.env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 120_000, maxBuffer: 256 * 1024 * 1024 });
+    const texts: Record<string, SampleText | { error: string }> = {};
+    for (const line of result.stdout.split('\n')) {
+      if (line.trim() === '') continue;
+      const parsed = JSON.parse(line) as { index: number; error?: string; messages?: Array<{ role: string; content: Array<{ type: string; text?: string }> }>; model_image_size?: [number, number] };
+      if (parsed.error !== undefined) {
+        texts[String(parsed.index)] = { error: parsed.error };
+        continue;
+      }
+      const text = (role: string) => parsed.messages?.find((m) => m.role === role)?.content.find((c) => c.type === 'text')?.text ?? '';
+      texts[String(parsed.index)] = { prompt: text('user'), target: text('assistant'), modelImageSize: parsed.model_image_size ?? [0, 0] };
+    }
+    if (result.exitCode !== 0 && result.exitCode !== 1) {
+      const reason = result.stderr.trim().split('\n').pop() ?? `exit status ${String(result.exitCode)}`;
+      throw new RecordsError(`the trainer could not format ${path.basename(this.options.recordsFile)}: ${reason}`);
+    }
+    return texts;
+  }
+
+  private async slice(file: string, sliceDim: unknown, sliceIdx: unknown): Promise<SampleImage> {
+    if (typeof sliceDim !== 'number' || typeof sliceIdx !== 'number') throw new NiftiError('the record needs `slice_dim` and `slice_idx` numbers');
+    const volume = await this.volume(file);
+    const slice = volume.slice(sliceDim, sliceIdx);
+    const { pixels, min, max } = toGrey(slice.values);
+    const inPlane = [0, 1, 2].filter((axis) => axis !== sliceDim);
+    const spacing = inPlane.map((axis) => Math.fround(volume.header.pixdim[axis] ?? 1)) as [number, number];
+    return { width: slice.shape[1], height: slice.shape[0], pixels, min, max, spacing };
+  }
+
+  private volume(file: string): Promise<NiftiVolume> {
+    let volume = this.volumes.get(file);
+    if (volume === undefined) {
+      volume = readNiftiFile(file);
+      volume.catch(() => this.volumes.delete(file));
+      this.volumes.set(file, volume);
+      while (this.volumes.size > VOLUME_CACHE) this.volumes.delete(this.volumes.keys().next().value as string);
+    } else {
+      // Most recently used last.
+      this.volumes.delete(file);
+      this.volumes.set(file, volume);
+    }
+    return volume;
+  }
+
+  private async landmarkFile(record: Json): Promise<unknown> {
+    const name = record.landmark_file;
+    if (typeof name !== 'string') return undefined;
+    const file = resolveFromRecords(this.options.recordsFile, name);
+    let landmarks = this.landmarks.get(file);
+    if (landmarks === undefined) {
+      landmarks = readJsonFile(file, 'landmark file');
+      this.landmarks.set(file, landmarks);
+    }
+    return landmarks;
+  }
+}
+
+/** The dataset and a short detail (label name, metric) for the record list. */
+function describe(record: Json, kind: TaskKind, tasks: Json | undefined): { dataset?: string; detail?: string } {
+  const dataset = typeof record.dataset_name === 'string' ? record.dataset_name : undefined;
+  const profile = (columnar(record.biometric_profile) ?? {}) as Json;
+  let detail: string | undefined;
+  if (kind === 'detection' || kind === 'tumor_lesion') {
+    const entry = tasks?.[`${dataset ?? ''}/${kind}/${String(record.taskID)}`] ?? tasks?.[`${dataset ?? ''}/${String(record.taskID)}`];
+    const labels = typeof entry === 'object' && entry !== null ? (entry as Json).labels_map : undefined;
+    const name = typeof labels === 'object' && labels !== null ? (labels as Json)[String(record.label)] : undefined;
+    detail = name !== undefined ? String(name) : `label ${String(record.label)}`;
+  } else if (kind === 'angle_distance') {
+    detail = `${String(profile.metric_type)} ${String(profile.metric_key)}`;
+  } else {
+    detail = typeof record.image === 'string' ? path.basename(record.image) : undefined;
+  }
+  return { ...(dataset !== undefined ? { dataset } : {}), ...(detail !== undefined ? { detail } : {}) };
+}

@@ -1,0 +1,162 @@
+// Messages between the sample preview panel and the extension host. The host reads records,
+// volumes and the trainer's prompts; the page lists records and draws one sample at a time.
+// Every payload is checked on arrival (a records file is user data: text in it is shown,
+// never interpreted).
+
+import type { Overlays } from '../preview/overlays';
+import { defineMessage, isFiniteNumber, isObject, isString } from './message';
+
+export type ModelFamily = 'qwen2_5_vl' | 'medgemma';
+export const MODEL_FAMILIES: readonly ModelFamily[] = ['qwen2_5_vl', 'medgemma'];
+export const FAMILY_LABELS: Readonly<Record<ModelFamily, string>> = { qwen2_5_vl: 'Qwen2.5-VL', medgemma: 'MedGemma' };
+
+/** One row of the record list. */
+export interface RecordItem {
+  readonly index: number;
+  /** 1-based line in a .jsonl file, 0 for a .json array. */
+  readonly line: number;
+  /** detection, tumor_lesion, angle_distance, generic; absent when the record is broken. */
+  readonly kind?: string;
+  readonly dataset?: string;
+  /** Label name, task type or the like: what tells records of one dataset apart. */
+  readonly detail?: string;
+  readonly error?: string;
+}
+
+/** A measured line beside the value the record states. */
+export interface Measurement {
+  readonly label: string;
+  /** Length on the slice in mm (in-plane spacing), or the angle in degrees. */
+  readonly measured: number;
+  readonly unit: string;
+  /** The record's own value, when it states one. */
+  readonly recorded?: number;
+}
+
+export interface SampleImage {
+  readonly width: number;
+  readonly height: number;
+  /** Row-major grey levels as the trainer makes them (per-slice min-max to 0-255, truncated). */
+  readonly pixels: Uint8Array;
+  /** Raw value range of the slice, after the header's scaling. */
+  readonly min: number;
+  readonly max: number;
+  /** Spacing of rows and columns in mm, from the NIfTI header. */
+  readonly spacing?: readonly [number, number];
+}
+
+export interface SampleText {
+  readonly prompt: string;
+  readonly target: string;
+  /** The image size the model family's resize gives, [H, W]. */
+  readonly modelImageSize: readonly [number, number];
+}
+
+export interface SamplePayload {
+  readonly index: number;
+  /** What the header names: file, slice, task. */
+  readonly caption: string;
+  readonly image?: SampleImage;
+  readonly overlays?: Overlays;
+  readonly measurements: readonly Measurement[];
+  /** Why the image or the overlays could not be shown (the rest still is). */
+  readonly problems: readonly string[];
+}
+
+export interface InitPayload {
+  readonly title: string;
+  readonly records: readonly RecordItem[];
+  readonly family: ModelFamily;
+  /** Where the records came from, shown under the title. */
+  readonly source: string;
+  /** The record shown (kept by the host across reloads of the page), -1 for none. */
+  readonly selected: number;
+}
+
+export interface TextsPayload {
+  readonly family: ModelFamily;
+  /** By record index: the exact prompt and target, or why the trainer cannot make them. */
+  readonly texts: Readonly<Record<string, SampleText | { readonly error: string }>>;
+  /** Why there are no texts at all (no trainer environment yet, the file cannot be read). */
+  readonly unavailable?: string;
+}
+
+const isItem = (x: unknown): x is RecordItem =>
+  isObject(x) && isFiniteNumber(x.index) && isFiniteNumber(x.line) && ['kind', 'dataset', 'detail', 'error'].every((k) => x[k] === undefined || isString(x[k]));
+
+const isNumberList = (x: unknown, n: number): boolean => Array.isArray(x) && x.length === n && x.every(isFiniteNumber);
+
+function isOverlays(x: unknown): x is Overlays {
+  if (!isObject(x) || !Array.isArray(x.boxes) || !Array.isArray(x.points) || !Array.isArray(x.lines)) return false;
+  const shaped = (items: unknown[], keys: string[]) => items.every((i) => isObject(i) && isString(i.label) && keys.every((k) => isFiniteNumber(i[k])));
+  return shaped(x.boxes, ['x0', 'y0', 'x1', 'y1']) && shaped(x.points, ['x', 'y']) && shaped(x.lines, ['x0', 'y0', 'x1', 'y1']);
+}
+
+function isImage(x: unknown): x is SampleImage {
+  return (
+    isObject(x) &&
+    Number.isInteger(x.width) &&
+    Number.isInteger(x.height) &&
+    (x.width as number) > 0 &&
+    (x.height as number) > 0 &&
+    x.pixels instanceof Uint8Array &&
+    x.pixels.length === (x.width as number) * (x.height as number) &&
+    isFiniteNumber(x.min) &&
+    isFiniteNumber(x.max) &&
+    (x.spacing === undefined || isNumberList(x.spacing, 2))
+  );
+}
+
+const isMeasurement = (x: unknown): x is Measurement =>
+  isObject(x) && isString(x.label) && isFiniteNumber(x.measured) && isString(x.unit) && (x.recorded === undefined || isFiniteNumber(x.recorded));
+
+const isFamily = (x: unknown): x is ModelFamily => MODEL_FAMILIES.includes(x as ModelFamily);
+
+function isText(x: unknown): x is SampleText | { error: string } {
+  if (!isObject(x)) return false;
+  if (isString(x.error)) return true;
+  return isString(x.prompt) && isString(x.target) && isNumberList(x.modelImageSize, 2);
+}
+
+// Host -> page.
+export const InitMessage = defineMessage<InitPayload>(
+  'preview/init',
+  (x): x is InitPayload =>
+    isObject(x) &&
+    isString(x.title) &&
+    isString(x.source) &&
+    isFamily(x.family) &&
+    Number.isInteger(x.selected) &&
+    (x.selected as number) >= -1 &&
+    Array.isArray(x.records) &&
+    x.records.every(isItem),
+);
+export const SampleMessage = defineMessage<SamplePayload>(
+  'preview/sample',
+  (x): x is SamplePayload =>
+    isObject(x) &&
+    isFiniteNumber(x.index) &&
+    isString(x.caption) &&
+    (x.image === undefined || isImage(x.image)) &&
+    (x.overlays === undefined || isOverlays(x.overlays)) &&
+    Array.isArray(x.measurements) &&
+    x.measurements.every(isMeasurement) &&
+    Array.isArray(x.problems) &&
+    x.problems.every(isString),
+);
+export const TextsMessage = defineMessage<TextsPayload>(
+  'preview/texts',
+  (x): x is TextsPayload =>
+    isObject(x) && isFamily(x.family) && isObject(x.texts) && Object.values(x.texts).every(isText) && (x.unavailable === undefined || isString(x.unavailable)),
+);
+
+// Page -> host.
+export const ReadyMessage = defineMessage<Record<string, never>>('preview/ready', (x): x is Record<string, never> => isObject(x) && Object.keys(x).length === 0);
+export const SelectMessage = defineMessage<{ readonly index: number }>(
+  'preview/select',
+  (x): x is { index: number } => isObject(x) && Number.isInteger(x.index) && (x.index as number) >= 0 && Object.keys(x).length === 1,
+);
+export const FamilyMessage = defineMessage<{ readonly family: ModelFamily }>(
+  'preview/family',
+  (x): x is { family: ModelFamily } => isObject(x) && isFamily(x.family) && Object.keys(x).length === 1,
+);

@@ -1,0 +1,114 @@
+// The sample preview's host side on the demo dataset the trainer writes (make-demo-data): the
+// record list, each sample's grey image compared byte for byte with the trainer's own
+// (medvlm_sft.data.nifti: get_fdata as float32, per-slice min-max to uint8), its overlays and
+// measurements, and the exact prompts and targets from the trainer's `format` command.
+
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SampleSource, toGrey } from '../../src/core/preview/sampleSource';
+import { trainerEnv } from '../../src/core/trainerCommand';
+import { repoRoot } from './testUtil';
+
+const REFERENCE = String.raw`
+import hashlib, json, sys
+from pathlib import Path
+from medvlm_sft.data.nifti import Volume, read_header, to_uint8
+recs = [json.loads(l) for l in Path(sys.argv[1]).read_text().splitlines() if l.strip()]
+out = []
+for r in recs:
+    p = Path(sys.argv[1]).parent / r["image_file"]
+    u8 = to_uint8(Volume(p).slice(r["slice_dim"], r["slice_idx"]))
+    h = read_header(p)
+    out.append({"shape": list(u8.shape), "sha256": hashlib.sha256(u8.tobytes()).hexdigest(),
+                "spacing": [float(z) for z in h.slice_spacing(r["slice_dim"])]})
+print(json.dumps(out))
+`;
+
+describe('sample preview source', () => {
+  let dir = '';
+  let python = '';
+  let env: Record<string, string> = {};
+  let records = '';
+
+  before(() => {
+    python = process.env.MEDVLM_PYTHON ?? '';
+    assert.ok(python, 'MEDVLM_PYTHON must name the trainer environment (npm test sets it)');
+    env = trainerEnv(repoRoot);
+    dir = mkdtempSync(path.join(os.tmpdir(), 'medvlm-preview-'));
+    execFileSync(python, ['-m', 'medvlm_sft', 'make-demo-data', dir], { env, stdio: 'ignore' });
+    records = path.join(dir, 'records.jsonl');
+  });
+
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('lists every record with its kind, and shows each slice exactly as the trainer makes it', async () => {
+    const source = await SampleSource.open({ recordsFile: records, tasksFile: path.join(dir, 'tasks.json') });
+    const items = source.items();
+    assert.ok(items.length >= 30);
+    assert.deepEqual(new Set(items.map((i) => i.kind)), new Set(['detection', 'tumor_lesion', 'angle_distance']));
+    assert.ok(items.every((i) => i.error === undefined && i.dataset === 'Demo'));
+    const expected = JSON.parse(execFileSync(python, ['-c', REFERENCE, records], { env, encoding: 'utf8' })) as Array<{ shape: number[]; sha256: string; spacing: number[] }>;
+    for (const item of items) {
+      const sample = await source.sample(item.index);
+      assert.deepEqual(sample.problems, [], `record ${item.index}`);
+      const image = sample.image;
+      assert.ok(image !== undefined);
+      const want = expected[item.index];
+      assert.deepEqual([image.height, image.width], want?.shape, `record ${item.index}`);
+      assert.equal(createHash('sha256').update(image.pixels).digest('hex'), want?.sha256, `record ${item.index}: the grey levels the model is trained on`);
+      assert.deepEqual(image.spacing, want?.spacing);
+      assert.ok(sample.overlays !== undefined);
+      const drawn = sample.overlays.boxes.length + sample.overlays.lines.length;
+      assert.ok(drawn > 0, `record ${item.index} draws something`);
+      assert.ok(sample.measurements.length > 0);
+    }
+  });
+
+  it('measures the overlays against what the records state', async () => {
+    const source = await SampleSource.open({ recordsFile: records, tasksFile: path.join(dir, 'tasks.json') });
+    const items = source.items();
+    // The demo's tumour axes and landmark distances lie in the slice, so the measured lengths
+    // are the records' own values (float16-rounded there).
+    for (const item of items.filter((i) => i.kind === 'tumor_lesion' || (i.kind === 'angle_distance' && i.detail?.startsWith('distance')))) {
+      const sample = await source.sample(item.index);
+      for (const m of sample.measurements) {
+        assert.ok(m.recorded !== undefined, `${m.label} has the record's value`);
+        assert.ok(Math.abs(m.measured - m.recorded) <= Math.max(0.05, m.recorded * 2e-3), `record ${item.index} ${m.label}: ${m.measured} vs ${m.recorded}`);
+      }
+    }
+  });
+
+  it('takes the exact prompt and target from the trainer, one per record, for each model family', async () => {
+    const source = await SampleSource.open({ recordsFile: records, tasksFile: path.join(dir, 'tasks.json') });
+    for (const family of ['qwen2_5_vl', 'medgemma'] as const) {
+      const texts = await source.texts(family, { python, env });
+      const lines = execFileSync(python, ['-m', 'medvlm_sft', 'format', '--records', records, '--tasks', path.join(dir, 'tasks.json'), '--model-family', family], { env, encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { messages: Array<{ content: Array<{ text?: string }> }>; model_image_size: number[] });
+      assert.equal(Object.keys(texts).length, lines.length);
+      lines.forEach((line, i) => {
+        const text = texts[String(i)];
+        assert.ok(text !== undefined && 'prompt' in text, `record ${i}`);
+        assert.equal(text.prompt, line.messages[0]?.content[1]?.text);
+        assert.equal(text.target, line.messages[1]?.content[0]?.text);
+        assert.deepEqual(text.modelImageSize, line.model_image_size);
+      });
+    }
+  });
+
+  it('scales grey levels like numpy in float32: truncated, a constant slice black', () => {
+    const { pixels, min, max } = toGrey(Float64Array.of(0, 1, 2, 3, 254.9, 255));
+    assert.deepEqual([...pixels], [0, 1, 2, 3, 254, 255]);
+    assert.deepEqual([min, max], [0, 255]);
+    assert.deepEqual([...toGrey(Float64Array.of(7, 7, 7)).pixels], [0, 0, 0]);
+    // numpy's float32 steps give 105 here where float64 arithmetic gives 104 (found by search,
+    // checked with medvlm_sft.data.nifti.to_uint8).
+    assert.equal(toGrey(Float64Array.of(-849.0498657226562, 586.2337646484375, 2636.63916015625)).pixels[1], 105);
+  });
+});

@@ -1,0 +1,132 @@
+// Renders the real sample preview bundle (dist/webview/samplePreview.js) in headless Chromium
+// under the production CSP and drives it as the host would: the record list, one sample's
+// slice with its overlays at the pixels the format puts them, the layer toggles, keyboard
+// stepping, a stale sample ignored, the trainer's text, and a clean console.
+
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { envelope } from '../../src/shared/protocol/message';
+import type { InitPayload, SamplePayload } from '../../src/shared/protocol/samplePreview';
+import { InitMessage, SampleMessage, SelectMessage, TextsMessage } from '../../src/shared/protocol/samplePreview';
+import { buildSamplePreviewHtml } from '../../src/webviews/samplePreviewHtml';
+import { createNonce } from '../../src/webviews/webviewHtml';
+import type { SamplePreviewTestHooks } from '../../webview/samplePreview/main';
+import { OVERLAY_COLOURS } from '../../webview/samplePreview/draw';
+import { repoRoot } from '../unit/testUtil';
+import type { Harness, WebviewPage } from './browserHarness';
+import { countColour, CSP_SOURCE, launchChromium, openWebview, webviewScriptUri } from './browserHarness';
+
+const BUNDLE = path.join(repoRoot, 'dist', 'webview', 'samplePreview.js');
+const ARTIFACTS = path.join(repoRoot, 'test-artifacts');
+
+const init: InitPayload = {
+  title: 'Samples: records.jsonl',
+  source: '/data/records.jsonl · tasks: /data/tasks.json',
+  family: 'qwen2_5_vl',
+  selected: 0,
+  records: [
+    { index: 0, line: 1, kind: 'detection', dataset: 'KiTS', detail: 'kidney tumor' },
+    { index: 1, line: 2, kind: 'tumor_lesion', dataset: 'KiTS', detail: 'kidney tumor' },
+    { index: 2, line: 4, error: 'line 4 is not valid JSON' },
+  ],
+};
+
+/** A 40 x 30 dark slice (grey 40) with a box, both axes and a landmark. */
+function sample(index: number): Omit<SamplePayload, 'image'> & { image: { width: number; height: number; min: number; max: number; spacing: [number, number] } } {
+  return {
+    index,
+    caption: `line ${index + 1} · Images/case.nii.gz · slice 3 along dimension 2`,
+    image: { width: 40, height: 30, min: -1000, max: 400, spacing: [0.8, 0.8] },
+    overlays: {
+      boxes: [{ x0: 5, y0: 6, x1: 14, y1: 20, label: 'kidney tumor' }],
+      points: [{ x: 30, y: 25, label: 'P1' }],
+      lines: [
+        { x0: 20, y0: 4, x1: 36, y1: 4, label: 'major' },
+        { x0: 28, y0: 8, x1: 28, y1: 18, label: 'minor' },
+      ],
+    },
+    measurements: [{ label: 'kidney tumor height', measured: 12, unit: 'mm', recorded: 12 }],
+    problems: [],
+  };
+}
+
+async function sendSample(view: WebviewPage, payload: ReturnType<typeof sample>): Promise<void> {
+  // Typed arrays do not survive page.evaluate's argument encoding: the pixels are made in the page.
+  await view.page.evaluate(
+    ({ message, size }) => {
+      const m = message as { payload: { image: { pixels?: Uint8Array } } };
+      m.payload.image.pixels = new Uint8Array(size).fill(40);
+      window.postMessage(m, '*');
+    },
+    { message: envelope(SampleMessage, payload as unknown as SamplePayload), size: payload.image.width * payload.image.height },
+  );
+}
+
+type Hooks = SamplePreviewTestHooks;
+
+describe('sample preview in headless Chromium', () => {
+  let harness: Harness;
+
+  before(async () => {
+    assert.ok(existsSync(BUNDLE), `${BUNDLE} is missing: run npm run build first`);
+    harness = await launchChromium();
+    mkdirSync(ARTIFACTS, { recursive: true });
+  });
+
+  after(async () => {
+    await harness?.close();
+  });
+
+  it('draws the slice with its overlays where the format puts them, steps with the keyboard, and shows the trainer’s text', async () => {
+    const view = await openWebview(harness.context, buildSamplePreviewHtml({ cspSource: CSP_SOURCE, scriptUri: webviewScriptUri('samplePreview'), nonce: createNonce(), title: 'Samples' }));
+    await view.page.waitForFunction(() => (window as unknown as { __posted: unknown[] }).__posted.length > 0);
+    assert.deepEqual(await view.posted(), [{ type: 'preview/ready', payload: {} }]);
+    await view.send(envelope(InitMessage, init));
+    assert.equal(await view.page.locator('.records li').count(), 3);
+    assert.match((await view.page.locator('.records li.broken').textContent()) ?? '', /line 4 is not valid JSON/);
+
+    await sendSample(view, sample(0));
+    await view.page.waitForFunction(() => document.body.dataset.drawn === '0');
+    const rect = await view.page.evaluate(() => (window.__medvlmSamplePreview as Hooks).canvasRect());
+    assert.ok(rect !== undefined && rect.scale >= 4, `the slice is scaled up to fit: ${JSON.stringify(rect)}`);
+    const s = rect.scale;
+    const at = (x: number, y: number, w: number, h: number) => view.page.screenshot({ clip: { x: rect.left + x * s, y: rect.top + y * s, width: w * s, height: h * s } });
+    const boxColour = OVERLAY_COLOURS.box;
+    // The box's left edge runs along x = 5 (the left of pixel column 5), rows 6 to 21.
+    assert.ok((await countColour(harness.context, await at(4.5, 10, 1, 6), boxColour)) > 0, 'the box edge is on column 5');
+    assert.equal(await countColour(harness.context, await at(8, 10, 3, 6), boxColour), 0, 'nothing inside the box');
+    // The major axis runs between pixel centres of row 4; the minor one down column 28.
+    assert.ok((await countColour(harness.context, await at(22, 4, 10, 1), OVERLAY_COLOURS.major)) > 0);
+    assert.ok((await countColour(harness.context, await at(28, 10, 1, 6), OVERLAY_COLOURS.minor)) > 0);
+    assert.ok((await countColour(harness.context, await at(29.5, 24.5, 1, 1), OVERLAY_COLOURS.point)) > 0, 'the landmark at (30, 25)');
+    await view.page.screenshot({ path: path.join(ARTIFACTS, 'sample-preview.png') });
+
+    await view.page.locator('input[data-layer="boxes"]').uncheck();
+    await view.page.waitForFunction(() => !(document.querySelector('input[data-layer="boxes"]') as HTMLInputElement).checked);
+    assert.equal(await countColour(harness.context, await at(4.5, 10, 1, 6), boxColour), 0, 'the box layer is off');
+    assert.ok((await countColour(harness.context, await at(22, 4, 10, 1), OVERLAY_COLOURS.major)) > 0, 'the other layers stay');
+
+    await view.send(envelope(TextsMessage, { family: 'qwen2_5_vl', texts: { '0': { prompt: 'Task:\nGiven the input medical image…', target: '0.125, 0.578, 0.312, 0.875', modelImageSize: [28, 56] } } }));
+    assert.equal(await view.page.locator('pre.prompt').textContent(), 'Task:\nGiven the input medical image…');
+    assert.equal(await view.page.locator('pre.target').textContent(), '0.125, 0.578, 0.312, 0.875');
+    assert.match((await view.page.locator('p.note[data-model-size]').textContent()) ?? '', /28 x 56 px as Qwen2\.5-VL input/);
+
+    await view.page.locator('.records').focus();
+    await view.page.keyboard.press('ArrowDown');
+    await view.page.waitForFunction(() => document.body.dataset.selected === '1');
+    const posted = await view.posted();
+    assert.deepEqual(posted[posted.length - 1], envelope(SelectMessage, { index: 1 }));
+    // A slow answer for the record left behind is dropped.
+    await sendSample(view, { ...sample(0), caption: 'stale' });
+    await sendSample(view, { ...sample(1), caption: 'line 2 · the tumour' });
+    await view.page.waitForFunction(() => document.body.dataset.drawn === '1');
+    assert.equal(await view.page.locator('.caption').textContent(), 'line 2 · the tumour');
+    assert.equal(await view.page.locator('pre.prompt').textContent(), '', 'no text for a record the trainer gave none');
+
+    assert.equal(await view.page.evaluate(() => (window.__medvlmSamplePreview as Hooks).rejectedMessages()), 0);
+    assert.deepEqual(view.consoleErrors, []);
+    await view.page.close();
+  });
+});

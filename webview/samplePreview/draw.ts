@@ -1,0 +1,95 @@
+// Draws one sample: the slice's grey levels at their own pixels (scaled up without smoothing,
+// so each stored pixel stays a visible square) and the overlays over it. Overlay coordinates
+// are pixel centres of the stored slice (x = column, y = row): a pixel's square runs from
+// (x, y) to (x + 1, y + 1) on the canvas grid, so a centre is at +0.5 and a box with inclusive
+// corners covers its corner pixels whole.
+
+import type { Overlays } from '../../src/shared/preview/overlays';
+import type { SampleImage } from '../../src/shared/protocol/samplePreview';
+
+export interface Layers {
+  readonly boxes: boolean;
+  readonly points: boolean;
+  readonly lines: boolean;
+}
+
+/** Fixed, saturated colours: they must stand out on any grey level, in any theme. */
+export const OVERLAY_COLOURS = { box: '#ffd400', major: '#00e5ff', minor: '#ff3d9a', line: '#00e5ff', point: '#7cff3a' } as const;
+
+/** The grey slice as an RGBA canvas at its own size (made once per sample). */
+export function sliceCanvas(image: SampleImage): HTMLCanvasElement {
+  const canvas = document.createElement('canvas');
+  canvas.width = image.width;
+  canvas.height = image.height;
+  const g = canvas.getContext('2d') as CanvasRenderingContext2D;
+  const data = g.createImageData(image.width, image.height);
+  const words = new Uint32Array(data.data.buffer);
+  for (let i = 0; i < image.pixels.length; i++) {
+    const v = image.pixels[i] as number;
+    // RGBA bytes in memory order on a little-endian machine: 0xAABBGGRR.
+    words[i] = 0xff000000 | (v << 16) | (v << 8) | v;
+  }
+  g.putImageData(data, 0, 0);
+  return canvas;
+}
+
+/** Canvas pixels per stored pixel that fit `maxWidth` x `maxHeight` CSS px (at least 1/8). */
+export function fitScale(image: { width: number; height: number }, maxWidth: number, maxHeight: number): number {
+  return Math.max(1 / 8, Math.min(maxWidth / image.width, maxHeight / image.height));
+}
+
+export function drawSample(canvas: HTMLCanvasElement, slice: HTMLCanvasElement, scale: number, overlays: Overlays | undefined, layers: Layers): void {
+  const dpr = window.devicePixelRatio || 1;
+  const width = Math.round(slice.width * scale);
+  const height = Math.round(slice.height * scale);
+  canvas.style.width = `${width}px`;
+  canvas.style.height = `${height}px`;
+  canvas.width = Math.round(width * dpr);
+  canvas.height = Math.round(height * dpr);
+  const g = canvas.getContext('2d') as CanvasRenderingContext2D;
+  g.imageSmoothingEnabled = false;
+  g.setTransform(dpr, 0, 0, dpr, 0, 0);
+  g.drawImage(slice, 0, 0, width, height);
+  if (overlays === undefined) return;
+  const px = (x: number) => x * scale;
+  const centre = (v: number) => (v + 0.5) * scale;
+  g.lineWidth = 2;
+  g.font = '12px sans-serif';
+  g.textBaseline = 'bottom';
+  const label = (text: string, x: number, y: number, colour: string) => {
+    if (text === '') return;
+    g.lineWidth = 3;
+    g.strokeStyle = 'rgba(0, 0, 0, 0.8)';
+    g.strokeText(text, x, y);
+    g.fillStyle = colour;
+    g.fillText(text, x, y);
+    g.lineWidth = 2;
+  };
+  if (layers.boxes) {
+    for (const box of overlays.boxes) {
+      g.strokeStyle = OVERLAY_COLOURS.box;
+      g.strokeRect(px(box.x0), px(box.y0), px(box.x1 + 1) - px(box.x0), px(box.y1 + 1) - px(box.y0));
+      label(box.label, px(box.x0), px(box.y0) - 3, OVERLAY_COLOURS.box);
+    }
+  }
+  if (layers.lines) {
+    for (const line of overlays.lines) {
+      const colour = line.label === 'major' ? OVERLAY_COLOURS.major : line.label === 'minor' ? OVERLAY_COLOURS.minor : OVERLAY_COLOURS.line;
+      g.strokeStyle = colour;
+      g.beginPath();
+      g.moveTo(centre(line.x0), centre(line.y0));
+      g.lineTo(centre(line.x1), centre(line.y1));
+      g.stroke();
+      if (line.label === 'major' || line.label === 'minor') label(line.label, centre(line.x1) + 4, centre(line.y1) - 2, colour);
+    }
+  }
+  if (layers.points) {
+    for (const point of overlays.points) {
+      g.fillStyle = OVERLAY_COLOURS.point;
+      g.beginPath();
+      g.arc(centre(point.x), centre(point.y), Math.max(3, scale / 2), 0, 2 * Math.PI);
+      g.fill();
+      label(point.label, centre(point.x) + 6, centre(point.y) - 4, OVERLAY_COLOURS.point);
+    }
+  }
+}

@@ -1,0 +1,256 @@
+// Entry point of the sample preview webview (bundled to dist/webview/samplePreview.js). The
+// host owns the records and sends one sample at a time; the page lists the records (filter
+// by task kind, jump to an index, arrow keys or j/k for next and previous) and draws the
+// selected sample with its overlays, measurements and the trainer's exact prompt and target.
+// On every load it posts `ready` and the host resends everything.
+
+import { on } from '../../src/shared/protocol/dispatch';
+import type { InitPayload, ModelFamily, RecordItem, SamplePayload, SampleText, TextsPayload } from '../../src/shared/protocol/samplePreview';
+import { FAMILY_LABELS, FamilyMessage, InitMessage, MODEL_FAMILIES, ReadyMessage, SampleMessage, SelectMessage, TextsMessage } from '../../src/shared/protocol/samplePreview';
+import { el } from '../shared/dom';
+import { listenToHost, postToHost } from '../shared/vscodeApi';
+import type { Layers } from './draw';
+import { drawSample, fitScale, sliceCanvas } from './draw';
+
+const KIND_LABELS: Readonly<Record<string, string>> = {
+  detection: 'detection',
+  tumor_lesion: 'tumour/lesion',
+  angle_distance: 'angle/distance',
+  generic: 'generic',
+};
+
+/** What tests read back (the DOM's data-* attributes say the same for e2e tests). */
+export interface SamplePreviewTestHooks {
+  selected(): number | undefined;
+  drawnIndex(): number | undefined;
+  canvasRect(): { left: number; top: number; width: number; height: number; scale: number } | undefined;
+  rejectedMessages(): number;
+}
+
+declare global {
+  interface Window {
+    __medvlmSamplePreview?: SamplePreviewTestHooks;
+  }
+}
+
+function start(): void {
+  const root = document.getElementById('app') ?? document.body;
+  let init: InitPayload | undefined;
+  let selected: number | undefined;
+  let sample: SamplePayload | undefined;
+  let slice: HTMLCanvasElement | undefined;
+  let scale = 1;
+  let texts: TextsPayload | undefined;
+  let textsNote = 'The exact prompt and target come from the trainer…';
+  const layers: { -readonly [K in keyof Layers]: boolean } = { boxes: true, points: true, lines: true };
+
+  // --- Layout ---------------------------------------------------------------------------
+  const title = el('h1', 'title');
+  const source = el('p', 'note');
+  const kindFilter = el('select');
+  kindFilter.setAttribute('aria-label', 'Task kind');
+  const family = el('select');
+  family.setAttribute('aria-label', 'Model family');
+  for (const f of MODEL_FAMILIES) family.append(new Option(FAMILY_LABELS[f], f));
+  const jump = el('input');
+  jump.type = 'number';
+  jump.min = '0';
+  jump.placeholder = 'index';
+  jump.setAttribute('aria-label', 'Go to record index');
+  const count = el('span', 'note');
+  const control = (label: string, input: HTMLElement) => {
+    const box = el('label', 'control', label);
+    box.append(input);
+    return box;
+  };
+  const toolbar = el('div', 'toolbar');
+  toolbar.append(control('Kind', kindFilter), control('Model', family), control('Go to', jump), count);
+  const list = el('ul', 'records');
+  list.setAttribute('role', 'listbox');
+  list.tabIndex = 0;
+  list.setAttribute('aria-label', 'Records');
+  const caption = el('p', 'caption');
+  const problems = el('ul', 'problems');
+  const canvas = el('canvas');
+  canvas.setAttribute('role', 'img');
+  const stage = el('div', 'stage');
+  stage.append(canvas);
+  const toggles = el('div', 'toolbar');
+  for (const [key, label] of [['boxes', 'Boxes'], ['points', 'Landmarks'], ['lines', 'Lines and axes']] as const) {
+    const box = el('input');
+    box.type = 'checkbox';
+    box.checked = true;
+    box.dataset.layer = key;
+    box.addEventListener('change', () => {
+      layers[key] = box.checked;
+      redraw();
+    });
+    toggles.append(control(label, box));
+  }
+  const info = el('p', 'note');
+  const measures = el('table', 'measures');
+  const promptText = el('pre', 'prompt');
+  const targetText = el('pre', 'target');
+  const textNote = el('p', 'note');
+  const detail = el('section', 'sample');
+  detail.append(caption, problems, toggles, stage, info, measures, el('h2', 'section', 'Prompt'), promptText, el('h2', 'section', 'Target'), targetText, textNote);
+  const body = el('div', 'body');
+  body.append(list, detail);
+  root.append(title, source, toolbar, body);
+
+  // --- Rendering ------------------------------------------------------------------------
+  const visible = (): RecordItem[] => (init?.records ?? []).filter((r) => kindFilter.value === '' || (r.kind ?? 'error') === kindFilter.value);
+
+  const renderList = () => {
+    const items = visible();
+    list.replaceChildren(
+      ...items.map((item) => {
+        const row = el('li');
+        row.setAttribute('role', 'option');
+        row.dataset.index = String(item.index);
+        row.setAttribute('aria-selected', String(item.index === selected));
+        row.append(el('span', 'index', String(item.index)), el('span', 'kind', item.kind !== undefined ? (KIND_LABELS[item.kind] ?? item.kind) : 'error'));
+        row.append(el('span', 'detail', item.error ?? [item.dataset, item.detail].filter(Boolean).join(' · ')));
+        if (item.error !== undefined) row.classList.add('broken');
+        row.addEventListener('click', () => select(item.index));
+        return row;
+      }),
+    );
+    count.textContent = `${items.length} of ${init?.records.length ?? 0} records`;
+    list.querySelector('[aria-selected="true"]')?.scrollIntoView({ block: 'nearest' });
+  };
+
+  const renderText = () => {
+    const entry: SampleText | { error: string } | undefined = selected !== undefined ? texts?.texts[String(selected)] : undefined;
+    promptText.textContent = entry !== undefined && 'prompt' in entry ? entry.prompt : '';
+    targetText.textContent = entry !== undefined && 'target' in entry ? entry.target : '';
+    textNote.textContent =
+      texts === undefined ? textsNote : texts.unavailable !== undefined ? texts.unavailable : entry === undefined ? 'The trainer gave no text for this record.' : 'error' in entry ? entry.error : '';
+    textNote.classList.toggle('error-text', entry !== undefined && 'error' in entry);
+    if (entry !== undefined && 'modelImageSize' in entry && sample?.image !== undefined) {
+      const [h, w] = entry.modelImageSize;
+      info.dataset.modelSize = `${h}x${w}`;
+      info.textContent = `${sample.image.height} x ${sample.image.width} px stored · ${h} x ${w} px as ${FAMILY_LABELS[texts?.family ?? 'qwen2_5_vl']} input · values ${sample.image.min} to ${sample.image.max}`;
+    }
+  };
+
+  const redraw = () => {
+    if (sample === undefined || slice === undefined) return;
+    drawSample(canvas, slice, scale, sample.overlays, layers);
+    document.body.dataset.drawn = String(sample.index);
+  };
+
+  const renderSample = () => {
+    if (sample === undefined) return;
+    caption.textContent = sample.caption;
+    problems.replaceChildren(...sample.problems.map((p) => el('li', 'error-text', p)));
+    slice = sample.image !== undefined ? sliceCanvas(sample.image) : undefined;
+    stage.hidden = slice === undefined;
+    if (sample.image !== undefined) {
+      scale = fitScale(sample.image, Math.max(128, stage.clientWidth || detail.clientWidth || 512), 640);
+      canvas.setAttribute('aria-label', `slice ${sample.caption}`);
+      info.textContent = `${sample.image.height} x ${sample.image.width} px stored · values ${sample.image.min} to ${sample.image.max}`;
+    } else {
+      info.textContent = '';
+      document.body.dataset.drawn = String(sample.index);
+    }
+    measures.replaceChildren(
+      ...sample.measurements.map((m) => {
+        const row = el('tr');
+        const diff = m.recorded !== undefined ? ` (record: ${m.recorded.toFixed(2)})` : '';
+        row.append(el('td', undefined, m.label), el('td', 'number', `${m.measured.toFixed(2)} ${m.unit}${diff}`));
+        return row;
+      }),
+    );
+    redraw();
+    renderText();
+  };
+
+  const select = (index: number) => {
+    if (init === undefined || index < 0 || index >= init.records.length) return;
+    selected = index;
+    document.body.dataset.selected = String(index);
+    for (const row of list.querySelectorAll('li')) row.setAttribute('aria-selected', String(row.dataset.index === String(index)));
+    list.querySelector('[aria-selected="true"]')?.scrollIntoView({ block: 'nearest' });
+    postToHost(SelectMessage, { index });
+  };
+
+  const step = (delta: number) => {
+    const items = visible();
+    if (items.length === 0) return;
+    const at = items.findIndex((r) => r.index === selected);
+    const next = items[Math.min(items.length - 1, Math.max(0, at < 0 ? 0 : at + delta))];
+    if (next !== undefined) select(next.index);
+  };
+
+  // --- Input ----------------------------------------------------------------------------
+  window.addEventListener('keydown', (event) => {
+    if (event.target instanceof HTMLInputElement || event.target instanceof HTMLSelectElement) return;
+    if (event.key === 'ArrowDown' || event.key === 'j') step(1);
+    else if (event.key === 'ArrowUp' || event.key === 'k') step(-1);
+    else return;
+    event.preventDefault();
+  });
+  kindFilter.addEventListener('change', () => {
+    renderList();
+    const items = visible();
+    if (items.length > 0 && !items.some((r) => r.index === selected)) select((items[0] as RecordItem).index);
+  });
+  family.addEventListener('change', () => {
+    texts = undefined;
+    textsNote = 'Asking the trainer for this model family’s text…';
+    renderText();
+    postToHost(FamilyMessage, { family: family.value as ModelFamily });
+  });
+  jump.addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter') return;
+    const index = Number(jump.value);
+    if (Number.isInteger(index)) select(index);
+  });
+  window.addEventListener('resize', () => {
+    if (sample?.image === undefined) return;
+    scale = fitScale(sample.image, Math.max(128, stage.clientWidth), 640);
+    redraw();
+  });
+
+  const stats = listenToHost([
+    on(InitMessage, (payload) => {
+      init = payload;
+      title.textContent = payload.title;
+      source.textContent = payload.source;
+      family.value = payload.family;
+      const kinds = [...new Set(payload.records.map((r) => r.kind ?? 'error'))];
+      kindFilter.replaceChildren(new Option('All', ''), ...kinds.map((k) => new Option(KIND_LABELS[k] ?? k, k)));
+      jump.max = String(Math.max(0, payload.records.length - 1));
+      selected = payload.selected >= 0 && payload.selected < payload.records.length ? payload.selected : undefined;
+      document.body.dataset.selected = String(selected ?? -1);
+      renderList();
+      document.body.dataset.records = String(payload.records.length);
+    }),
+    on(SampleMessage, (payload) => {
+      // Only the sample asked for last: a slow volume must not overwrite a later choice.
+      if (payload.index !== selected) return;
+      sample = payload;
+      renderSample();
+    }),
+    on(TextsMessage, (payload) => {
+      texts = payload;
+      renderText();
+      document.body.dataset.texts = payload.family;
+    }),
+  ]);
+
+  window.__medvlmSamplePreview = {
+    selected: () => selected,
+    drawnIndex: () => sample?.index,
+    canvasRect: () => {
+      if (sample?.image === undefined) return undefined;
+      const rect = canvas.getBoundingClientRect();
+      return { left: rect.left, top: rect.top, width: rect.width, height: rect.height, scale };
+    },
+    rejectedMessages: () => stats.rejected,
+  };
+  postToHost(ReadyMessage, {});
+}
+
+start();
