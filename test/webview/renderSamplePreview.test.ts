@@ -12,7 +12,7 @@ import type { InitPayload, SamplePayload } from '../../src/shared/protocol/sampl
 import { InitMessage, SampleMessage, SelectMessage, TextsMessage } from '../../src/shared/protocol/samplePreview';
 import { buildSamplePreviewHtml } from '../../src/webviews/samplePreviewHtml';
 import { createNonce } from '../../src/webviews/webviewHtml';
-import type { SamplePreviewTestHooks } from '../../webview/samplePreview/main';
+import type { SamplePreviewTestHooks } from '../../webview/samplePreview/testHooks';
 import { OVERLAY_COLOURS } from '../../webview/samplePreview/draw';
 import { repoRoot } from '../unit/testUtil';
 import type { Harness, WebviewPage } from './browserHarness';

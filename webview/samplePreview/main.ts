@@ -11,6 +11,7 @@ import { el } from '../shared/dom';
 import { listenToHost, postToHost } from '../shared/vscodeApi';
 import type { Layers } from './draw';
 import { drawSample, fitScale, sliceCanvas } from './draw';
+import type { SamplePreviewTestHooks } from './testHooks';
 
 const KIND_LABELS: Readonly<Record<string, string>> = {
   detection: 'detection',
@@ -18,20 +19,6 @@ const KIND_LABELS: Readonly<Record<string, string>> = {
   angle_distance: 'angle/distance',
   generic: 'generic',
 };
-
-/** What tests read back (the DOM's data-* attributes say the same for e2e tests). */
-export interface SamplePreviewTestHooks {
-  selected(): number | undefined;
-  drawnIndex(): number | undefined;
-  canvasRect(): { left: number; top: number; width: number; height: number; scale: number } | undefined;
-  rejectedMessages(): number;
-}
-
-declare global {
-  interface Window {
-    __medvlmSamplePreview?: SamplePreviewTestHooks;
-  }
-}
 
 function start(): void {
   const root = document.getElementById('app') ?? document.body;
@@ -240,7 +227,7 @@ function start(): void {
     }),
   ]);
 
-  window.__medvlmSamplePreview = {
+  const hooks: SamplePreviewTestHooks = {
     selected: () => selected,
     drawnIndex: () => sample?.index,
     canvasRect: () => {
@@ -250,6 +237,7 @@ function start(): void {
     },
     rejectedMessages: () => stats.rejected,
   };
+  window.__medvlmSamplePreview = hooks;
   postToHost(ReadyMessage, {});
 }
 

@@ -1,0 +1,92 @@
+// The sample preview as a user meets it in a real VS Code (code-server + Chromium) on the demo
+// dataset: "MedVLM: Preview dataset samples" on the open records file shows the first sample
+// with its box drawn over the slice, the trainer's exact prompt and target beside it, and the
+// arrow keys step through the records to a tumour's axes.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { after, afterEach, before, describe, test } from 'node:test';
+import type { Frame } from 'playwright-core';
+import { trainerEnv } from '../../src/core/trainerCommand';
+import { OVERLAY_COLOURS } from '../../webview/samplePreview/draw';
+import type { SamplePreviewTestHooks } from '../../webview/samplePreview/testHooks';
+import { repoRoot } from '../unit/testUtil';
+import { artifactsDir, resetArtifacts, saveArtifactsAfterEach } from './harness/artifacts';
+import { makeDemoWorkspace } from './harness/demoWorkspace';
+import { countColour, decodePng, parseCssColour } from './harness/png';
+import type { Session } from './harness/session';
+import { EXTENSION_ID, startSession, trainerPython } from './harness/session';
+import { expectWebviewRendered, frameOffset, openFile, runCommand, webviewConsole } from './harness/workbench';
+
+const SUITE = 'sample-preview';
+const RECORDS = 'demo-data/records.jsonl';
+
+/** Pixels of `colour` in a clip of the slice canvas given in stored-pixel units. */
+async function overlayPixels(s: Session, frame: Frame, colour: string, name: string, clip: { x: number; y: number; width: number; height: number }): Promise<number> {
+  const rect = await frame.evaluate(() => (window.__medvlmSamplePreview as SamplePreviewTestHooks | undefined)?.canvasRect());
+  assert.ok(rect !== undefined, 'the slice is drawn');
+  const offset = await frameOffset(frame);
+  const png = await s.page.screenshot({
+    clip: { x: offset.x + rect.left + clip.x * rect.scale, y: offset.y + rect.top + clip.y * rect.scale, width: clip.width * rect.scale, height: clip.height * rect.scale },
+    path: path.join(artifactsDir(SUITE), `${name}.png`),
+  });
+  return countColour(decodePng(png), parseCssColour(colour));
+}
+
+describe('sample preview in VS Code (code-server + Chromium)', () => {
+  let session: Session | undefined;
+  const need = (): Session => {
+    assert.ok(session, 'the session did not start');
+    return session;
+  };
+
+  before(async () => {
+    resetArtifacts(SUITE);
+    session = await startSession({ name: 'sample-preview', prepareWorkspace: makeDemoWorkspace });
+  }, { timeout: 20 * 60_000 });
+  after(async () => {
+    await session?.close();
+  });
+  afterEach(saveArtifactsAfterEach(SUITE, () => session));
+
+  test('the demo records: a box over the first slice, the trainer’s text, then a tumour’s axes by arrow key', { timeout: 180_000 }, async () => {
+    const s = need();
+    await openFile(s.page, 'records.jsonl');
+    await runCommand(s.page, 'MedVLM: Preview dataset samples');
+    const frame = await expectWebviewRendered(s, { name: 'sample preview', frame: 'ul.records', rendered: 'body[data-drawn="0"]', timeoutMs: 60_000 });
+    const records = path.join(s.workspace, RECORDS);
+    const first = JSON.parse(execFileSync('head', ['-n', '1', records], { encoding: 'utf8' })) as { bounding_boxes: { min_coords: number[][]; max_coords: number[][] } };
+    const [r0, c0] = first.bounding_boxes.min_coords[0] as [number, number];
+    const [r1] = first.bounding_boxes.max_coords[0] as [number, number];
+    // The box's left edge on column c0, between its rows; nothing of it in the middle of the box.
+    const edge = await overlayPixels(s, frame, OVERLAY_COLOURS.box, 'box-edge', { x: c0 - 0.5, y: r0 + 2, width: 1, height: r1 - r0 - 4 });
+    assert.ok(edge >= 10, `the box edge on column ${c0}: ${edge} px`);
+
+    // The trainer's own text for this record, as `format` prints it.
+    const format = execFileSync(
+      trainerPython(),
+      ['-m', 'medvlm_sft', 'format', '--records', records, '--tasks', path.join(s.workspace, 'demo-data', 'tasks.json'), '--model-family', 'qwen2_5_vl', '--limit', '1'],
+      { env: trainerEnv(repoRoot), encoding: 'utf8' },
+    );
+    const messages = (JSON.parse(format) as { messages: Array<{ content: Array<{ text?: string }> }> }).messages;
+    await frame.waitForFunction(() => document.body.dataset.texts === 'qwen2_5_vl', undefined, { timeout: 60_000 });
+    assert.equal(await frame.locator('pre.prompt').textContent(), messages[0]?.content[1]?.text);
+    assert.equal(await frame.locator('pre.target').textContent(), messages[1]?.content[0]?.text);
+
+    // Step to the first tumour/lesion record with the arrow key.
+    const items = await frame.locator('ul.records li .kind').allTextContents();
+    const tumour = items.indexOf('tumour/lesion');
+    assert.ok(tumour > 0, `a tumour/lesion record in ${JSON.stringify(items)}`);
+    await frame.locator('ul.records').focus();
+    for (let i = 0; i < tumour; i++) await s.page.keyboard.press('ArrowDown');
+    await frame.waitForFunction((n) => document.body.dataset.drawn === String(n), tumour, { timeout: 30_000 });
+    const axes = await overlayPixels(s, frame, OVERLAY_COLOURS.major, 'tumour', { x: 0, y: 0, width: 64, height: 64 });
+    const minor = await overlayPixels(s, frame, OVERLAY_COLOURS.minor, 'tumour-minor', { x: 0, y: 0, width: 64, height: 64 });
+    assert.ok(axes >= 20 && minor >= 20, `both axes drawn: major ${axes} px, minor ${minor} px`);
+    assert.match((await frame.locator('table.measures').textContent()) ?? '', /major axis.*mm \(record: [\d.]+\)/);
+
+    const errors = webviewConsole(s.consoleEntries, frame, EXTENSION_ID).filter((e) => e.type === 'error' || e.type === 'pageerror');
+    assert.deepEqual(errors.map((e) => e.text), [], 'the preview logged no errors');
+  });
+});
