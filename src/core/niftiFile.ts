@@ -1,13 +1,16 @@
-// Reads a `.nii` or `.nii.gz` file from disk for the host and the preview CLI (Node only; the
-// webview decodes in its worker). Gzip is recognised by its magic bytes, not the name. The
-// decompressed size is bounded, so a huge or lying file is refused with a message instead
-// of exhausting memory.
+// Reads a `.nii` or `.nii.gz` file from disk for the host and the preview CLI (Node only). Gzip
+// is recognised by its magic bytes, not the name, and inflated on libuv's thread pool, so a
+// large volume never blocks the extension host. The decompressed size is bounded, so a huge
+// or lying file is refused with a message instead of exhausting memory.
 
 import { readFile } from 'node:fs/promises';
-import { gunzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
 import { NiftiError } from '../shared/nifti/header';
 import type { NiftiVolume } from '../shared/nifti/volume';
 import { readNifti } from '../shared/nifti/volume';
+
+const inflate = promisify(gunzip);
 
 /** The largest decoded volume read: 2 GiB. */
 export const MAX_VOLUME_BYTES = 2 ** 31;
@@ -29,7 +32,7 @@ export async function readNiftiBytes(file: string, maxBytes = MAX_VOLUME_BYTES):
     return raw;
   }
   try {
-    return gunzipSync(raw, { maxOutputLength: maxBytes });
+    return await inflate(raw, { maxOutputLength: maxBytes });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ERR_BUFFER_TOO_LARGE' || /Cannot create a Buffer larger|too large/i.test((err as Error).message)) {
