@@ -125,7 +125,8 @@ def test_format_limit_and_no_heavy_imports(tmp_path):
     assert all(line["image_size"] == [64, 64] and line["model_image_size"] == [896, 896] for line in lines)
 
 
-def test_format_reports_every_bad_record_on_stderr(tmp_path):
+def broken_demo(tmp_path: Path) -> Path:
+    """The demo records with line 2 naming a missing image, 4 cut short, 5 of no task kind."""
     demo = make_demo_data(tmp_path)
     lines = (demo / "records.jsonl").read_text().splitlines()
     bad = json.loads(lines[1])
@@ -134,6 +135,11 @@ def test_format_reports_every_bad_record_on_stderr(tmp_path):
     lines[3] = '{"dataset_name": "Demo",'
     lines[4] = json.dumps({"image_file": "Images/case_000.nii.gz", "slice_dim": 2, "slice_idx": 1})
     (demo / "records.jsonl").write_text("\n".join(lines) + "\n")
+    return demo
+
+
+def test_format_reports_every_bad_record_on_stderr(tmp_path):
+    demo = broken_demo(tmp_path)
     result = cli(
         "format", "--records", str(demo / "records.jsonl"), "--tasks", str(demo / "tasks.json"),
         "--model-family", "qwen2_5_vl", "--limit", "6",
@@ -149,24 +155,19 @@ def test_format_reports_every_bad_record_on_stderr(tmp_path):
 
 
 def test_format_with_index_gives_every_record_a_line_in_order(tmp_path):
-    demo = make_demo_data(tmp_path)
-    lines = (demo / "records.jsonl").read_text().splitlines()
-    bad = json.loads(lines[1])
-    bad["image_file"] = "Images/missing.nii.gz"
-    lines[1] = json.dumps(bad)
-    lines[3] = '{"dataset_name": "Demo",'
-    (demo / "records.jsonl").write_text("\n".join(lines[:5]) + "\n")
+    demo = broken_demo(tmp_path)
     result = cli(
         "format", "--records", str(demo / "records.jsonl"), "--tasks", str(demo / "tasks.json"),
-        "--model-family", "qwen2_5_vl", "--with-index",
+        "--model-family", "qwen2_5_vl", "--with-index", "--limit", "6",
     )  # fmt: skip
     assert result.returncode == 1
     out = sorted((json.loads(line) for line in result.stdout.splitlines()), key=lambda line: line["index"])
-    assert [line["index"] for line in out] == [0, 1, 2, 3, 4]
+    assert [line["index"] for line in out] == [0, 1, 2, 3, 4, 5]
     assert list(out[0]) == ["index", "messages", "image_size", "model_image_size"]
     assert "image file not found" in out[1]["error"] and "records.jsonl:2" in out[1]["error"]
     assert "not valid JSON" in out[3]["error"]
-    assert "messages" in out[2] and "messages" in out[4]
+    assert "cannot tell the task kind" in out[4]["error"]
+    assert "messages" in out[2] and "messages" in out[5]
 
 
 def write_model_folder(folder: Path) -> Path:

@@ -2,23 +2,15 @@
 // start one worker (its charts draw off the main thread), from a blob: URL only.
 
 import type { WebviewPageOptions } from './webviewHtml';
-import { buildWebviewPage } from './webviewHtml';
+import { buildWebviewPage, PANEL_BASE_CSS } from './webviewHtml';
 
 export function buildRunPanelHtml(options: WebviewPageOptions): string {
-  return buildWebviewPage(options, RUN_PANEL_CSS, '', { workers: true });
+  return buildWebviewPage(options, PANEL_BASE_CSS + RUN_PANEL_CSS, '', { workers: true });
 }
 
 // Colours come from the theme's --vscode-* variables so the panel follows light, dark and
 // high-contrast themes; the chart reads the same variables at runtime.
 const RUN_PANEL_CSS = `
-:root { color-scheme: light dark; }
-body {
-  margin: 0; padding: 12px 16px;
-  color: var(--vscode-editor-foreground);
-  background: var(--vscode-editor-background);
-  font-family: var(--vscode-font-family);
-  font-size: var(--vscode-font-size, 13px);
-}
 .header { display: flex; flex-wrap: wrap; align-items: center; gap: 8px 16px; margin-bottom: 12px; }
 .title { font-size: 1.25em; font-weight: 600; margin: 0; overflow-wrap: anywhere; }
 .status {

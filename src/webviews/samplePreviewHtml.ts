@@ -2,21 +2,13 @@
 // worker, no network: the host sends the slices.
 
 import type { WebviewPageOptions } from './webviewHtml';
-import { buildWebviewPage } from './webviewHtml';
+import { buildWebviewPage, PANEL_BASE_CSS } from './webviewHtml';
 
 export function buildSamplePreviewHtml(options: WebviewPageOptions): string {
-  return buildWebviewPage(options, SAMPLE_PREVIEW_CSS);
+  return buildWebviewPage(options, PANEL_BASE_CSS + SAMPLE_PREVIEW_CSS);
 }
 
 const SAMPLE_PREVIEW_CSS = `
-:root { color-scheme: light dark; }
-body {
-  margin: 0; padding: 12px 16px;
-  color: var(--vscode-editor-foreground);
-  background: var(--vscode-editor-background);
-  font-family: var(--vscode-font-family);
-  font-size: var(--vscode-font-size, 13px);
-}
 .title { font-size: 1.25em; font-weight: 600; margin: 0; overflow-wrap: anywhere; }
 .note { color: var(--vscode-descriptionForeground); margin: 4px 0; overflow-wrap: anywhere; }
 .toolbar { display: flex; flex-wrap: wrap; align-items: center; gap: 8px 20px; margin: 8px 0; }

@@ -54,6 +54,21 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (ch) => ESCAPES[ch] ?? ch);
 }
 
+/**
+ * The panels' common base: VS Code's theme colours and font on the body, in light, dark and
+ * high-contrast themes alike. A page's own stylesheet follows it.
+ */
+export const PANEL_BASE_CSS = `
+:root { color-scheme: light dark; }
+body {
+  margin: 0; padding: 12px 16px;
+  color: var(--vscode-editor-foreground);
+  background: var(--vscode-editor-background);
+  font-family: var(--vscode-font-family);
+  font-size: var(--vscode-font-size, 13px);
+}
+`;
+
 /** The page: `css` in a nonce'd style element, `<main id="app">` for the script to fill. */
 export function buildWebviewPage(options: WebviewPageOptions, css: string, mainAttributes = '', permissions: PagePermissions = {}): string {
   const nonce = escapeHtml(options.nonce);

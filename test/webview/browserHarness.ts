@@ -2,11 +2,13 @@
 // host's HTML builder returns, served from a VS Code-like resource origin, with the theme's
 // --vscode-* variables set and a stub `acquireVsCodeApi` that records what the page posts.
 
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
+import { after, before } from 'node:test';
 import { repoRoot } from '../unit/testUtil';
 
 /**
@@ -57,6 +59,30 @@ export const DARK_THEME: Readonly<Record<string, string>> = {
   '--vscode-inputValidation-errorBorder': '#be1100',
   '--vscode-textCodeBlock-background': '#2b2b2b',
 };
+
+/** Screenshots the render tests leave for people to look at. */
+export const ARTIFACTS = path.join(repoRoot, 'test-artifacts');
+
+/**
+ * One browser for a describe block: checks the built bundles are there, launches Chromium
+ * before the tests and closes it after them. Returns the harness's accessor.
+ */
+export function useBrowser(bundles: readonly string[]): () => Harness {
+  let harness: Harness | undefined;
+  before(async () => {
+    const missing = bundles.filter((name) => !existsSync(path.join(repoRoot, 'dist', 'webview', `${name}.js`)));
+    assert.deepEqual(missing, [], `dist/webview/{${missing.join(',')}}.js missing: run npm run build first`);
+    harness = await launchChromium();
+    mkdirSync(ARTIFACTS, { recursive: true });
+  });
+  after(async () => {
+    await harness?.close();
+  });
+  return () => {
+    assert.ok(harness, 'the browser did not start');
+    return harness;
+  };
+}
 
 export function findChromium(): string | undefined {
   const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { JsonValue } from '../../src/shared/configSchema';
 import type { ConfigEditorState } from '../../src/shared/protocol/configEditor';
 import {
@@ -28,10 +28,8 @@ import { createNonce } from '../../src/webviews/webviewHtml';
 import type { ConfigEditorTestHooks } from '../../webview/configEditor/testHooks';
 import { repoRoot } from '../unit/testUtil';
 import type { Harness, WebviewPage } from './browserHarness';
-import { CSP_SOURCE, launchChromium, openWebview, webviewScriptUri } from './browserHarness';
+import { ARTIFACTS, CSP_SOURCE, useBrowser, openWebview, webviewScriptUri } from './browserHarness';
 
-const BUNDLE = path.join(repoRoot, 'dist/webview/configEditor.js');
-const ARTIFACTS = path.join(repoRoot, 'test-artifacts');
 const README_SHOT = path.join(repoRoot, 'media/screenshots/config-editor.png');
 
 type Hooks = ConfigEditorTestHooks;
@@ -93,20 +91,10 @@ async function openEditor(harness: Harness, state = baseState()): Promise<Webvie
 }
 
 describe('config editor in headless Chromium', () => {
-  let harness: Harness;
-
-  before(async () => {
-    assert.ok(existsSync(BUNDLE), `${BUNDLE} is missing: run npm run build first`);
-    harness = await launchChromium();
-    mkdirSync(ARTIFACTS, { recursive: true });
-  });
-
-  after(async () => {
-    await harness?.close();
-  });
+  const browser = useBrowser(['configEditor']);
 
   it('renders fields with values, defaults and problems, and posts intents', async () => {
-    const view = await openEditor(harness);
+    const view = await openEditor(browser());
     const page = view.page;
 
     // Every schema field is there, with a stable data-path on its control.
@@ -198,7 +186,7 @@ describe('config editor in headless Chromium', () => {
   });
 
   it('keeps focus and typed text when a snapshot arrives, and rebuilds for new cards', async () => {
-    const view = await openEditor(harness);
+    const view = await openEditor(browser());
     const page = view.page;
     const base = page.locator('[data-path="model.base"] >> input');
     await base.fill('Qwen/Qwen2.5-VL-7B-Instruct');
@@ -227,7 +215,7 @@ describe('config editor in headless Chromium', () => {
   });
 
   it('keeps closed sections and the scroll position when VS Code reloads the hidden page', async () => {
-    const view = await openEditor(harness);
+    const view = await openEditor(browser());
     const page = view.page;
     const isOpen = (section: string): Promise<boolean> =>
       page.locator(`[data-section="${section}"]`).evaluate((node) => (node as HTMLElement & { open: boolean }).open);
@@ -255,7 +243,7 @@ describe('config editor in headless Chromium', () => {
   it('edits unions through a kind picker, lists as text, and shows values outside an enum', async () => {
     const value = structuredClone(CONFIG) as { model: Record<string, JsonValue> };
     value.model.dtype = 'bf16';
-    const view = await openEditor(harness, baseState({ value: value as JsonValue }));
+    const view = await openEditor(browser(), baseState({ value: value as JsonValue }));
     const page = view.page;
     assert.equal(await page.locator('vscode-single-select[data-path="model.dtype"]').evaluate((el) => (el as HTMLElement & { value: string }).value), 'bf16');
     assert.equal(await page.locator('vscode-single-select[data-path="model.dtype"] vscode-option[value="bf16"]').textContent(), 'bf16 (not allowed)');
@@ -306,7 +294,7 @@ describe('config editor in headless Chromium', () => {
   });
 
   it('is read-only while the YAML has syntax errors, and says why', async () => {
-    const view = await openEditor(harness);
+    const view = await openEditor(browser());
     const page = view.page;
     const { value: _value, ...rest } = baseState();
     await view.send(
@@ -341,7 +329,7 @@ describe('config editor in headless Chromium', () => {
 
   it('disables Start SFT run in an untrusted workspace, and ignores hostile messages', async () => {
     const reason = 'Starting runs is disabled in an untrusted workspace.';
-    const view = await openEditor(harness, baseState({ startRun: { enabled: false, reason } }));
+    const view = await openEditor(browser(), baseState({ startRun: { enabled: false, reason } }));
     const page = view.page;
     assert.ok(await page.locator('#start-run').evaluate((el) => el.hasAttribute('disabled')));
     assert.equal(await page.locator('.start-reason').textContent(), reason);
@@ -362,7 +350,7 @@ describe('config editor in headless Chromium', () => {
   });
 
   it('renders the README screenshot', async () => {
-    const view = await openEditor(harness);
+    const view = await openEditor(browser());
     const page = view.page;
     // Show the sections a reader cares about first, the rest folded.
     await page.evaluate(() => {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { MetricsEvent, RunStartedEvent, TrainerEvent } from '../../src/shared/events';
 import { toTrainerEvent } from '../../src/shared/events';
 import { envelope } from '../../src/shared/protocol/message';
@@ -34,14 +34,11 @@ import type { SeriesName, SeriesPoint } from '../../webview/runPanel/series';
 import { RunSeriesData } from '../../webview/runPanel/series';
 import { smoothSeries } from '../../webview/runPanel/smoothing';
 import type { RunPanelTestHooks } from '../../webview/runPanel/testHooks';
-import type { Harness, WebviewPage } from './browserHarness';
-import { countColour, CSP_SOURCE, DARK_THEME, launchChromium, openWebview, webviewScriptUri } from './browserHarness';
+import type { WebviewPage } from './browserHarness';
+import { ARTIFACTS, countColour, CSP_SOURCE, useBrowser, DARK_THEME, openWebview, webviewScriptUri } from './browserHarness';
 import { demoEvents, DEMO_LOG } from './demoRun';
 import { repoRoot } from '../unit/testUtil';
 
-const BUNDLE = path.join(repoRoot, 'dist/webview/runPanel.js');
-const WORKER = path.join(repoRoot, 'dist/webview/runPanelWorker.js');
-const ARTIFACTS = path.join(repoRoot, 'test-artifacts');
 const README_SHOT = path.join(repoRoot, 'media/screenshots/run-panel.png');
 
 function goldenEvents(): TrainerEvent[] {
@@ -135,20 +132,10 @@ function noisyRun(steps: number): TrainerEvent[] {
 const single = (runId: string, summary: Omit<RunSummary, 'runId'>, title = runId): PanelRun => ({ runId, title, summary: { runId, ...summary } });
 
 describe('run panel in headless Chromium', () => {
-  let harness: Harness;
-
-  before(async () => {
-    assert.ok(existsSync(BUNDLE) && existsSync(WORKER), `${BUNDLE} or its worker is missing: run npm run build first`);
-    harness = await launchChromium();
-    mkdirSync(ARTIFACTS, { recursive: true });
-  });
-
-  after(async () => {
-    await harness?.close();
-  });
+  const browser = useBrowser(['runPanel', 'runPanelWorker']);
 
   it('renders the golden run: handshake, header, charts, error, log tail, actions, clean console', async (t) => {
-    const view = await openWebview(harness.context, panelHtml());
+    const view = await openWebview(browser().context, panelHtml());
     await view.page.waitForFunction(() => (window as unknown as { __posted: unknown[] }).__posted.length > 0);
     assert.deepEqual((await view.posted())[0], envelope(ReadyMessage, {}), 'the webview posts ready first');
 
@@ -236,8 +223,8 @@ describe('run panel in headless Chromium', () => {
     const plot = await plotShot(view, 'loss', 4);
     const colours = await view.page.evaluate(() => (window.__medvlmRunPanel as Hooks).seriesColours());
     assert.equal(colours.trainLoss, DARK_THEME['--vscode-charts-blue'], 'series colour comes from the theme');
-    const trainPixels = await countColour(harness.context, plot, colours.trainLoss);
-    const evalPixels = await countColour(harness.context, plot, colours.evalLoss);
+    const trainPixels = await countColour(browser().context, plot, colours.trainLoss);
+    const evalPixels = await countColour(browser().context, plot, colours.evalLoss);
     t.diagnostic(`plot area pixels: train ${trainPixels}, eval ${evalPixels}`);
     assert.ok(trainPixels >= 20, `train loss is drawn in the plot area (${trainPixels} px)`);
     assert.ok(evalPixels >= 20, `eval loss is drawn in the plot area (${evalPixels} px)`);
@@ -247,7 +234,7 @@ describe('run panel in headless Chromium', () => {
   });
 
   it('shows Stop, and only Stop and the file actions, while a run is active', async () => {
-    const view = await openWebview(harness.context, panelHtml());
+    const view = await openWebview(browser().context, panelHtml());
     await init(view, [single('live', { status: 'training' })]);
     await sendEvents(view, 'live', noisyRun(5), true);
     await view.page.waitForFunction(() => document.body.dataset.runStatus === 'training');
@@ -261,7 +248,7 @@ describe('run panel in headless Chromium', () => {
   });
 
   it('leaves a gap where the loss is NaN (spanGaps off)', async () => {
-    const view = await openWebview(harness.context, panelHtml());
+    const view = await openWebview(browser().context, panelHtml());
     const loss = [3, 2.5, null, 1.5, 1];
     const events: TrainerEvent[] = loss.map((y, i) => metrics(i + 1, 'train', { loss: y }));
     await init(view, [single('gap', { status: 'finished' })]);
@@ -273,8 +260,8 @@ describe('run panel in headless Chromium', () => {
       view.page.screenshot({ clip: { x: area.left + from, y: area.top, width: to - from, height: area.bottom - area.top } });
     // A finished run's axis fits steps 1..5, so steps 2 and 4 sit at 1/4 and 3/4 of the width.
     const blue = DARK_THEME['--vscode-charts-blue'] ?? '';
-    const acrossGap = await countColour(harness.context, await shot(width / 4 + 8, (3 * width) / 4 - 8), blue);
-    const beforeGap = await countColour(harness.context, await shot(8, width / 4 - 8), blue);
+    const acrossGap = await countColour(browser().context, await shot(width / 4 + 8, (3 * width) / 4 - 8), blue);
+    const beforeGap = await countColour(browser().context, await shot(8, width / 4 - 8), blue);
     assert.ok(beforeGap > 0, 'the line is drawn where there is data');
     assert.equal(acrossGap, 0, 'nothing bridges the NaN at step 3');
     assert.deepEqual(view.consoleErrors, []);
@@ -282,7 +269,7 @@ describe('run panel in headless Chromium', () => {
   });
 
   it('reads out the nearest point under the pointer, skipping gaps, and clears it when the pointer leaves', async () => {
-    const view = await openWebview(harness.context, panelHtml());
+    const view = await openWebview(browser().context, panelHtml());
     const loss = [3, 2.5, null, 1.5, 1, 0.75, 0.5];
     const events: TrainerEvent[] = loss.map((y, i) => metrics(i + 1, 'train', { loss: y }));
     await init(view, [single('hover', { status: 'finished' })]);
@@ -321,13 +308,13 @@ describe('run panel in headless Chromium', () => {
   });
 
   it('smooths with the slider (TensorBoard EMA), keeping the raw line faint behind', async () => {
-    const view = await openWebview(harness.context, panelHtml());
+    const view = await openWebview(browser().context, panelHtml());
     const events = noisyRun(200);
     await init(view, [single('noisy', { status: 'finished' })]);
     await sendEvents(view, 'noisy', events, true);
     const raw = (await chartData(view)).trainLoss;
     assert.equal(raw.length, 200);
-    const blueBefore = await countColour(harness.context, await plotShot(view), DARK_THEME['--vscode-charts-blue'] ?? '');
+    const blueBefore = await countColour(browser().context, await plotShot(view), DARK_THEME['--vscode-charts-blue'] ?? '');
 
     await view.page.$eval('.toolbar input[type="range"]', (input) => {
       (input as HTMLInputElement).value = '0.9';
@@ -345,14 +332,14 @@ describe('run panel in headless Chromium', () => {
     assert.deepEqual(await view.page.evaluate(() => (window.__medvlmRunPanel as Hooks).rawChartData().learningRate), []);
     assert.equal(await view.page.locator('.toolbar output').textContent(), '0.9');
     // The smoothed curve is calmer: fewer strong-colour pixels than the zigzag it replaces.
-    const blueAfter = await countColour(harness.context, await plotShot(view), DARK_THEME['--vscode-charts-blue'] ?? '');
+    const blueAfter = await countColour(browser().context, await plotShot(view), DARK_THEME['--vscode-charts-blue'] ?? '');
     assert.ok(blueAfter < blueBefore, `smoothed line ${blueAfter} px < raw zigzag ${blueBefore} px`);
     assert.deepEqual(view.consoleErrors, []);
     await view.page.close();
   });
 
   it('switches to a log scale, where zero and negative values are gaps', async () => {
-    const view = await openWebview(harness.context, panelHtml());
+    const view = await openWebview(browser().context, panelHtml());
     const events = [started(1), ...[4, 0.4, 0.04, 0, 0.004].map((loss, i) => metrics(i + 1, 'train', { loss }))];
     await init(view, [single('log', { status: 'finished' })]);
     await sendEvents(view, 'log', events, true);
@@ -370,7 +357,7 @@ describe('run panel in headless Chromium', () => {
   });
 
   it('draws the x axis by step, epoch or wall time', async () => {
-    const view = await openWebview(harness.context, panelHtml());
+    const view = await openWebview(browser().context, panelHtml());
     const events = noisyRun(20);
     await init(view, [single('axes', { status: 'finished' })]);
     await sendEvents(view, 'axes', events, true);
@@ -390,7 +377,7 @@ describe('run panel in headless Chromium', () => {
   });
 
   it('shows a resumed run with each step once, the latest attempt\'s value', async () => {
-    const view = await openWebview(harness.context, panelHtml());
+    const view = await openWebview(browser().context, panelHtml());
     const first: TrainerEvent[] = [
       started(100, { attempt: 1, resume_step: null }),
       ...Array.from({ length: 10 }, (_, i) => metrics(i + 1, 'train', { loss: 10 - i })),
@@ -417,7 +404,7 @@ describe('run panel in headless Chromium', () => {
   });
 
   it('decimates a long run to per-pixel columns and keeps a one-step spike', async () => {
-    const view = await openWebview(harness.context, panelHtml());
+    const view = await openWebview(browser().context, panelHtml());
     const events: TrainerEvent[] = [started(1)];
     for (let step = 1; step <= 50_000; step++) {
       events.push(metrics(step, 'train', { loss: step === 31_337 ? 40 : 1 + 0.2 * Math.sin(step / 300) }));
@@ -435,13 +422,13 @@ describe('run panel in headless Chromium', () => {
     // Its pixels: a bright column near the spike's x, reaching the top of the plot.
     const spikeX = (area?.left ?? 0) + ((31_337 - (area?.xMin ?? 0)) / ((area?.xMax ?? 1) - (area?.xMin ?? 0))) * width;
     const strip = await view.page.screenshot({ clip: { x: spikeX - 3, y: area?.top ?? 0, width: 6, height: 40 } });
-    assert.ok((await countColour(harness.context, strip, DARK_THEME['--vscode-charts-blue'] ?? '')) >= 10, 'the spike is visible');
+    assert.ok((await countColour(browser().context, strip, DARK_THEME['--vscode-charts-blue'] ?? '')) >= 10, 'the spike is visible');
     assert.deepEqual(view.consoleErrors, []);
     await view.page.close();
   });
 
   it('overlays two runs in compare mode, with a legend by run and their config differences', async (t) => {
-    const view = await openWebview(harness.context, panelHtml());
+    const view = await openWebview(browser().context, panelHtml());
     const runs = [single('run-a', { status: 'finished' }, 'lr 2e-4'), single('run-b', { status: 'finished' }, 'lr 1e-4')];
     await init(view, runs, true, 'Compare: lr 2e-4, lr 1e-4');
     const a = noisyRun(60);
@@ -476,8 +463,8 @@ describe('run panel in headless Chromium', () => {
 
     const colours = await view.page.evaluate(() => (window.__medvlmRunPanel as Hooks).runColours());
     const plot = await plotShot(view);
-    const first = await countColour(harness.context, plot, colours[0] ?? '');
-    const second = await countColour(harness.context, plot, colours[1] ?? '');
+    const first = await countColour(browser().context, plot, colours[0] ?? '');
+    const second = await countColour(browser().context, plot, colours[1] ?? '');
     t.diagnostic(`compare pixels: ${first} and ${second}`);
     assert.ok(first >= 100 && second >= 100, 'both runs are drawn, each in its colour');
     await view.page.screenshot({ path: path.join(ARTIFACTS, 'run-panel-compare.png'), fullPage: true });
@@ -486,7 +473,7 @@ describe('run panel in headless Chromium', () => {
   });
 
   it('renders a longer live run for the README screenshot', async (t) => {
-    const view = await openWebview(harness.context, panelHtml());
+    const view = await openWebview(browser().context, panelHtml());
     const { events, summary } = demoEvents();
     // A fixed clock makes the elapsed time and ETA in the header reproducible.
     await view.page.clock.setFixedTime(new Date(((summary.lastEventAt ?? 0) + 1) * 1000));
@@ -517,12 +504,12 @@ describe('run panel in headless Chromium', () => {
       const x = area.left + ((30 - area.xMin) / (area.xMax - area.xMin)) * (area.right - area.left);
       const y = area.bottom - ((point.y - area.yMin) / (area.yMax - area.yMin)) * (area.bottom - area.top);
       const dot = await view.page.screenshot({ clip: { x: x - 2, y: y - 5, width: 4, height: 10 } });
-      marker = await countColour(harness.context, dot, DARK_THEME['--vscode-charts-orange'] ?? '');
+      marker = await countColour(browser().context, dot, DARK_THEME['--vscode-charts-orange'] ?? '');
     }
     assert.ok(marker >= 18, `a marker at the eval point (${marker} px; a line alone covers about 8)`);
 
     const png = await view.page.screenshot({ path: path.join(ARTIFACTS, 'run-panel-readme.png'), fullPage: false });
-    const trainPixels = await countColour(harness.context, await plotShot(view), DARK_THEME['--vscode-charts-blue'] ?? '');
+    const trainPixels = await countColour(browser().context, await plotShot(view), DARK_THEME['--vscode-charts-blue'] ?? '');
     t.diagnostic(`plot area pixels: train ${trainPixels}`);
     assert.ok(trainPixels >= 100, `train loss is drawn in the plot area (${trainPixels} px)`);
     // The README copy changes only on request (or when missing), so test runs leave git clean.

@@ -4,9 +4,8 @@
 // stepping, a stale sample ignored, the trainer's text, and a clean console.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { envelope } from '../../src/shared/protocol/message';
 import type { InitPayload, SamplePayload } from '../../src/shared/protocol/samplePreview';
 import { InitMessage, SampleMessage, SelectMessage, TextsMessage } from '../../src/shared/protocol/samplePreview';
@@ -14,12 +13,9 @@ import { buildSamplePreviewHtml } from '../../src/webviews/samplePreviewHtml';
 import { createNonce } from '../../src/webviews/webviewHtml';
 import type { SamplePreviewTestHooks } from '../../webview/samplePreview/testHooks';
 import { OVERLAY_COLOURS } from '../../webview/samplePreview/draw';
-import { repoRoot } from '../unit/testUtil';
-import type { Harness, WebviewPage } from './browserHarness';
-import { countColour, CSP_SOURCE, launchChromium, openWebview, webviewScriptUri } from './browserHarness';
+import type { WebviewPage } from './browserHarness';
+import { ARTIFACTS, countColour, CSP_SOURCE, useBrowser, openWebview, webviewScriptUri } from './browserHarness';
 
-const BUNDLE = path.join(repoRoot, 'dist', 'webview', 'samplePreview.js');
-const ARTIFACTS = path.join(repoRoot, 'test-artifacts');
 
 const init: InitPayload = {
   title: 'Samples: records.jsonl',
@@ -67,20 +63,10 @@ async function sendSample(view: WebviewPage, payload: ReturnType<typeof sample>)
 type Hooks = SamplePreviewTestHooks;
 
 describe('sample preview in headless Chromium', () => {
-  let harness: Harness;
-
-  before(async () => {
-    assert.ok(existsSync(BUNDLE), `${BUNDLE} is missing: run npm run build first`);
-    harness = await launchChromium();
-    mkdirSync(ARTIFACTS, { recursive: true });
-  });
-
-  after(async () => {
-    await harness?.close();
-  });
+  const browser = useBrowser(['samplePreview']);
 
   it('draws the slice with its overlays where the format puts them, steps with the keyboard, and shows the trainer’s text', async () => {
-    const view = await openWebview(harness.context, buildSamplePreviewHtml({ cspSource: CSP_SOURCE, scriptUri: webviewScriptUri('samplePreview'), nonce: createNonce(), title: 'Samples' }));
+    const view = await openWebview(browser().context, buildSamplePreviewHtml({ cspSource: CSP_SOURCE, scriptUri: webviewScriptUri('samplePreview'), nonce: createNonce(), title: 'Samples' }));
     await view.page.waitForFunction(() => (window as unknown as { __posted: unknown[] }).__posted.length > 0);
     assert.deepEqual(await view.posted(), [{ type: 'preview/ready', payload: {} }]);
     await view.send(envelope(InitMessage, init));
@@ -95,18 +81,18 @@ describe('sample preview in headless Chromium', () => {
     const at = (x: number, y: number, w: number, h: number) => view.page.screenshot({ clip: { x: rect.left + x * s, y: rect.top + y * s, width: w * s, height: h * s } });
     const boxColour = OVERLAY_COLOURS.box;
     // The box's left edge runs along x = 5 (the left of pixel column 5), rows 6 to 21.
-    assert.ok((await countColour(harness.context, await at(4.5, 10, 1, 6), boxColour)) > 0, 'the box edge is on column 5');
-    assert.equal(await countColour(harness.context, await at(8, 10, 3, 6), boxColour), 0, 'nothing inside the box');
+    assert.ok((await countColour(browser().context, await at(4.5, 10, 1, 6), boxColour)) > 0, 'the box edge is on column 5');
+    assert.equal(await countColour(browser().context, await at(8, 10, 3, 6), boxColour), 0, 'nothing inside the box');
     // The major axis runs between pixel centres of row 4; the minor one down column 28.
-    assert.ok((await countColour(harness.context, await at(22, 4, 10, 1), OVERLAY_COLOURS.major)) > 0);
-    assert.ok((await countColour(harness.context, await at(28, 10, 1, 6), OVERLAY_COLOURS.minor)) > 0);
-    assert.ok((await countColour(harness.context, await at(29.5, 24.5, 1, 1), OVERLAY_COLOURS.point)) > 0, 'the landmark at (30, 25)');
+    assert.ok((await countColour(browser().context, await at(22, 4, 10, 1), OVERLAY_COLOURS.major)) > 0);
+    assert.ok((await countColour(browser().context, await at(28, 10, 1, 6), OVERLAY_COLOURS.minor)) > 0);
+    assert.ok((await countColour(browser().context, await at(29.5, 24.5, 1, 1), OVERLAY_COLOURS.point)) > 0, 'the landmark at (30, 25)');
     await view.page.screenshot({ path: path.join(ARTIFACTS, 'sample-preview.png') });
 
     await view.page.locator('input[data-layer="boxes"]').uncheck();
     await view.page.waitForFunction(() => !(document.querySelector('input[data-layer="boxes"]') as HTMLInputElement).checked);
-    assert.equal(await countColour(harness.context, await at(4.5, 10, 1, 6), boxColour), 0, 'the box layer is off');
-    assert.ok((await countColour(harness.context, await at(22, 4, 10, 1), OVERLAY_COLOURS.major)) > 0, 'the other layers stay');
+    assert.equal(await countColour(browser().context, await at(4.5, 10, 1, 6), boxColour), 0, 'the box layer is off');
+    assert.ok((await countColour(browser().context, await at(22, 4, 10, 1), OVERLAY_COLOURS.major)) > 0, 'the other layers stay');
 
     await view.send(envelope(TextsMessage, { family: 'qwen2_5_vl', texts: { '0': { prompt: 'Task:\nGiven the input medical image…', target: '0.125, 0.578, 0.312, 0.875', modelImageSize: [28, 56] } } }));
     assert.equal(await view.page.locator('pre.prompt').textContent(), 'Task:\nGiven the input medical image…');
