@@ -2,6 +2,7 @@
 // the disk or a process. Runs are detached, so deactivation leaves them running.
 
 import * as vscode from 'vscode';
+import { registerCheckDataset } from './commands/checkDataset';
 import { registerCompareRuns } from './commands/compareRuns';
 import { registerDeleteRun } from './commands/deleteRun';
 import { registerMergeRun } from './commands/mergeRun';
@@ -64,6 +65,7 @@ export function activate(context: vscode.ExtensionContext): void {
     configEditor.disposable,
     registerOpenConfigEditor(configEditor.provider),
     registerPreviewSamples({ extensionUri: context.extensionUri, python, log }),
+    registerCheckDataset(),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration('medvlm.pythonPath')) {
         python.invalidate();

@@ -3,15 +3,13 @@
 // tasks.json beside the records when there is one. Reading images and records runs nothing;
 // the trainer's exact prompts need its Python, so only in a trusted workspace.
 
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { SampleSource } from '../core/preview/sampleSource';
 import { trainerEnv } from '../core/trainerCommand';
 import type { PythonEnvironment } from '../python/pythonEnv';
 import { SamplePreviewPanel } from '../webviews/samplePreview';
-
-const RECORDS = /\.(jsonl|json)$/i;
+import { pickRecords, tasksBeside } from './recordsPick';
 
 export interface PreviewSamplesDeps {
   readonly extensionUri: vscode.Uri;
@@ -21,10 +19,9 @@ export interface PreviewSamplesDeps {
 
 export function registerPreviewSamples(deps: PreviewSamplesDeps): vscode.Disposable {
   return vscode.commands.registerCommand('medvlm.previewSamples', async (arg?: unknown, tasksArg?: unknown) => {
-    const records = await pickRecords(arg);
+    const records = await pickRecords(arg, 'Preview samples');
     if (records === undefined) return;
-    const beside = path.join(path.dirname(records), 'tasks.json');
-    const tasksFile = typeof tasksArg === 'string' ? tasksArg : tasksArg instanceof vscode.Uri ? tasksArg.fsPath : existsSync(beside) && path.basename(records) !== 'tasks.json' ? beside : undefined;
+    const tasksFile = typeof tasksArg === 'string' ? tasksArg : tasksArg instanceof vscode.Uri ? tasksArg.fsPath : tasksBeside(records);
     let source: SampleSource;
     try {
       source = await SampleSource.open({ recordsFile: records, ...(tasksFile !== undefined ? { tasksFile } : {}) });
@@ -42,18 +39,4 @@ export function registerPreviewSamples(deps: PreviewSamplesDeps): vscode.Disposa
       },
     });
   });
-}
-
-async function pickRecords(arg: unknown): Promise<string | undefined> {
-  if (arg instanceof vscode.Uri && RECORDS.test(arg.fsPath)) return arg.fsPath;
-  if (typeof arg === 'string' && RECORDS.test(arg)) return arg;
-  const active = vscode.window.activeTextEditor?.document.uri;
-  if (active?.scheme === 'file' && RECORDS.test(active.fsPath) && path.basename(active.fsPath) !== 'tasks.json') return active.fsPath;
-  const picked = await vscode.window.showOpenDialog({
-    canSelectMany: false,
-    openLabel: 'Preview samples',
-    filters: { 'Records (JSON Lines, JSON)': ['jsonl', 'json'] },
-    ...(vscode.workspace.workspaceFolders?.[0] !== undefined ? { defaultUri: vscode.workspace.workspaceFolders[0].uri } : {}),
-  });
-  return picked?.[0]?.fsPath;
 }

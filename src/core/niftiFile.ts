@@ -3,12 +3,13 @@
 // large volume never blocks the extension host. The decompressed size is bounded, so a huge
 // or lying file is refused with a message instead of exhausting memory.
 
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
-import { NiftiError } from '../shared/nifti/header';
-import type { NiftiVolume } from '../shared/nifti/volume';
-import { readNifti } from '../shared/nifti/volume';
+import { createGunzip, gunzip } from 'node:zlib';
+import type { NiftiHeader } from '../shared/nifti/header';
+import { HEADER_BYTES, NiftiError, parseHeader } from '../shared/nifti/header';
+import { NiftiVolume, readNifti } from '../shared/nifti/volume';
 
 const inflate = promisify(gunzip);
 
@@ -49,6 +50,58 @@ export async function readNiftiFile(file: string, maxBytes = MAX_VOLUME_BYTES): 
   const bytes = await readNiftiBytes(file, maxBytes);
   try {
     return readNifti(bytes);
+  } catch (err) {
+    if (err instanceof NiftiError) throw new NiftiError(`${file}: ${err.message}`);
+    throw err;
+  }
+}
+
+export interface NiftiSummary {
+  readonly header: NiftiHeader;
+  /** [x, y, z] as NiftiVolume gives it. */
+  readonly shape: readonly [number, number, number];
+}
+
+/**
+ * Checks a volume without keeping it: streams the file (through gunzip when compressed),
+ * keeps only the header, counts the rest, and fails as readNiftiFile would on a broken or
+ * cut-short file. Memory stays at a few chunks whatever the volume's size.
+ */
+export async function inspectNiftiFile(file: string): Promise<NiftiSummary> {
+  let head: Buffer;
+  try {
+    const handle = await open(file, 'r');
+    try {
+      head = Buffer.alloc(2);
+      await handle.read(head, 0, 2, 0);
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    throw new NiftiError(`${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  let total = 0;
+  try {
+    const stream = isGzip(head) ? createReadStream(file).pipe(createGunzip()) : createReadStream(file);
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (kept < HEADER_BYTES) {
+        chunks.push(chunk);
+        kept += chunk.length;
+      }
+    }
+  } catch (err) {
+    if (/unexpected end of file/i.test((err as Error).message)) {
+      throw new NiftiError(`${file}: the gzip data is cut short (the file may be incomplete: copy it again)`);
+    }
+    throw new NiftiError(`${file}: not valid gzip data (${(err as Error).message})`);
+  }
+  try {
+    const header = parseHeader(Buffer.concat(chunks).subarray(0, Math.min(kept, HEADER_BYTES)));
+    const volume = new NiftiVolume(header, new Uint8Array(0), total);
+    return { header, shape: volume.shape };
   } catch (err) {
     if (err instanceof NiftiError) throw new NiftiError(`${file}: ${err.message}`);
     throw err;

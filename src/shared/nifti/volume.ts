@@ -34,9 +34,14 @@ export class NiftiVolume {
   readonly shape: readonly [number, number, number];
   private readonly voxels: VoxelArray;
 
+  /**
+   * `bytes` is the whole file. With `sizeOnly` (the file's length, when only its header was
+   * kept) the shape and the length are checked and no voxels are read: slice() then fails.
+   */
   constructor(
     readonly header: NiftiHeader,
     bytes: Uint8Array,
+    sizeOnly?: number,
   ) {
     const dims = [...header.dims];
     while (dims.length > 3 && dims[dims.length - 1] === 1) dims.pop();
@@ -46,12 +51,13 @@ export class NiftiVolume {
     while (dims.length < 3) dims.push(1);
     this.shape = [dims[0] as number, dims[1] as number, dims[2] as number];
     const end = header.voxOffset + header.dataBytes;
-    if (bytes.length < end) {
+    const length = sizeOnly ?? bytes.length;
+    if (length < end) {
       throw new NiftiError(
-        `the file is cut short: the header says ${this.shape.join(' x ')} ${header.dtype} voxels (${header.dataBytes} bytes) from byte ${header.voxOffset}, but the file has ${bytes.length} bytes`,
+        `the file is cut short: the header says ${this.shape.join(' x ')} ${header.dtype} voxels (${header.dataBytes} bytes) from byte ${header.voxOffset}, but the file has ${length} bytes`,
       );
     }
-    this.voxels = readVoxels(header, bytes);
+    this.voxels = sizeOnly === undefined ? readVoxels(header, bytes) : new Uint8Array(0);
   }
 
   /** The slice along `dim` (0, 1 or 2) at `index`, scaled. */
@@ -61,6 +67,7 @@ export class NiftiVolume {
     if (!Number.isInteger(index) || index < 0 || index >= size) {
       throw new NiftiError(`slice ${index} is outside 0..${size - 1} along dimension ${dim} (volume shape ${this.shape.join(' x ')})`);
     }
+    if (this.voxels.length === 0) throw new NiftiError('this volume was only inspected, not read');
     const [nx, ny] = this.shape;
     const strides = [1, nx, nx * ny] as const;
     const [a, b] = dim === 0 ? [1, 2] : dim === 1 ? [0, 2] : [0, 1];
