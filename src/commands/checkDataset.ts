@@ -22,10 +22,11 @@ function toDiagnostic(problem: DatasetProblem, lines: readonly string[]): vscode
 
 export function registerCheckDataset(): vscode.Disposable {
   const diagnostics = vscode.languages.createDiagnosticCollection('medvlm-dataset');
-  const command = vscode.commands.registerCommand('medvlm.checkDataset', async (arg?: unknown) => {
+  const command = vscode.commands.registerCommand('medvlm.checkDataset', async (arg?: unknown, tasksArg?: unknown) => {
     const records = await pickRecords(arg, 'Check dataset');
     if (records === undefined) return;
-    const tasksFile = tasksBeside(records);
+    // A config's data source names its tasks file; from the explorer it is the one beside.
+    const tasksFile = typeof tasksArg === 'string' ? tasksArg : tasksArg instanceof vscode.Uri ? tasksArg.fsPath : tasksBeside(records);
     const name = path.basename(records);
     const result = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Checking ${name}`, cancellable: true },

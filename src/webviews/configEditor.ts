@@ -5,6 +5,7 @@
 // Every change of the document, whoever made it, re-posts the full state to the form.
 
 import schemaJson from '../../media/run-config.schema.json';
+import path from 'node:path';
 import * as vscode from 'vscode';
 import { CONFIG_PRESETS } from '../core/config/presets';
 import { deriveNumbers } from '../core/config/derivedNumbers';
@@ -13,12 +14,13 @@ import { appendListItem, removeValue, setValue } from '../core/config/yamlEdit';
 import type { ConfigAnalysis, ConfigLanguageService } from '../language/configLanguage';
 import type { ConfigPath, JsonValue, ObjectSchema } from '../shared/configSchema';
 import { dottedPath, loadSchema } from '../shared/configSchema';
-import type { ConfigEditorState, DerivedItem } from '../shared/protocol/configEditor';
+import type { ConfigEditorState, DatasetAction, DerivedItem } from '../shared/protocol/configEditor';
 import { NoticeMessage, StateMessage } from '../shared/protocol/configEditor';
 import type { MessageType } from '../shared/protocol/message';
 import { envelope } from '../shared/protocol/message';
 import type { LocatedProblem } from './configEditorState';
 import {
+  dataSource,
   composeEdits,
   createConfigEditorRouter,
   derivedItems,
@@ -105,6 +107,7 @@ class ConfigEditorSession {
         applyPreset: (id) => void this.applyPreset(id),
         startRun: () => void this.startRun(),
         showText: () => void this.showText(),
+        dataset: (action, source) => void this.datasetAction(action, source),
       },
       log,
     );
@@ -258,6 +261,19 @@ class ConfigEditorSession {
       return;
     }
     await vscode.commands.executeCommand('medvlm.startRun', this.document.uri);
+  }
+
+  /** Previews or checks `data.sources[index]` as the document says now (saved or not). */
+  private async datasetAction(action: DatasetAction, index: number): Promise<void> {
+    const source = dataSource(this.document.getText(), index);
+    if (typeof source?.records !== 'string' || source.records.trim() === '') {
+      this.notice('error', `data source ${index + 1} names no records file yet: set its \`records\` first.`);
+      return;
+    }
+    const base = path.dirname(this.document.uri.fsPath);
+    const records = path.resolve(base, source.records);
+    const tasks = typeof source.tasks === 'string' && source.tasks.trim() !== '' ? path.resolve(base, source.tasks) : undefined;
+    await vscode.commands.executeCommand(action === 'preview' ? 'medvlm.previewSamples' : 'medvlm.checkDataset', records, tasks);
   }
 
   private async showText(): Promise<void> {

@@ -2,6 +2,7 @@
 // routing and schema-checking what the webview posts, turning a preset into one text change,
 // describing a preset's changes for the confirmation, and the state's problems and banner.
 
+import { parse } from 'yaml';
 import type { DerivedNumber, DerivedNumbers } from '../core/config/derivedNumbers';
 import type { EditResult, TextChange } from '../core/config/yamlEdit';
 import { applyChanges } from '../core/config/yamlEdit';
@@ -9,10 +10,11 @@ import type { ConfigPath, JsonValue, ObjectSchema } from '../shared/configSchema
 import { arrayOf, dottedPath, isPlainObject, schemaAt, withDefaults } from '../shared/configSchema';
 import type { Route } from '../shared/protocol/dispatch';
 import { describeMessage, dispatch, MessageStats, on } from '../shared/protocol/dispatch';
-import type { DerivedItem, ProblemSeverity, StateProblem } from '../shared/protocol/configEditor';
+import type { DatasetAction, DerivedItem, ProblemSeverity, StateProblem } from '../shared/protocol/configEditor';
 import {
   AppendItemMessage,
   ApplyPresetMessage,
+  DatasetActionMessage,
   MAX_PATH_DEPTH,
   MAX_PROBLEMS,
   MAX_TEXT_LENGTH,
@@ -31,6 +33,7 @@ export interface ConfigEditorHandlers {
   applyPreset(presetId: string): void;
   startRun(): void;
   showText(): void;
+  dataset(action: DatasetAction, source: number): void;
 }
 
 /** After this many, rejected messages are logged only every LOG_EVERY-th time. */
@@ -89,6 +92,7 @@ export function createConfigEditorRouter(
     on(ApplyPresetMessage, ({ presetId }) => handlers.applyPreset(presetId)),
     on(StartRunMessage, () => handlers.startRun()),
     on(ShowTextMessage, () => handlers.showText()),
+    on(DatasetActionMessage, ({ action, source }) => handlers.dataset(action, source)),
   ];
   const receive = (data: unknown): void => {
     refused = undefined;
@@ -267,4 +271,17 @@ function parameterText(count: number): string {
   if (count >= 1e9) return `${(count / 1e9).toFixed(2)} B`;
   if (count >= 1e6) return `${(count / 1e6).toFixed(1)} M`;
   return count.toLocaleString('en-US');
+}
+
+/** `data.sources[index]` of a config's text, as far as it parses; undefined when there is none. */
+export function dataSource(text: string, index: number): { readonly records?: unknown; readonly tasks?: unknown } | undefined {
+  let doc: unknown;
+  try {
+    doc = parse(text, { maxAliasCount: 50 });
+  } catch {
+    return undefined;
+  }
+  const sources = isPlainObject(doc) && isPlainObject(doc.data) ? doc.data.sources : undefined;
+  const source = Array.isArray(sources) ? (sources[index] as unknown) : undefined;
+  return isPlainObject(source) ? source : undefined;
 }

@@ -13,6 +13,7 @@ import { loadSchema } from '../../src/shared/configSchema';
 import type { ConfigEditorState } from '../../src/shared/protocol/configEditor';
 import {
   AppendItemMessage,
+  DatasetActionMessage,
   ApplyPresetMessage,
   isBoundedJson,
   isConfigPath,
@@ -32,6 +33,7 @@ import type { ConfigEditorHandlers } from '../../src/webviews/configEditorState'
 import {
   composeEdits,
   createConfigEditorRouter,
+  dataSource,
   derivedItems,
   describePresetChanges,
   isEmptyDocument,
@@ -62,6 +64,8 @@ const VALID: ReadonlyArray<[string, unknown]> = [
   ['preset', envelope(ApplyPresetMessage, { presetId: 'qlora-4bit' })],
   ['start run', envelope(StartRunMessage, {})],
   ['show text', envelope(ShowTextMessage, {})],
+  ['preview a data source', envelope(DatasetActionMessage, { action: 'preview', source: 1 })],
+  ['check a data source', envelope(DatasetActionMessage, { action: 'check', source: 0 })],
 ];
 
 /** Everything a confused or hostile webview might post. */
@@ -94,6 +98,9 @@ const MALFORMED: ReadonlyArray<[string, unknown]> = [
   ['empty preset id', { type: ApplyPresetMessage.type, payload: { presetId: '' } }],
   ['huge preset id', { type: ApplyPresetMessage.type, payload: { presetId: HUGE } }],
   ['file in start run', { type: StartRunMessage.type, payload: { uri: 'file:///etc/passwd' } }],
+  ['a path to preview', { type: DatasetActionMessage.type, payload: { action: 'preview', source: 0, records: '/etc/passwd' } }],
+  ['an unknown dataset action', { type: DatasetActionMessage.type, payload: { action: 'delete', source: 0 } }],
+  ['a negative data source', { type: DatasetActionMessage.type, payload: { action: 'check', source: -1 } }],
   ['host-bound type', { type: NoticeMessage.type, payload: { severity: 'info', message: 'x' } }],
   ['unknown type', { type: 'configEditor/writeText', payload: { text: 'x' } }],
 ];
@@ -120,6 +127,7 @@ function setup() {
     applyPreset: (id) => calls.push(['applyPreset', id]),
     startRun: () => calls.push(['startRun']),
     showText: () => calls.push(['showText']),
+    dataset: (action, source) => calls.push(['dataset', action, source]),
   };
   const router = createConfigEditorRouter(schema, handlers, (line) => logged.push(line));
   return { calls, logged, router };
@@ -144,6 +152,8 @@ describe('config editor: webview -> host', () => {
       ['applyPreset', 'qlora-4bit'],
       ['startRun'],
       ['showText'],
+      ['dataset', 'preview', 1],
+      ['dataset', 'check', 0],
     ]);
   });
 
@@ -340,3 +350,16 @@ function schemaAtOk(path: ConfigPath): boolean {
   router.receive(envelope(SetValueMessage, { path: [...path], value: 0 }));
   return router.stats.handled === 1;
 }
+
+describe('config editor: a data source for the dataset commands', () => {
+  const text = ['data:', '  sources:', '    - name: a', '      records: a/records.jsonl', '      tasks: a/tasks.json', '    - records: b.jsonl', ''].join('\n');
+  it('reads the records and tasks of the source the webview names, from the text', () => {
+    assert.deepEqual(dataSource(text, 0), { name: 'a', records: 'a/records.jsonl', tasks: 'a/tasks.json' });
+    assert.deepEqual(dataSource(text, 1), { records: 'b.jsonl' });
+  });
+  it('gives nothing for a source that is not there or text that does not parse', () => {
+    assert.equal(dataSource(text, 2), undefined);
+    assert.equal(dataSource('data: [unclosed', 0), undefined);
+    assert.equal(dataSource('data:\n  sources: 3\n', 0), undefined);
+  });
+});

@@ -11,6 +11,7 @@ import type { JsonValue } from '../../src/shared/configSchema';
 import type { ConfigEditorState } from '../../src/shared/protocol/configEditor';
 import {
   AppendItemMessage,
+  DatasetActionMessage,
   ApplyPresetMessage,
   NoticeMessage,
   ReadyMessage,
@@ -163,7 +164,14 @@ describe('config editor in headless Chromium', () => {
     await page.locator('vscode-single-select[data-path="model.dtype"] >> li.option', { hasText: 'bfloat16' }).click();
     assert.deepEqual(await postedAfter(view, sent), [envelope(SetValueMessage, { path: ['model', 'dtype'], value: 'bfloat16' })]);
 
-    // Source cards: remove one, add one.
+    // Source cards: preview and check one's records (the host reads its paths), remove one, add one.
+    sent = (await posted(view)).length;
+    await page.locator('[data-dataset-action="preview:1"]').click();
+    await page.locator('[data-dataset-action="check:0"]').click();
+    assert.deepEqual(await postedAfter(view, sent, 2), [
+      envelope(DatasetActionMessage, { action: 'preview', source: 1 }),
+      envelope(DatasetActionMessage, { action: 'check', source: 0 }),
+    ]);
     sent = (await posted(view)).length;
     await page.locator('[data-remove-for="data.sources[1]"]').click();
     await page.locator('[data-add-for="data.sources"]').click();

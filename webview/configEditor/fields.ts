@@ -18,6 +18,8 @@ export interface FormActions {
   append(listPath: ConfigPath, item: JsonValue): void;
   /** The user picked a union kind the YAML does not show yet (e.g. `window` as a mapping). */
   pickKind(path: ConfigPath, kind: string): void;
+  /** Preview the samples of `data.sources[source]`, or check its records. */
+  dataset(action: 'preview' | 'check', source: number): void;
 }
 
 /** A text, number or list field: the elements whose value the form writes and reads. */

@@ -180,7 +180,18 @@ export class ConfigForm {
     remove.dataset.removeFor = dotted;
     remove.setAttribute('aria-label', `Remove ${card.title}`);
     this.buttons.push(remove);
-    header.append(title, remove);
+    header.append(title);
+    const index = card.path[card.path.length - 1];
+    if (dottedPath(list.path) === 'data.sources' && typeof index === 'number') {
+      // Reading the records runs nothing: these stay enabled in a read-only (untrusted) form.
+      for (const [action, label] of [['preview', 'Preview samples'], ['check', 'Check dataset']] as const) {
+        const dataset = button(label, () => this.actions.dataset(action, index));
+        dataset.dataset.datasetAction = `${action}:${index}`;
+        dataset.setAttribute('aria-label', `${label} of ${card.title}`);
+        header.append(dataset);
+      }
+    }
+    header.append(remove);
     const problems = problemList();
     section.append(header, problems, ...card.children.map((child) => this.node(child, depth + 1)));
     this.updaters.set(pathKey(card.path), (next, readOnly) => {

@@ -9,6 +9,7 @@ import { dottedPath, loadSchema } from '../../src/shared/configSchema';
 import type { ConfigEditorState } from '../../src/shared/protocol/configEditor';
 import {
   AppendItemMessage,
+  DatasetActionMessage,
   ApplyPresetMessage,
   NoticeMessage,
   ReadyMessage,
@@ -68,6 +69,7 @@ function start(): void {
     set: (path, value) => postToHost(SetValueMessage, { path: [...path], value }),
     remove: (path) => postToHost(RemoveValueMessage, { path: [...path] }),
     append: (listPath, item) => postToHost(AppendItemMessage, { listPath: [...listPath], item }),
+    dataset: (action, source) => postToHost(DatasetActionMessage, { action, source }),
     pickKind: (path, kind) => {
       pending.set(pathKey(path), { kind, before: JSON.stringify(valueAt(lastValue, path) ?? null) });
       render();

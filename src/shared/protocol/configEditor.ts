@@ -142,6 +142,19 @@ export const StartRunMessage = defineMessage<Empty>('configEditor/startRun', isE
 /** Shows the document in a text editor beside the form. */
 export const ShowTextMessage = defineMessage<Empty>('configEditor/showText', isEmpty);
 
+export type DatasetAction = 'preview' | 'check';
+export interface DatasetActionPayload {
+  readonly action: DatasetAction;
+  /** Index into `data.sources`: the host reads the paths from the document, never from here. */
+  readonly source: number;
+}
+/** "Preview samples" or "Check dataset" on one data source of this editor's config. */
+export const DatasetActionMessage = defineMessage<DatasetActionPayload>(
+  'configEditor/dataset',
+  (x): x is DatasetActionPayload =>
+    isObject(x) && hasExactly(x, ['action', 'source']) && (x.action === 'preview' || x.action === 'check') && Number.isInteger(x.source) && (x.source as number) >= 0 && (x.source as number) < 1000,
+);
+
 // host -> webview.
 export type ProblemSeverity = 'error' | 'warning';
 export type TrainerCheck = 'pending' | 'done' | 'unavailable';
