@@ -24,6 +24,8 @@ export interface SamplePreviewOptions {
 export class SamplePreviewPanel {
   private static readonly open = new Map<string, SamplePreviewPanel>();
   private selected: number;
+  /** Another slice of the selected record's volume than its own, while the user scrolls. */
+  private slice: number | undefined;
   private family: ModelFamily = 'qwen2_5_vl';
   private readonly texts = new Map<ModelFamily, Promise<TextsPayload>>();
   private disposed = false;
@@ -64,10 +66,11 @@ export class SamplePreviewPanel {
     });
     const routes = [
       on(ReadyMessage, () => void this.sendAll()),
-      on(SelectMessage, ({ index }) => {
+      on(SelectMessage, ({ index, slice }) => {
         if (index >= this.source.entries.length) return;
         this.selected = index;
-        void this.sendSample(index);
+        this.slice = slice;
+        void this.sendSample(index, slice);
       }),
       on(FamilyMessage, ({ family }) => {
         this.family = family;
@@ -87,6 +90,8 @@ export class SamplePreviewPanel {
   }
 
   private async sendAll(): Promise<void> {
+    // A reloaded page starts again on the record's own slice.
+    this.slice = undefined;
     this.post(InitMessage, {
       title: this.options.title,
       source: [this.source.options.recordsFile, this.source.options.tasksFile].filter(Boolean).join(' · tasks: '),
@@ -94,15 +99,15 @@ export class SamplePreviewPanel {
       family: this.family,
       selected: this.selected,
     });
-    if (this.selected >= 0) await this.sendSample(this.selected);
+    if (this.selected >= 0) await this.sendSample(this.selected, this.slice);
     await this.sendTexts();
   }
 
-  private async sendSample(index: number): Promise<void> {
+  private async sendSample(index: number, slice?: number): Promise<void> {
     try {
-      const sample = await this.source.sample(index);
+      const sample = await this.source.sample(index, slice);
       // A later selection (or a reload) may have come meanwhile; the page drops stale ones too.
-      if (index === this.selected) this.post(SampleMessage, sample);
+      if (index === this.selected && slice === this.slice) this.post(SampleMessage, sample);
     } catch (err) {
       this.options.log(`sample preview: record ${index}: ${(err as Error).message}`);
       this.post(SampleMessage, { index, caption: `record ${index}`, measurements: [], problems: [(err as Error).message] });

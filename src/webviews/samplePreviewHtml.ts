@@ -36,6 +36,17 @@ const SAMPLE_PREVIEW_CSS = `
 .records .detail { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .records li.broken .detail, .error-text { color: var(--vscode-errorForeground, #f48771); }
 .caption { margin: 0 0 4px; font-weight: 600; overflow-wrap: anywhere; }
+.slice-control[hidden] { display: none; }
+.slice-control button {
+  color: var(--vscode-button-secondaryForeground, inherit);
+  background: var(--vscode-button-secondaryBackground, transparent);
+  border: 1px solid var(--vscode-button-border, transparent); border-radius: 2px;
+  font: inherit; padding: 0 6px; cursor: pointer;
+}
+.slice-control button:disabled { opacity: 0.5; cursor: default; }
+.slice-control button.link { background: none; border: none; color: var(--vscode-textLink-foreground); text-decoration: underline; }
+.slice-control button[hidden] { display: none; }
+.stage canvas { cursor: crosshair; touch-action: none; }
 .problems { margin: 4px 0; padding-left: 18px; }
 .stage { margin: 6px 0; }
 .stage[hidden] { display: none; }

@@ -24,7 +24,9 @@ for r in recs:
     p = Path(sys.argv[1]).parent / r["image_file"]
     u8 = to_uint8(Volume(p).slice(r["slice_dim"], r["slice_idx"]))
     h = read_header(p)
+    f32 = Volume(p).slice(r["slice_dim"], r["slice_idx"])
     out.append({"shape": list(u8.shape), "sha256": hashlib.sha256(u8.tobytes()).hexdigest(),
+                "values": hashlib.sha256(f32.astype("<f4").tobytes()).hexdigest(),
                 "spacing": [float(z) for z in h.slice_spacing(r["slice_dim"])]})
 print(json.dumps(out))
 `;
@@ -52,7 +54,7 @@ describe('sample preview source', () => {
     assert.ok(items.length >= 30);
     assert.deepEqual(new Set(items.map((i) => i.kind)), new Set(['detection', 'tumor_lesion', 'angle_distance']));
     assert.ok(items.every((i) => i.error === undefined && i.dataset === 'Demo'));
-    const expected = JSON.parse(execFileSync(python, ['-c', REFERENCE, records], { env, encoding: 'utf8' })) as Array<{ shape: number[]; sha256: string; spacing: number[] }>;
+    const expected = JSON.parse(execFileSync(python, ['-c', REFERENCE, records], { env, encoding: 'utf8' })) as Array<{ shape: number[]; sha256: string; values: string; spacing: number[] }>;
     for (const item of items) {
       const sample = await source.sample(item.index);
       assert.deepEqual(sample.problems, [], `record ${item.index}`);
@@ -62,11 +64,29 @@ describe('sample preview source', () => {
       assert.deepEqual([image.height, image.width], want?.shape, `record ${item.index}`);
       assert.equal(createHash('sha256').update(image.pixels).digest('hex'), want?.sha256, `record ${item.index}: the grey levels the model is trained on`);
       assert.deepEqual(image.spacing, want?.spacing);
+      const values = Buffer.from(image.values.buffer, image.values.byteOffset, image.values.byteLength);
+      assert.equal(createHash('sha256').update(values).digest('hex'), want?.values, `record ${item.index}: the float32 values behind the grey levels`);
       assert.ok(sample.overlays !== undefined);
       const drawn = sample.overlays.boxes.length + sample.overlays.lines.length;
       assert.ok(drawn > 0, `record ${item.index} draws something`);
       assert.ok(sample.measurements.length > 0);
     }
+  });
+
+  it('steps to the volume’s other slices, overlays only on the record’s own', async () => {
+    const source = await SampleSource.open({ recordsFile: records, tasksFile: path.join(dir, 'tasks.json') });
+    const own = await source.sample(0);
+    assert.ok(own.slice !== undefined && own.overlays !== undefined);
+    assert.equal(own.slice.index, own.slice.record);
+    const next = own.slice.index + 1 < own.slice.count ? own.slice.index + 1 : own.slice.index - 1;
+    const other = await source.sample(0, next);
+    assert.deepEqual(other.slice, { ...own.slice, index: next });
+    assert.equal(other.overlays, undefined);
+    assert.deepEqual(other.measurements, []);
+    assert.notDeepEqual(other.image?.values, own.image?.values, 'another slice, other values');
+    const outside = await source.sample(0, own.slice.count + 5);
+    assert.equal(outside.image, undefined);
+    assert.match(outside.problems.join('\n'), /outside 0\.\./);
   });
 
   it('measures the overlays against what the records state', async () => {

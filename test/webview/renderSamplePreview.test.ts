@@ -35,6 +35,7 @@ function sample(index: number): Omit<SamplePayload, 'image'> & { image: { width:
     index,
     caption: `line ${index + 1} · Images/case.nii.gz · slice 3 along dimension 2`,
     image: { width: 40, height: 30, min: -1000, max: 400, spacing: [0.8, 0.8] },
+    slice: { dim: 2, index: 3, count: 8, record: 3 },
     overlays: {
       boxes: [{ x0: 5, y0: 6, x1: 14, y1: 20, label: 'kidney tumor' }],
       points: [{ x: 30, y: 25, label: 'P1' }],
@@ -52,8 +53,10 @@ async function sendSample(view: WebviewPage, payload: ReturnType<typeof sample>)
   // Typed arrays do not survive page.evaluate's argument encoding: the pixels are made in the page.
   await view.page.evaluate(
     ({ message, size }) => {
-      const m = message as { payload: { image: { pixels?: Uint8Array } } };
+      // Grey 40 as trained; raw value 40 (HU) except a bright first row at 400.
+      const m = message as { payload: { image: { pixels?: Uint8Array; values?: Float32Array; width: number } } };
       m.payload.image.pixels = new Uint8Array(size).fill(40);
+      m.payload.image.values = new Float32Array(size).fill(40).fill(400, 0, m.payload.image.width);
       window.postMessage(m, '*');
     },
     { message: envelope(SampleMessage, payload as unknown as SamplePayload), size: payload.image.width * payload.image.height },
@@ -98,6 +101,36 @@ describe('sample preview in headless Chromium', () => {
     assert.equal(await view.page.locator('pre.prompt').textContent(), 'Task:\nGiven the input medical image…');
     assert.equal(await view.page.locator('pre.target').textContent(), '0.125, 0.578, 0.312, 0.875');
     assert.match((await view.page.locator('p.note[data-model-size]').textContent()) ?? '', /28 x 56 px as Qwen2\.5-VL input/);
+
+    // Window presets draw the raw values: value 40 at CT soft tissue (W 400, L 40) is mid grey,
+    // where the trained grey level is 40; the first row (400 HU) is white.
+    const dpr = await view.page.evaluate(() => window.devicePixelRatio);
+    /** The red channel of the canvas at the centre of stored pixel (x, y). */
+    const grey = (x: number, y: number) =>
+      view.page.evaluate(
+        ([px, py]) => {
+          const canvas = document.querySelector('.stage canvas') as HTMLCanvasElement;
+          return (canvas.getContext('2d') as CanvasRenderingContext2D).getImageData(px as number, py as number, 1, 1).data[0] ?? -1;
+        },
+        [Math.floor((x + 0.5) * s * dpr), Math.floor((y + 0.5) * s * dpr)],
+      );
+    assert.equal(await grey(2, 12), 40, 'as trained');
+    await view.page.locator('select[aria-label="Display window"]').selectOption('soft');
+    assert.ok(Math.abs((await grey(2, 12)) - 128) <= 1, `value 40 at level 40 is mid grey, got ${await grey(2, 12)}`);
+    assert.equal(await grey(2, 0), 255);
+    // Stepping through the volume asks for the next slice of the same record.
+    let sent = (await view.posted()).length;
+    await view.page.locator('button[aria-label="Next slice"]').click();
+    await view.page.waitForFunction((n) => (window as unknown as { __posted: unknown[] }).__posted.length > n, sent);
+    assert.deepEqual((await view.posted()).slice(sent), [envelope(SelectMessage, { index: 0, slice: 4 })]);
+    await sendSample(view, { ...sample(0), slice: { dim: 2, index: 4, count: 8, record: 3 }, overlays: undefined as never, measurements: [] });
+    await view.page.waitForFunction(() => document.querySelector('.slice-control')?.getAttribute('data-slice') === '4');
+    assert.equal(await countColour(browser().context, await at(22, 4, 10, 1), OVERLAY_COLOURS.major), 0, 'no overlays off the record’s slice');
+    sent = (await view.posted()).length;
+    await view.page.locator('.slice-control button.link').click();
+    await view.page.waitForFunction((n) => (window as unknown as { __posted: unknown[] }).__posted.length > n, sent);
+    assert.deepEqual((await view.posted()).slice(sent), [envelope(SelectMessage, { index: 0 })]);
+    await view.page.locator('select[aria-label="Display window"]').selectOption('trained');
 
     await view.page.locator('.records').focus();
     await view.page.keyboard.press('ArrowDown');

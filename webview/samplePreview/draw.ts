@@ -16,8 +16,33 @@ export interface Layers {
 /** Fixed, saturated colours: they must stand out on any grey level, in any theme. */
 export const OVERLAY_COLOURS = { box: '#ffd400', major: '#00e5ff', minor: '#ff3d9a', line: '#00e5ff', point: '#7cff3a' } as const;
 
-/** The grey slice as an RGBA canvas at its own size (made once per sample). */
-export function sliceCanvas(image: SampleImage): HTMLCanvasElement {
+/** A display window over the raw values: what maps to black (center - width/2) and white. */
+export interface DisplayWindow {
+  readonly center: number;
+  readonly width: number;
+}
+
+/** Radiology's usual windows (Hounsfield units for CT). */
+export const WINDOW_PRESETS: ReadonlyArray<{ readonly id: string; readonly label: string; readonly window?: DisplayWindow }> = [
+  { id: 'trained', label: 'As trained (min-max)' },
+  { id: 'soft', label: 'CT soft tissue (W 400, L 40)', window: { center: 40, width: 400 } },
+  { id: 'bone', label: 'CT bone (W 1800, L 400)', window: { center: 400, width: 1800 } },
+  { id: 'lung', label: 'CT lung (W 1500, L -600)', window: { center: -600, width: 1500 } },
+  { id: 'brain', label: 'CT brain (W 80, L 40)', window: { center: 40, width: 80 } },
+];
+
+/** Grey level of a raw value under a window (linear, clamped). */
+export function windowed(value: number, window: DisplayWindow): number {
+  const low = window.center - window.width / 2;
+  const level = ((value - low) / Math.max(window.width, 1e-9)) * 255;
+  return level <= 0 || level !== level ? 0 : level >= 255 ? 255 : Math.round(level);
+}
+
+/**
+ * The grey slice as an RGBA canvas at its own size: the trainer's grey levels, or the raw
+ * values under a display window.
+ */
+export function sliceCanvas(image: SampleImage, window?: DisplayWindow): HTMLCanvasElement {
   const canvas = document.createElement('canvas');
   canvas.width = image.width;
   canvas.height = image.height;
@@ -25,7 +50,7 @@ export function sliceCanvas(image: SampleImage): HTMLCanvasElement {
   const data = g.createImageData(image.width, image.height);
   const words = new Uint32Array(data.data.buffer);
   for (let i = 0; i < image.pixels.length; i++) {
-    const v = image.pixels[i] as number;
+    const v = window === undefined ? (image.pixels[i] as number) : windowed(image.values[i] as number, window);
     // RGBA bytes in memory order on a little-endian machine: 0xAABBGGRR.
     words[i] = 0xff000000 | (v << 16) | (v << 8) | v;
   }

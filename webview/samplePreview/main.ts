@@ -10,8 +10,14 @@ import { FAMILY_LABELS, FamilyMessage, InitMessage, MODEL_FAMILIES, ReadyMessage
 import { el } from '../shared/dom';
 import { listenToHost, postToHost } from '../shared/vscodeApi';
 import type { Layers } from './draw';
+import { createSliceControl, createWindowControl } from './controls';
 import { drawSample, fitScale, sliceCanvas } from './draw';
 import type { SamplePreviewTestHooks } from './testHooks';
+
+/** Image tokens the model spends on one image: Qwen2.5-VL one per 28 x 28 px, MedGemma 256. */
+function imageTokens(family: ModelFamily, height: number, width: number): number {
+  return family === 'medgemma' ? 256 : Math.round(height / 28) * Math.round(width / 28);
+}
 
 const KIND_LABELS: Readonly<Record<string, string>> = {
   detection: 'detection',
@@ -24,6 +30,8 @@ function start(): void {
   const root = document.getElementById('app') ?? document.body;
   let init: InitPayload | undefined;
   let selected: number | undefined;
+  /** Another slice than the record's own, while the user steps through the volume. */
+  let wantedSlice: number | undefined;
   let sample: SamplePayload | undefined;
   let slice: HTMLCanvasElement | undefined;
   let scale = 1;
@@ -62,6 +70,22 @@ function start(): void {
   canvas.setAttribute('role', 'img');
   const stage = el('div', 'stage');
   stage.append(canvas);
+  const windowControl = createWindowControl(() => {
+    if (sample?.image === undefined) return;
+    slice = sliceCanvas(sample.image, windowControl.current());
+    redraw();
+  });
+  windowControl.attach(canvas, () => sample?.image);
+  const sliceControl = createSliceControl((delta) => stepSlice(delta));
+  canvas.addEventListener(
+    'wheel',
+    (event) => {
+      if (sample?.slice === undefined || event.deltaY === 0) return;
+      event.preventDefault();
+      stepSlice(event.deltaY > 0 ? 1 : -1);
+    },
+    { passive: false },
+  );
   const toggles = el('div', 'toolbar');
   for (const [key, label] of [['boxes', 'Boxes'], ['points', 'Landmarks'], ['lines', 'Lines and axes']] as const) {
     const box = el('input');
@@ -80,7 +104,9 @@ function start(): void {
   const targetText = el('pre', 'target');
   const textNote = el('p', 'note');
   const detail = el('section', 'sample');
-  detail.append(caption, problems, toggles, stage, info, measures, el('h2', 'section', 'Prompt'), promptText, el('h2', 'section', 'Target'), targetText, textNote);
+  const imageTools = el('div', 'toolbar');
+  imageTools.append(windowControl.element, sliceControl.element);
+  detail.append(caption, problems, toggles, imageTools, stage, info, measures, el('h2', 'section', 'Prompt'), promptText, el('h2', 'section', 'Target'), targetText, textNote);
   const body = el('div', 'body');
   body.append(list, detail);
   root.append(title, source, toolbar, body);
@@ -116,8 +142,9 @@ function start(): void {
     textNote.classList.toggle('error-text', entry !== undefined && 'error' in entry);
     if (entry !== undefined && 'modelImageSize' in entry && sample?.image !== undefined) {
       const [h, w] = entry.modelImageSize;
+      const family = texts?.family ?? 'qwen2_5_vl';
       info.dataset.modelSize = `${h}x${w}`;
-      info.textContent = `${sample.image.height} x ${sample.image.width} px stored · ${h} x ${w} px as ${FAMILY_LABELS[texts?.family ?? 'qwen2_5_vl']} input · values ${sample.image.min} to ${sample.image.max}`;
+      info.textContent = `${sample.image.height} x ${sample.image.width} px stored · ${h} x ${w} px as ${FAMILY_LABELS[family]} input, ${imageTokens(family, h, w)} image tokens · values ${sample.image.min} to ${sample.image.max}`;
     }
   };
 
@@ -131,7 +158,8 @@ function start(): void {
     if (sample === undefined) return;
     caption.textContent = sample.caption;
     problems.replaceChildren(...sample.problems.map((p) => el('li', 'error-text', p)));
-    slice = sample.image !== undefined ? sliceCanvas(sample.image) : undefined;
+    slice = sample.image !== undefined ? sliceCanvas(sample.image, windowControl.current()) : undefined;
+    sliceControl.show(sample.slice);
     stage.hidden = slice === undefined;
     if (sample.image !== undefined) {
       scale = fitScale(sample.image, Math.max(128, stage.clientWidth || detail.clientWidth || 512), 640);
@@ -156,10 +184,20 @@ function start(): void {
   const select = (index: number) => {
     if (init === undefined || index < 0 || index >= init.records.length) return;
     selected = index;
+    wantedSlice = undefined;
     document.body.dataset.selected = String(index);
     for (const row of list.querySelectorAll('li')) row.setAttribute('aria-selected', String(row.dataset.index === String(index)));
     list.querySelector('[aria-selected="true"]')?.scrollIntoView({ block: 'nearest' });
     postToHost(SelectMessage, { index });
+  };
+
+  const stepSlice = (delta: number) => {
+    const at = sample?.slice;
+    if (at === undefined || selected === undefined || sample?.index !== selected) return;
+    const next = Math.min(at.count - 1, Math.max(0, at.index + delta));
+    if (next === at.index) return;
+    wantedSlice = next === at.record ? undefined : next;
+    postToHost(SelectMessage, wantedSlice === undefined ? { index: selected } : { index: selected, slice: wantedSlice });
   };
 
   const step = (delta: number) => {
@@ -175,6 +213,8 @@ function start(): void {
     if (event.target instanceof HTMLInputElement || event.target instanceof HTMLSelectElement) return;
     if (event.key === 'ArrowDown' || event.key === 'j') step(1);
     else if (event.key === 'ArrowUp' || event.key === 'k') step(-1);
+    else if (event.key === 'ArrowRight' || event.key === 'PageDown') stepSlice(1);
+    else if (event.key === 'ArrowLeft' || event.key === 'PageUp') stepSlice(-1);
     else return;
     event.preventDefault();
   });
@@ -217,6 +257,8 @@ function start(): void {
     on(SampleMessage, (payload) => {
       // Only the sample asked for last: a slow volume must not overwrite a later choice.
       if (payload.index !== selected) return;
+      const shown = payload.slice === undefined || payload.slice.index === payload.slice.record ? undefined : payload.slice.index;
+      if (shown !== wantedSlice) return;
       sample = payload;
       renderSample();
     }),

@@ -96,8 +96,11 @@ export class SampleSource {
     });
   }
 
-  /** One sample: its slice, overlays and measurements; what fails is said, the rest shown. */
-  async sample(index: number): Promise<SamplePayload> {
+  /**
+   * One sample: its slice, overlays and measurements; what fails is said, the rest shown.
+   * With `sliceOverride`, another slice of the record's volume, without the overlays.
+   */
+  async sample(index: number, sliceOverride?: number): Promise<SamplePayload> {
     const entry = this.entries[index];
     if (entry === undefined) throw new RecordsError(`there is no record ${index} (the file holds ${this.entries.length})`);
     const where = entry.line > 0 ? `line ${entry.line}` : `record ${index}`;
@@ -112,25 +115,27 @@ export class SampleSource {
     }
     const imageField = kind === 'generic' ? (record.image ?? record.image_file) : (record.image_file ?? record.image);
     const sliceDim = record.slice_dim;
-    const sliceIdx = record.slice_idx;
+    const sliceIdx = sliceOverride ?? record.slice_idx;
+    const own = sliceIdx === record.slice_idx;
     const caption = [where, typeof imageField === 'string' ? imageField : undefined, typeof sliceDim === 'number' ? `slice ${String(sliceIdx)} along dimension ${sliceDim}` : undefined]
       .filter((part) => part !== undefined)
       .join(' · ');
     let image: SampleImage | undefined;
+    let slice: SamplePayload['slice'];
     if (typeof imageField !== 'string' || imageField === '') {
       problems.push('the record names no image (`image_file`, or `image` for a generic record)');
     } else if (!/\.nii(\.gz)?$/i.test(imageField)) {
       problems.push(`${imageField}: only NIfTI images (.nii, .nii.gz) are previewed`);
     } else {
       try {
-        image = await this.slice(resolveFromRecords(this.options.recordsFile, imageField), sliceDim, sliceIdx);
+        ({ image, slice } = await this.slice(resolveFromRecords(this.options.recordsFile, imageField), sliceDim, sliceIdx, record.slice_idx));
       } catch (err) {
         if (!(err instanceof NiftiError)) throw err;
         problems.push(err.message);
       }
     }
     let overlays: Overlays | undefined;
-    if (kind !== undefined) {
+    if (kind !== undefined && own) {
       try {
         overlays = recordOverlays(record, this.tasks, await this.landmarkFile(record));
       } catch (err) {
@@ -139,7 +144,15 @@ export class SampleSource {
       }
     }
     const measurements = kind !== undefined && overlays !== undefined && image?.spacing !== undefined ? measureOverlays(record, kind, overlays, image.spacing) : [];
-    return { index, caption, ...(image !== undefined ? { image } : {}), ...(overlays !== undefined ? { overlays } : {}), measurements, problems };
+    return {
+      index,
+      caption,
+      ...(image !== undefined ? { image } : {}),
+      ...(slice !== undefined ? { slice } : {}),
+      ...(overlays !== undefined ? { overlays } : {}),
+      measurements,
+      problems,
+    };
   }
 
   /**
@@ -168,14 +181,17 @@ export class SampleSource {
     return texts;
   }
 
-  private async slice(file: string, sliceDim: unknown, sliceIdx: unknown): Promise<SampleImage> {
+  private async slice(file: string, sliceDim: unknown, sliceIdx: unknown, recordSlice: unknown): Promise<{ image: SampleImage; slice: SamplePayload['slice'] }> {
     if (typeof sliceDim !== 'number' || typeof sliceIdx !== 'number') throw new NiftiError('the record needs `slice_dim` and `slice_idx` numbers');
     const volume = await this.volume(file);
     const slice = volume.slice(sliceDim, sliceIdx);
     const { pixels, min, max } = toGrey(slice.values);
     const inPlane = [0, 1, 2].filter((axis) => axis !== sliceDim);
     const spacing = inPlane.map((axis) => Math.fround(volume.header.pixdim[axis] ?? 1)) as [number, number];
-    return { width: slice.shape[1], height: slice.shape[0], pixels, min, max, spacing };
+    return {
+      image: { width: slice.shape[1], height: slice.shape[0], pixels, values: Float32Array.from(slice.values), min, max, spacing },
+      slice: { dim: sliceDim, index: sliceIdx, count: volume.shape[sliceDim] ?? 1, record: typeof recordSlice === 'number' ? recordSlice : sliceIdx },
+    };
   }
 
   private volume(file: string): Promise<NiftiVolume> {

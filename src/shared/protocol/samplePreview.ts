@@ -38,6 +38,8 @@ export interface SampleImage {
   readonly height: number;
   /** Row-major grey levels as the trainer makes them (per-slice min-max to 0-255, truncated). */
   readonly pixels: Uint8Array;
+  /** The same pixels' values after the header's scaling, as float32 (for window/level). */
+  readonly values: Float32Array;
   /** Raw value range of the slice, after the header's scaling. */
   readonly min: number;
   readonly max: number;
@@ -57,6 +59,9 @@ export interface SamplePayload {
   /** What the header names: file, slice, task. */
   readonly caption: string;
   readonly image?: SampleImage;
+  /** Where the shown slice lies in its volume; `record` is the record's own slice. */
+  readonly slice?: { readonly dim: number; readonly index: number; readonly count: number; readonly record: number };
+  /** Only on the record's own slice: overlays belong to it. */
   readonly overlays?: Overlays;
   readonly measurements: readonly Measurement[];
   /** Why the image or the overlays could not be shown (the rest still is). */
@@ -101,6 +106,8 @@ function isImage(x: unknown): x is SampleImage {
     (x.height as number) > 0 &&
     x.pixels instanceof Uint8Array &&
     x.pixels.length === (x.width as number) * (x.height as number) &&
+    x.values instanceof Float32Array &&
+    x.values.length === x.pixels.length &&
     isFiniteNumber(x.min) &&
     isFiniteNumber(x.max) &&
     (x.spacing === undefined || isNumberList(x.spacing, 2))
@@ -138,6 +145,7 @@ export const SampleMessage = defineMessage<SamplePayload>(
     isFiniteNumber(x.index) &&
     isString(x.caption) &&
     (x.image === undefined || isImage(x.image)) &&
+    (x.slice === undefined || (isObject(x.slice) && ['dim', 'index', 'count', 'record'].every((k) => Number.isInteger((x.slice as Record<string, unknown>)[k])))) &&
     (x.overlays === undefined || isOverlays(x.overlays)) &&
     Array.isArray(x.measurements) &&
     x.measurements.every(isMeasurement) &&
@@ -152,9 +160,15 @@ export const TextsMessage = defineMessage<TextsPayload>(
 
 // Page -> host.
 export const ReadyMessage = defineMessage<Record<string, never>>('preview/ready', (x): x is Record<string, never> => isObject(x) && Object.keys(x).length === 0);
-export const SelectMessage = defineMessage<{ readonly index: number }>(
+/** Show record `index`; with `slice`, another slice of its volume (overlays then stay off). */
+export const SelectMessage = defineMessage<{ readonly index: number; readonly slice?: number }>(
   'preview/select',
-  (x): x is { index: number } => isObject(x) && Number.isInteger(x.index) && (x.index as number) >= 0 && Object.keys(x).length === 1,
+  (x): x is { index: number; slice?: number } =>
+    isObject(x) &&
+    Number.isInteger(x.index) &&
+    (x.index as number) >= 0 &&
+    (x.slice === undefined || (Number.isInteger(x.slice) && (x.slice as number) >= 0)) &&
+    Object.keys(x).every((k) => k === 'index' || k === 'slice'),
 );
 export const FamilyMessage = defineMessage<{ readonly family: ModelFamily }>(
   'preview/family',

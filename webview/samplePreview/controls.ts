@@ -1,0 +1,102 @@
+// The image controls of the sample preview: the display window (presets, or dragged on the
+// image: across for width, up and down for level, as radiology viewers do) and stepping
+// through the volume's other slices (buttons, or the mouse wheel over the image).
+
+import type { SamplePayload } from '../../src/shared/protocol/samplePreview';
+import { el } from '../shared/dom';
+import type { DisplayWindow } from './draw';
+import { WINDOW_PRESETS } from './draw';
+
+export interface WindowControl {
+  readonly element: HTMLElement;
+  /** The window to draw with; undefined draws the trainer's own grey levels. */
+  current(): DisplayWindow | undefined;
+  /** Lets dragging on `target` change the window, starting from the slice's value range. */
+  attach(target: HTMLElement, range: () => { min: number; max: number } | undefined): void;
+}
+
+export function createWindowControl(onChange: () => void): WindowControl {
+  let window: DisplayWindow | undefined;
+  const select = el('select');
+  select.setAttribute('aria-label', 'Display window');
+  for (const preset of WINDOW_PRESETS) select.append(new Option(preset.label, preset.id));
+  const custom = new Option('Custom', 'custom');
+  custom.hidden = true;
+  select.append(custom);
+  const readout = el('span', 'note');
+  const element = el('label', 'control', 'Grey levels');
+  element.append(select, readout);
+  const show = () => {
+    readout.textContent = window === undefined ? '' : `W ${Math.round(window.width)} L ${Math.round(window.center)}`;
+    element.dataset.window = window === undefined ? 'trained' : `${window.width}/${window.center}`;
+  };
+  select.addEventListener('change', () => {
+    window = WINDOW_PRESETS.find((p) => p.id === select.value)?.window;
+    show();
+    onChange();
+  });
+  show();
+  return {
+    element,
+    current: () => window,
+    attach: (target, range) => {
+      target.addEventListener('pointerdown', (down) => {
+        const values = range();
+        if (values === undefined || down.button !== 0) return;
+        const start = window ?? { center: (values.min + values.max) / 2, width: Math.max(values.max - values.min, 1) };
+        // One pixel of drag moves the window by 1/200 of the slice's value range.
+        const unit = Math.max(values.max - values.min, 1) / 200;
+        target.setPointerCapture(down.pointerId);
+        const move = (event: PointerEvent) => {
+          window = { width: Math.max(1, start.width + (event.clientX - down.clientX) * unit), center: start.center - (event.clientY - down.clientY) * unit };
+          select.value = 'custom';
+          show();
+          onChange();
+        };
+        const up = () => {
+          target.removeEventListener('pointermove', move);
+          target.removeEventListener('pointerup', up);
+        };
+        target.addEventListener('pointermove', move);
+        target.addEventListener('pointerup', up);
+      });
+    },
+  };
+}
+
+export interface SliceControl {
+  readonly element: HTMLElement;
+  show(slice: SamplePayload['slice']): void;
+}
+
+/** Prev/next buttons and a readout; `step` asks for the slice `delta` away. */
+export function createSliceControl(step: (delta: number) => void): SliceControl {
+  const element = el('span', 'control slice-control');
+  const previous = el('button', 'icon', '◀');
+  previous.type = 'button';
+  previous.setAttribute('aria-label', 'Previous slice');
+  const next = el('button', 'icon', '▶');
+  next.type = 'button';
+  next.setAttribute('aria-label', 'Next slice');
+  const readout = el('span');
+  const back = el('button', 'link', 'back to the record’s slice');
+  back.type = 'button';
+  element.append('Slice', previous, readout, next, back);
+  let current: SamplePayload['slice'];
+  previous.addEventListener('click', () => step(-1));
+  next.addEventListener('click', () => step(1));
+  back.addEventListener('click', () => current !== undefined && step(current.record - current.index));
+  return {
+    element,
+    show: (slice) => {
+      current = slice;
+      element.hidden = slice === undefined;
+      if (slice === undefined) return;
+      readout.textContent = `${slice.index} of 0–${slice.count - 1}${slice.index === slice.record ? ' (the record’s)' : ` (the record’s is ${slice.record}; overlays only there)`}`;
+      previous.disabled = slice.index <= 0;
+      next.disabled = slice.index >= slice.count - 1;
+      back.hidden = slice.index === slice.record;
+      element.dataset.slice = String(slice.index);
+    },
+  };
+}
