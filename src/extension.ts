@@ -25,6 +25,7 @@ import { runsRoot } from './settings';
 import { showActiveRunsStatus } from './views/activeRunsStatusBar';
 import { RunsTreeProvider } from './views/runsTreeProvider';
 import { ConfigEditorProvider } from './webviews/configEditor';
+import { NiftiViewerProvider } from './webviews/niftiViewer';
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('MedVLM', { log: true });
@@ -66,6 +67,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerOpenConfigEditor(configEditor.provider),
     registerPreviewSamples({ extensionUri: context.extensionUri, python, log }),
     registerCheckDataset(),
+    NiftiViewerProvider.register(context.extensionUri, (line) => log.warn(line)),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration('medvlm.pythonPath')) {
         python.invalidate();

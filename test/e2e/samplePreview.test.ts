@@ -1,7 +1,8 @@
 // The sample preview as a user meets it in a real VS Code (code-server + Chromium) on the demo
 // dataset: "MedVLM: Preview dataset samples" on the open records file shows the first sample
 // with its box drawn over the slice, the trainer's exact prompt and target beside it, and the
-// arrow keys step through the records to a tumour's axes.
+// arrow keys step through the records to a tumour's axes. A volume opened from the workspace
+// opens in the NIfTI viewer.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -88,5 +89,16 @@ describe('sample preview in VS Code (code-server + Chromium)', () => {
 
     const errors = webviewConsole(s.consoleEntries, frame, EXTENSION_ID).filter((e) => e.type === 'error' || e.type === 'pageerror');
     assert.deepEqual(errors.map((e) => e.text), [], 'the preview logged no errors');
+  });
+
+  test('a .nii.gz opens in the NIfTI viewer: its header and the middle axial slice', { timeout: 120_000 }, async () => {
+    const s = need();
+    const first = JSON.parse(execFileSync('head', ['-n', '1', path.join(s.workspace, RECORDS)], { encoding: 'utf8' })) as { image_file: string; image_size_3d: number[] };
+    await openFile(s.page, path.basename(first.image_file));
+    const [x, y, z] = first.image_size_3d as [number, number, number];
+    const frame = await expectWebviewRendered(s, { name: 'NIfTI viewer', frame: 'table.header', rendered: `body[data-shown="2:${Math.floor((z - 1) / 2)}"]`, timeoutMs: 60_000 });
+    assert.match((await frame.locator('table.header').textContent()) ?? '', new RegExp(`Dimensions${x} x ${y} x ${z}`));
+    const errors = webviewConsole(s.consoleEntries, frame, EXTENSION_ID).filter((e) => e.type === 'error' || e.type === 'pageerror');
+    assert.deepEqual(errors.map((e) => e.text), [], 'the viewer logged no errors');
   });
 });

@@ -59,6 +59,15 @@ export function toGrey(values: Float64Array): { pixels: Uint8Array; min: number;
   return { pixels, min: lo <= hi ? lo : 0, max: lo <= hi ? hi : 0 };
 }
 
+/** A volume's slice as the panels show it: the trainer's grey levels, the raw values, spacing. */
+export function sliceImage(volume: NiftiVolume, dim: number, index: number): SampleImage {
+  const slice = volume.slice(dim, index);
+  const { pixels, min, max } = toGrey(slice.values);
+  const inPlane = [0, 1, 2].filter((axis) => axis !== dim);
+  const spacing = inPlane.map((axis) => Math.fround(volume.header.pixdim[axis] ?? 1)) as [number, number];
+  return { width: slice.shape[1], height: slice.shape[0], pixels, values: Float32Array.from(slice.values), min, max, spacing };
+}
+
 export class SampleSource {
   private readonly volumes = new Map<string, Promise<NiftiVolume>>();
   private readonly landmarks = new Map<string, Promise<unknown>>();
@@ -184,12 +193,8 @@ export class SampleSource {
   private async slice(file: string, sliceDim: unknown, sliceIdx: unknown, recordSlice: unknown): Promise<{ image: SampleImage; slice: SamplePayload['slice'] }> {
     if (typeof sliceDim !== 'number' || typeof sliceIdx !== 'number') throw new NiftiError('the record needs `slice_dim` and `slice_idx` numbers');
     const volume = await this.volume(file);
-    const slice = volume.slice(sliceDim, sliceIdx);
-    const { pixels, min, max } = toGrey(slice.values);
-    const inPlane = [0, 1, 2].filter((axis) => axis !== sliceDim);
-    const spacing = inPlane.map((axis) => Math.fround(volume.header.pixdim[axis] ?? 1)) as [number, number];
     return {
-      image: { width: slice.shape[1], height: slice.shape[0], pixels, values: Float32Array.from(slice.values), min, max, spacing },
+      image: sliceImage(volume, sliceDim, sliceIdx),
       slice: { dim: sliceDim, index: sliceIdx, count: volume.shape[sliceDim] ?? 1, record: typeof recordSlice === 'number' ? recordSlice : sliceIdx },
     };
   }

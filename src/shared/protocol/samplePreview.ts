@@ -97,7 +97,7 @@ function isOverlays(x: unknown): x is Overlays {
   return shaped(x.boxes, ['x0', 'y0', 'x1', 'y1']) && shaped(x.points, ['x', 'y']) && shaped(x.lines, ['x0', 'y0', 'x1', 'y1']);
 }
 
-function isImage(x: unknown): x is SampleImage {
+export function isSampleImage(x: unknown): x is SampleImage {
   return (
     isObject(x) &&
     Number.isInteger(x.width) &&
@@ -144,7 +144,7 @@ export const SampleMessage = defineMessage<SamplePayload>(
     isObject(x) &&
     isFiniteNumber(x.index) &&
     isString(x.caption) &&
-    (x.image === undefined || isImage(x.image)) &&
+    (x.image === undefined || isSampleImage(x.image)) &&
     (x.slice === undefined || (isObject(x.slice) && ['dim', 'index', 'count', 'record'].every((k) => Number.isInteger((x.slice as Record<string, unknown>)[k])))) &&
     (x.overlays === undefined || isOverlays(x.overlays)) &&
     Array.isArray(x.measurements) &&
