@@ -1,7 +1,8 @@
 // `npm run bench:prepare` / `npm run bench:gpu`: python/benchmarks/bench_<name>.py in the
 // trainer's Python environment; `npm run bench:config`: the editor's config validation
 // (test/bench/configValidation.ts); `npm run bench:chart`: the run panel's charts in headless
-// Chromium (test/bench/chartRender.ts, on a fresh build). Extra arguments are passed on, e.g.
+// Chromium (test/bench/chartRender.ts, on a fresh build); `npm run bench:nifti`: the preview's
+// NIfTI decoding beside nifti-reader-js (test/bench/niftiDecode.ts). Extra arguments are passed on, e.g.
 // `npm run bench:prepare -- --baseline-samples 32` or `npm run bench:gpu -- --tiny --cpu`.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -28,9 +29,18 @@ if (name === 'chart') {
   execFileSync(process.execPath, [outfile, ...rest], { cwd: repoRoot, stdio: 'inherit' });
   process.exit(0);
 }
+if (name === 'nifti') {
+  // The extension host's NIfTI decoding (src/core/niftiStream.ts) beside nifti-reader-js, in Node.
+  const esbuild = await import('esbuild');
+  const outfile = path.join(repoRoot, 'out', 'bench', 'niftiDecode.js');
+  await esbuild.build({ entryPoints: [path.join(repoRoot, 'test/bench/niftiDecode.ts')], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile, external: ['vscode'], logLevel: 'warning' });
+  const { execFileSync } = await import('node:child_process');
+  execFileSync(process.execPath, [outfile, ...rest], { cwd: repoRoot, stdio: 'inherit' });
+  process.exit(0);
+}
 const script = path.join(repoRoot, 'python', 'benchmarks', `bench_${name}.py`);
 if (!name || !existsSync(script)) {
-  console.error(`usage: node scripts/bench.mjs prepare|gpu|config|chart [args]`);
+  console.error(`usage: node scripts/bench.mjs prepare|gpu|config|chart|nifti [args]`);
   process.exit(2);
 }
 runInTrainerEnv([script, ...rest]);

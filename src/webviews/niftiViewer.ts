@@ -6,10 +6,9 @@
 
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { readNiftiFile } from '../core/niftiFile';
+import { StreamingNifti } from '../core/niftiStream';
 import { sliceImage } from '../core/preview/sampleSource';
 import { NiftiError } from '../shared/nifti/header';
-import type { NiftiVolume } from '../shared/nifti/volume';
 import { dispatch, on } from '../shared/protocol/dispatch';
 import type { MessageType } from '../shared/protocol/message';
 import { envelope } from '../shared/protocol/message';
@@ -22,11 +21,12 @@ export const NIFTI_VIEWER_VIEW_TYPE = 'medvlm.niftiViewer';
 class NiftiDocument implements vscode.CustomDocument {
   constructor(
     readonly uri: vscode.Uri,
-    readonly volume: Promise<NiftiVolume>,
+    readonly volume: Promise<StreamingNifti>,
   ) {}
 
   dispose(): void {
-    // The volume goes with the last reference to the document.
+    // Stop inflating a volume nobody looks at any more.
+    void this.volume.then((v) => v.close(), () => undefined);
   }
 }
 
@@ -45,7 +45,7 @@ export class NiftiViewerProvider implements vscode.CustomReadonlyEditorProvider<
 
   openCustomDocument(uri: vscode.Uri): NiftiDocument {
     const volume =
-      uri.scheme === 'file' ? readNiftiFile(uri.fsPath) : Promise.reject(new NiftiError(`${uri.toString()}: only files on this machine's disk are read`));
+      uri.scheme === 'file' ? StreamingNifti.start(uri.fsPath) : Promise.reject(new NiftiError(`${uri.toString()}: only files on this machine's disk are read`));
     // Failures are shown in the editor; this keeps an early one from counting as unhandled.
     volume.catch(() => undefined);
     return new NiftiDocument(uri, volume);
@@ -71,11 +71,14 @@ export class NiftiViewerProvider implements vscode.CustomReadonlyEditorProvider<
     };
     const routes = [
       on(ViewerReadyMessage, () => {
-        document.volume.then((volume) => {
-          const h = volume.header;
+        document.volume.then(async (volume) => {
+          // As soon as the header is in: the first slices follow while the rest inflates.
+          const h = await volume.header;
+          // A read error surfaces with the first slice asked for.
+          volume.done.catch(fail);
           post(VolumeMessage, {
             file: document.uri.fsPath,
-            shape: volume.shape,
+            shape: await volume.shape(),
             dtype: h.dtype,
             version: h.version,
             littleEndian: h.littleEndian,
@@ -83,13 +86,13 @@ export class NiftiViewerProvider implements vscode.CustomReadonlyEditorProvider<
             slope: h.slope,
             inter: h.inter,
           });
-        }, fail);
+        }).catch(fail);
       }),
       on(ShowSliceMessage, ({ dim, index }) => {
-        document.volume.then((volume) => {
-          if (index >= (volume.shape[dim] ?? 0)) return;
-          post(SliceMessage, { dim, index, image: sliceImage(volume, dim, index) });
-        }, fail);
+        document.volume.then(async (volume) => {
+          if (index >= ((await volume.shape())[dim] ?? 0)) return;
+          post(SliceMessage, { dim, index, image: await sliceImage(volume, dim, index) });
+        }).catch(fail);
       }),
     ];
     webview.onDidReceiveMessage((data: unknown) => {

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { summarise } from '../../src/core/sliceSummary';
 import { readNiftiBytes, readNiftiFile } from '../../src/core/niftiFile';
+import { StreamingNifti } from '../../src/core/niftiStream';
 import { repoRoot, tempDir } from './testUtil';
 
 interface Case {
@@ -50,6 +51,57 @@ describe('NIfTI reader', () => {
         assert.deepEqual(got, { shape: want.shape, dtype: c.dtype, min: want.min, max: want.max, sha256: want.sha256 }, `${c.file} (${c.note}) dim ${want.dim} index ${want.index}`);
       }
     }
+  });
+
+  it('streams every file to the same slices as reading it whole', async () => {
+    for (const c of cases) {
+      const whole = await readNiftiFile(path.join(dir, c.file));
+      const stream = await StreamingNifti.start(path.join(dir, c.file));
+      assert.deepEqual(await stream.shape(), whole.shape, c.file);
+      for (const want of c.slices) {
+        const got = await stream.slice(want.dim, want.index);
+        assert.deepEqual(got, whole.slice(want.dim, want.index), `${c.file} dim ${want.dim} index ${want.index}`);
+      }
+    }
+  });
+
+  it('answers an axial slice as soon as its bytes are in, before the rest of the file', async (t) => {
+    // 256 x 256 x 64 int16, gzip: the first slice is 1/64 of the voxels.
+    const [nx, ny, nz] = [256, 256, 64];
+    const header = Buffer.from((await readNiftiBytes(path.join(dir, 'int16-le.nii.gz'))).subarray(0, 352));
+    const big = Buffer.alloc(352 + nx * ny * nz * 2);
+    header.copy(big);
+    big.writeInt16LE(4, 40);
+    big.writeInt16LE(3, 40);
+    big.writeInt16LE(nx, 42);
+    big.writeInt16LE(ny, 44);
+    big.writeInt16LE(nz, 46);
+    for (let i = 0; i < nx * ny * nz; i++) big.writeInt16LE((i * 7919) % 30000, 352 + 2 * i);
+    const file = path.join(tempDir(t), 'big.nii.gz');
+    writeFileSync(file, gzipSync(big, { level: 1 }));
+    const stream = await StreamingNifti.start(file);
+    let done = false;
+    void stream.done.then(() => (done = true));
+    const first = await stream.slice(2, 0);
+    assert.equal(done, false, 'the first axial slice came before the end of the file');
+    assert.deepEqual(first.shape, [nx, ny]);
+    // Rows are x, columns y: row 1, column 0 is voxel 1; row 0, column 1 is voxel nx.
+    assert.deepEqual([first.values[ny], first.values[1]], [7919, (nx * 7919) % 30000]);
+    const whole = await stream.done;
+    assert.deepEqual(await stream.slice(0, 100), whole.slice(0, 100));
+  });
+
+  it('a stream of a broken file fails its slices with the file and the reason', async (t) => {
+    const scratch = tempDir(t);
+    const gz = readFileSync(path.join(dir, 'int16-le.nii.gz'));
+    const cut = path.join(scratch, 'cut.nii.gz');
+    writeFileSync(cut, gz.subarray(0, Math.floor(gz.length / 2)));
+    await assert.rejects((await StreamingNifti.start(cut)).slice(0, 0), new RegExp(`^NiftiError: ${cut.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the gzip data is cut short`));
+    const plain = readFileSync(path.join(dir, 'nifti2-le.nii'));
+    const short = path.join(scratch, 'short.nii');
+    writeFileSync(short, plain.subarray(0, plain.length - 100));
+    await assert.rejects((await StreamingNifti.start(short)).slice(2, 3), /short\.nii: the file is cut short: the header says 7 x 5 x 4 int16 voxels/);
+    await assert.rejects(StreamingNifti.start(path.join(scratch, 'nope.nii')), /nope\.nii: cannot read it \(ENOENT\)/);
   });
 
   it('reads the header: version, byte order, spacing and scaling', async () => {

@@ -7,12 +7,11 @@
 import { execa } from 'execa';
 import path from 'node:path';
 import { NiftiError } from '../../shared/nifti/header';
-import type { NiftiVolume } from '../../shared/nifti/volume';
 import { measureOverlays } from '../../shared/preview/measure';
 import type { Overlays, TaskKind } from '../../shared/preview/overlays';
 import { columnar, detectKind, OverlayError, recordOverlays } from '../../shared/preview/overlays';
 import type { ModelFamily, RecordItem, SampleImage, SamplePayload, SampleText } from '../../shared/protocol/samplePreview';
-import { readNiftiFile } from '../niftiFile';
+import { StreamingNifti } from '../niftiStream';
 import type { RecordEntry } from './recordsFile';
 import { readJsonFile, readRecords, RecordsError, resolveFromRecords } from './recordsFile';
 
@@ -38,21 +37,22 @@ type Json = Record<string, unknown>;
  * .astype(uint8)` on float32 values): each step rounded to float32 as numpy does, then
  * truncated. A constant slice is black; NaN voxels become 0.
  */
-export function toGrey(values: Float64Array): { pixels: Uint8Array; min: number; max: number } {
+export function toGrey(values: Float64Array | Float32Array): { pixels: Uint8Array; min: number; max: number } {
   const f = Math.fround;
+  // The slice in float32, as the trainer holds it; lo and hi are then float32 values too.
+  const x = values instanceof Float32Array ? values : Float32Array.from(values);
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
-  for (const v of values) {
-    const x = f(v);
-    if (x < lo) lo = x;
-    if (x > hi) hi = x;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i] as number;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
   }
-  const pixels = new Uint8Array(values.length);
+  const pixels = new Uint8Array(x.length);
   if (hi > lo) {
     const range = f(hi - lo);
-    for (let i = 0; i < values.length; i++) {
-      const q = f(f(f(values[i] as number) - lo) / range);
-      const level = Math.trunc(f(q * 255));
+    for (let i = 0; i < x.length; i++) {
+      const level = Math.trunc(f(f(f((x[i] as number) - lo) / range) * 255));
       pixels[i] = level >= 0 && level <= 255 ? level : 0;
     }
   }
@@ -60,16 +60,18 @@ export function toGrey(values: Float64Array): { pixels: Uint8Array; min: number;
 }
 
 /** A volume's slice as the panels show it: the trainer's grey levels, the raw values, spacing. */
-export function sliceImage(volume: NiftiVolume, dim: number, index: number): SampleImage {
-  const slice = volume.slice(dim, index);
-  const { pixels, min, max } = toGrey(slice.values);
+export async function sliceImage(volume: StreamingNifti, dim: number, index: number): Promise<SampleImage> {
+  const header = await volume.header;
+  const slice = await volume.slice32(dim, index);
+  const values = slice.values;
+  const { pixels, min, max } = toGrey(values);
   const inPlane = [0, 1, 2].filter((axis) => axis !== dim);
-  const spacing = inPlane.map((axis) => Math.fround(volume.header.pixdim[axis] ?? 1)) as [number, number];
-  return { width: slice.shape[1], height: slice.shape[0], pixels, values: Float32Array.from(slice.values), min, max, spacing };
+  const spacing = inPlane.map((axis) => Math.fround(header.pixdim[axis] ?? 1)) as [number, number];
+  return { width: slice.shape[1], height: slice.shape[0], pixels, values, min, max, spacing };
 }
 
 export class SampleSource {
-  private readonly volumes = new Map<string, Promise<NiftiVolume>>();
+  private readonly volumes = new Map<string, Promise<StreamingNifti>>();
   private readonly landmarks = new Map<string, Promise<unknown>>();
 
   private constructor(
@@ -193,19 +195,26 @@ export class SampleSource {
   private async slice(file: string, sliceDim: unknown, sliceIdx: unknown, recordSlice: unknown): Promise<{ image: SampleImage; slice: SamplePayload['slice'] }> {
     if (typeof sliceDim !== 'number' || typeof sliceIdx !== 'number') throw new NiftiError('the record needs `slice_dim` and `slice_idx` numbers');
     const volume = await this.volume(file);
+    const shape = await volume.shape();
     return {
-      image: sliceImage(volume, sliceDim, sliceIdx),
-      slice: { dim: sliceDim, index: sliceIdx, count: volume.shape[sliceDim] ?? 1, record: typeof recordSlice === 'number' ? recordSlice : sliceIdx },
+      image: await sliceImage(volume, sliceDim, sliceIdx),
+      slice: { dim: sliceDim, index: sliceIdx, count: shape[sliceDim] ?? 1, record: typeof recordSlice === 'number' ? recordSlice : sliceIdx },
     };
   }
 
-  private volume(file: string): Promise<NiftiVolume> {
+  private volume(file: string): Promise<StreamingNifti> {
     let volume = this.volumes.get(file);
     if (volume === undefined) {
-      volume = readNiftiFile(file);
-      volume.catch(() => this.volumes.delete(file));
+      volume = StreamingNifti.start(file);
+      // A file that cannot be read is tried again next time (it may have been copied meanwhile).
+      volume.then((v) => v.done).catch(() => this.volumes.delete(file));
       this.volumes.set(file, volume);
-      while (this.volumes.size > VOLUME_CACHE) this.volumes.delete(this.volumes.keys().next().value as string);
+      while (this.volumes.size > VOLUME_CACHE) {
+        const oldest = this.volumes.keys().next().value as string;
+        const evicted = this.volumes.get(oldest);
+        this.volumes.delete(oldest);
+        void evicted?.then((v) => v.close(), () => undefined);
+      }
     } else {
       // Most recently used last.
       this.volumes.delete(file);

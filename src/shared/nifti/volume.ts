@@ -60,8 +60,13 @@ export class NiftiVolume {
     this.voxels = sizeOnly === undefined ? readVoxels(header, bytes) : new Uint8Array(0);
   }
 
-  /** The slice along `dim` (0, 1 or 2) at `index`, scaled. */
-  slice(dim: number, index: number): Slice {
+  /**
+   * The slice along `dim` (0, 1 or 2) at `index`, scaled in float64. With `Float32Array`,
+   * each scaled value is rounded to float32 once, as get_fdata().astype(float32) does.
+   */
+  slice(dim: number, index: number): Slice;
+  slice(dim: number, index: number, type: Float32ArrayConstructor): { readonly shape: readonly [number, number]; readonly values: Float32Array };
+  slice(dim: number, index: number, type: Float64ArrayConstructor | Float32ArrayConstructor = Float64Array): { readonly shape: readonly [number, number]; readonly values: Float64Array | Float32Array } {
     if (dim !== 0 && dim !== 1 && dim !== 2) throw new NiftiError(`the slice dimension must be 0, 1 or 2, not ${dim}`);
     const size = this.shape[dim];
     if (!Number.isInteger(index) || index < 0 || index >= size) {
@@ -76,17 +81,27 @@ export class NiftiVolume {
     const rowStride = strides[a] as number;
     const columnStride = strides[b] as number;
     const base = index * (strides[dim] as number);
-    const values = new Float64Array(rows * columns);
+    const values = new type(rows * columns);
     const { slope, inter } = this.header;
     const voxels = this.voxels;
     let k = 0;
-    for (let r = 0; r < rows; r++) {
-      let at = base + r * rowStride;
-      for (let c = 0; c < columns; c++, at += columnStride) {
-        let v = voxels[at] as number;
-        if (slope !== 1) v *= slope;
-        if (inter !== 0) v += inter;
-        values[k++] = v;
+    if (slope === 1 && inter === 0) {
+      for (let r = 0; r < rows; r++) {
+        let at = base + r * rowStride;
+        for (let c = 0; c < columns; c++, at += columnStride) values[k++] = voxels[at] as number;
+      }
+    } else {
+      // As nibabel scales: multiply, then add, each step skipped at 1 or 0, in float64.
+      const m = slope;
+      const a = inter;
+      for (let r = 0; r < rows; r++) {
+        let at = base + r * rowStride;
+        for (let c = 0; c < columns; c++, at += columnStride) {
+          let v = voxels[at] as number;
+          if (m !== 1) v *= m;
+          if (a !== 0) v += a;
+          values[k++] = v;
+        }
       }
     }
     return { shape: [rows, columns], values };
