@@ -205,9 +205,12 @@ export class SampleSource {
   private volume(file: string): Promise<StreamingNifti> {
     let volume = this.volumes.get(file);
     if (volume === undefined) {
-      volume = StreamingNifti.start(file);
+      const started = StreamingNifti.start(file);
+      volume = started;
       // A file that cannot be read is tried again next time (it may have been copied meanwhile).
-      volume.then((v) => v.done).catch(() => this.volumes.delete(file));
+      started.then((v) => v.done).catch(() => {
+        if (this.volumes.get(file) === started) this.volumes.delete(file);
+      });
       this.volumes.set(file, volume);
       while (this.volumes.size > VOLUME_CACHE) {
         const oldest = this.volumes.keys().next().value as string;
