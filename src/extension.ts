@@ -66,7 +66,7 @@ export function activate(context: vscode.ExtensionContext): void {
     configEditor.disposable,
     registerOpenConfigEditor(configEditor.provider),
     registerPreviewSamples({ extensionUri: context.extensionUri, python, log }),
-    registerCheckDataset(),
+    registerCheckDataset({ extensionUri: context.extensionUri, python }),
     NiftiViewerProvider.register(context.extensionUri, (line) => log.warn(line)),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration('medvlm.pythonPath')) {

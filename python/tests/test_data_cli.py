@@ -251,3 +251,25 @@ def test_resize_rule_from_files_matches_the_loaded_processor(tmp_path):
     Gemma3ImageProcessor(size={"height": 56, "width": 56}).save_pretrained(gemma)
     assert resize_rule("medgemma", gemma)(300, 200) == (56, 56)
     assert resize_rule("medgemma")(300, 200) == (896, 896)
+
+
+def test_records_prints_every_record_of_a_parquet_file_and_the_broken_lines_of_a_jsonl(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    demo = make_demo_data(tmp_path / "demo")
+    rows = [json.loads(line) for line in (demo / "records.jsonl").read_text().splitlines()[:3]]
+    pq.write_table(pa.Table.from_struct_array(pa.array(rows)), demo / "r.parquet")
+    result = cli("records", str(demo / "r.parquet"))
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(o["index"], o["line"]) for o in out] == [(0, 1), (1, 2), (2, 3)]
+    assert [o["record"]["slice_idx"] for o in out] == [r["slice_idx"] for r in rows]
+    assert out[0]["record"]["bounding_boxes"]["min_coords"] == rows[0]["bounding_boxes"]["min_coords"]
+
+    (demo / "broken.jsonl").write_text(json.dumps(rows[0]) + "\n{oops\n\n" + json.dumps(rows[1]) + "\n")
+    out = [json.loads(line) for line in cli("records", str(demo / "broken.jsonl")).stdout.splitlines()]
+    assert [o["index"] for o in out] == [0, 1, 2]
+    assert "not valid JSON" in out[1]["error"] and out[2]["line"] == 4
+    missing = cli("records", str(demo / "nope.parquet"))
+    assert missing.returncode == 2 and "records file not found" in missing.stderr

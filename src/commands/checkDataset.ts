@@ -7,6 +7,8 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import type { DatasetProblem } from '../core/preview/datasetCheck';
 import { checkDataset } from '../core/preview/datasetCheck';
+import { trainerEnv } from '../core/trainerCommand';
+import type { PythonEnvironment } from '../python/pythonEnv';
 import { pickRecords, tasksBeside } from './recordsPick';
 
 export const DATASET_DIAGNOSTIC_SOURCE = 'MedVLM dataset';
@@ -20,7 +22,12 @@ function toDiagnostic(problem: DatasetProblem, lines: readonly string[]): vscode
   return diagnostic;
 }
 
-export function registerCheckDataset(): vscode.Disposable {
+export interface CheckDatasetDeps {
+  readonly extensionUri: vscode.Uri;
+  readonly python: PythonEnvironment;
+}
+
+export function registerCheckDataset(deps: CheckDatasetDeps): vscode.Disposable {
   const diagnostics = vscode.languages.createDiagnosticCollection('medvlm-dataset');
   const command = vscode.commands.registerCommand('medvlm.checkDataset', async (arg?: unknown, tasksArg?: unknown) => {
     const records = await pickRecords(arg, 'Check dataset');
@@ -28,6 +35,9 @@ export function registerCheckDataset(): vscode.Disposable {
     // A config's data source names its tasks file; from the explorer it is the one beside.
     const tasksFile = typeof tasksArg === 'string' ? tasksArg : tasksArg instanceof vscode.Uri ? tasksArg.fsPath : tasksBeside(records);
     const name = path.basename(records);
+    // .parquet is read through the trainer (a trusted workspace with a ready environment).
+    const python = records.toLowerCase().endsWith('.parquet') && vscode.workspace.isTrusted ? await deps.python.existing() : undefined;
+    const runner = python === undefined ? undefined : { python, env: trainerEnv(deps.extensionUri.fsPath) };
     const result = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Checking ${name}`, cancellable: true },
       async (progress, token) => {
@@ -36,6 +46,7 @@ export function registerCheckDataset(): vscode.Disposable {
           return await checkDataset({
             recordsFile: records,
             ...(tasksFile !== undefined ? { tasksFile } : {}),
+            ...(runner !== undefined ? { runner } : {}),
             progress: (done, total) => {
               const percent = Math.floor((100 * done) / Math.max(1, total));
               if (percent > reported) {
@@ -53,7 +64,7 @@ export function registerCheckDataset(): vscode.Disposable {
     );
     if (result === undefined) return;
     const uri = vscode.Uri.file(records);
-    const lines = readFileSync(records, 'utf8').split('\n');
+    const lines = records.toLowerCase().endsWith('.parquet') ? [] : readFileSync(records, 'utf8').split('\n');
     diagnostics.set(uri, result.problems.map((p) => toDiagnostic(p, lines)));
     const errors = result.problems.filter((p) => p.severity === 'error').length;
     const warnings = result.problems.length - errors;

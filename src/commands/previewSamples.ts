@@ -22,9 +22,15 @@ export function registerPreviewSamples(deps: PreviewSamplesDeps): vscode.Disposa
     const records = await pickRecords(arg, 'Preview samples');
     if (records === undefined) return;
     const tasksFile = typeof tasksArg === 'string' ? tasksArg : tasksArg instanceof vscode.Uri ? tasksArg.fsPath : tasksBeside(records);
+    const runner = async () => {
+      if (!vscode.workspace.isTrusted) return undefined;
+      const python = await deps.python.existing();
+      return python === undefined ? undefined : { python, env: trainerEnv(deps.extensionUri.fsPath) };
+    };
     let source: SampleSource;
     try {
-      source = await SampleSource.open({ recordsFile: records, ...(tasksFile !== undefined ? { tasksFile } : {}) });
+      const trainer = records.toLowerCase().endsWith('.parquet') ? await runner() : undefined;
+      source = await SampleSource.open({ recordsFile: records, ...(tasksFile !== undefined ? { tasksFile } : {}), ...(trainer !== undefined ? { runner: trainer } : {}) });
     } catch (err) {
       void vscode.window.showErrorMessage(`MedVLM: cannot preview ${path.basename(records)}: ${(err as Error).message}`);
       return;
@@ -32,11 +38,7 @@ export function registerPreviewSamples(deps: PreviewSamplesDeps): vscode.Disposa
     SamplePreviewPanel.show(deps.extensionUri, source, {
       title: `Samples: ${path.basename(records)}`,
       log: (line) => deps.log.warn(line),
-      runner: async () => {
-        if (!vscode.workspace.isTrusted) return undefined;
-        const python = await deps.python.existing();
-        return python === undefined ? undefined : { python, env: trainerEnv(deps.extensionUri.fsPath) };
-      },
+      runner,
     });
   });
 }

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
 
-const RECORDS = /\.(jsonl|json)$/i;
+const RECORDS = /\.(jsonl|json|parquet)$/i;
 
 export function tasksBeside(records: string): string | undefined {
   const beside = path.join(path.dirname(records), 'tasks.json');
@@ -21,7 +21,7 @@ export async function pickRecords(arg: unknown, openLabel: string): Promise<stri
   const picked = await vscode.window.showOpenDialog({
     canSelectMany: false,
     openLabel,
-    filters: { 'Records (JSON Lines, JSON)': ['jsonl', 'json'] },
+    filters: { 'Records (JSON Lines, JSON, Parquet)': ['jsonl', 'json', 'parquet'] },
     ...(vscode.workspace.workspaceFolders?.[0] !== undefined ? { defaultUri: vscode.workspace.workspaceFolders[0].uri } : {}),
   });
   return picked?.[0]?.fsPath;

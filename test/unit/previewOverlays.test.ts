@@ -110,5 +110,5 @@ test('the preview CLI prints one line per record, errors in place, and resolves 
   assert.equal(none.status, 1);
   assert.match(none.stderr, /records\.jsonl: there is no record 9 \(it holds 5\)/);
   const parquet = cli('--records', path.join(dir, 'records.parquet'));
-  assert.match(parquet.stderr, /\.parquet records are read by the trainer/);
+  assert.match(parquet.stderr, /\.parquet records are read through the trainer/);
 });

@@ -122,6 +122,30 @@ describe('sample preview source', () => {
     }
   });
 
+  it('reads .parquet records through the trainer, the same records as the .jsonl', async () => {
+    // One task kind per table (a parquet column has one type): the detection records.
+    const parquet = path.join(dir, 'detection.parquet');
+    const jsonl = path.join(dir, 'detection.jsonl');
+    const script = [
+      'import json, sys, pyarrow as pa, pyarrow.parquet as pq',
+      'rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]',
+      'rows = [r for r in rows if "bounding_boxes" in r]',
+      'open(sys.argv[3], "w").write("".join(json.dumps(r) + "\\n" for r in rows))',
+      'pq.write_table(pa.Table.from_struct_array(pa.array(rows)), sys.argv[2])',
+    ].join('\n');
+    execFileSync(python, ['-c', script, records, parquet, jsonl], { env });
+    const fromJsonl = await SampleSource.open({ recordsFile: jsonl, tasksFile: path.join(dir, 'tasks.json') });
+    const fromParquet = await SampleSource.open({ recordsFile: parquet, tasksFile: path.join(dir, 'tasks.json'), runner: { python, env } });
+    assert.deepEqual(
+      fromParquet.items().map(({ line: _line, ...item }) => item),
+      fromJsonl.items().map(({ line: _line, ...item }) => item),
+    );
+    const [a, b] = [await fromParquet.sample(3), await fromJsonl.sample(3)];
+    assert.deepEqual(a.overlays, b.overlays);
+    assert.deepEqual(a.image?.pixels, b.image?.pixels);
+    await assert.rejects(SampleSource.open({ recordsFile: parquet }), /\.parquet records are read through the trainer/);
+  });
+
   it('scales grey levels like numpy in float32: truncated, a constant slice black', () => {
     const { pixels, min, max } = toGrey(Float64Array.of(0, 1, 2, 3, 254.9, 255));
     assert.deepEqual([...pixels], [0, 1, 2, 3, 254, 255]);

@@ -84,6 +84,25 @@ def _cmd_make_tiny_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_records(args: argparse.Namespace) -> int:
+    import json
+
+    from medvlm_sft.data.records import DataError, read_records
+
+    problems: list[DataError] = []
+    try:
+        records = read_records(args.records, problems)
+    except DataError as e:
+        print(f"medvlm-sft records: {e}", file=sys.stderr)
+        return 2
+    lines = [{"index": r.index, "line": r.line, "record": r.data} for r in records]
+    lines += [{"index": p.record, "line": 0, "error": str(p)} for p in problems if p.record is not None]
+    for line in sorted(lines, key=lambda item: item["index"]):
+        # Parquet cells may hold numpy or date values: written as their text, never dropped.
+        sys.stdout.write(json.dumps(line, default=str) + "\n")
+    return 0
+
+
 def _cmd_make_demo_data(args: argparse.Namespace) -> int:
     from medvlm_sft.data.demo import make_demo_data
 
@@ -198,6 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="detection targets: max_coords as-is (reference) or their far pixel edge (data.box_convention)",
     )
     p.set_defaults(func=_cmd_format)
+
+    p = sub.add_parser(
+        "records",
+        help="print a records file's records as JSON lines (the editor reads .parquet through this)",
+        description='One JSON line per record: {"index", "line", "record"}, or {"index", "line", "error"} '
+        "for a record that cannot be read.",
+    )
+    p.add_argument("records", type=Path, help="records file (.jsonl, .json or .parquet)")
+    p.set_defaults(func=_cmd_records)
 
     p = sub.add_parser(
         "prepare",

@@ -9,6 +9,7 @@ import { inspectNiftiFile } from '../niftiFile';
 import { NiftiError } from '../../shared/nifti/header';
 import type { TaskKind } from '../../shared/preview/overlays';
 import { detectKind, lookupTask, OverlayError, recordOverlays, sliceLandmarks } from '../../shared/preview/overlays';
+import type { TrainerRunner } from './recordsFile';
 import { readJsonFile, readRecords, RecordsError, resolveFromRecords } from './recordsFile';
 
 export interface DatasetProblem {
@@ -30,12 +31,14 @@ type Json = Record<string, unknown>;
 export interface CheckOptions {
   readonly recordsFile: string;
   readonly tasksFile?: string;
+  /** The trainer, when ready: .parquet records are read through it. */
+  readonly runner?: TrainerRunner;
   /** Called after each record with (done, total); return false to stop early. */
   readonly progress?: (done: number, total: number) => boolean | void;
 }
 
 export async function checkDataset(options: CheckOptions): Promise<DatasetCheck> {
-  const entries = await readRecords(options.recordsFile);
+  const entries = await readRecords(options.recordsFile, options.runner);
   let tasks: Json | undefined;
   if (options.tasksFile !== undefined) {
     const parsed = await readJsonFile(options.tasksFile, 'task metadata');

@@ -1,9 +1,10 @@
 // Records files for the sample preview (Node side): `.jsonl` (one record per line) and
 // `.json` (an array), each record with the line it starts on, and a problem instead of a
 // record for a line that does not parse, so one broken line never hides the rest. `.parquet`
-// is the trainer's to read. Task metadata and landmark files (`.json`, `.json.gz`) are read
-// here too, each landmark file once.
+// is read through the trainer's `records` command (pyarrow is the trainer's). Task metadata
+// and landmark files (`.json`, `.json.gz`) are read here too.
 
+import { execa } from 'execa';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -41,10 +42,44 @@ export async function readJsonFile(file: string, what: string): Promise<unknown>
   }
 }
 
-export async function readRecords(file: string): Promise<RecordEntry[]> {
+/** How to run the trainer's CLI: its interpreter and environment (PYTHONPATH set). */
+export interface TrainerRunner {
+  readonly python: string;
+  readonly env: Record<string, string>;
+}
+
+/** A .parquet file's records, through `medvlm_sft records` (lines are rows: no line numbers). */
+async function readParquet(file: string, runner: TrainerRunner): Promise<RecordEntry[]> {
+  const result = await execa(runner.python, ['-m', 'medvlm_sft', 'records', file], {
+    env: runner.env,
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+    timeout: 300_000,
+    maxBuffer: 1024 * 1024 * 1024,
+  });
+  if (result.exitCode !== 0) {
+    const reason = result.stderr.trim().split('\n').pop() ?? `exit status ${String(result.exitCode)}`;
+    throw new RecordsError(`${file}: the trainer could not read it: ${reason.replace(/^medvlm-sft records: /, '')}`);
+  }
+  return result.stdout
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const parsed = JSON.parse(line) as { index: number; record?: Record<string, unknown>; error?: string };
+      return parsed.record !== undefined ? { index: parsed.index, line: 0, record: parsed.record } : { index: parsed.index, line: 0, error: parsed.error ?? 'unreadable' };
+    });
+}
+
+export async function readRecords(file: string, runner?: TrainerRunner): Promise<RecordEntry[]> {
   const lower = file.toLowerCase();
   if (lower.endsWith('.parquet')) {
-    throw new RecordsError(`${file}: .parquet records are read by the trainer, not here; export them as .jsonl to preview them`);
+    if (runner === undefined) {
+      throw new RecordsError(
+        `${file}: .parquet records are read through the trainer, whose Python environment is not ready here (start a run once, or set medvlm.pythonPath in a trusted workspace); or export them as .jsonl`,
+      );
+    }
+    return readParquet(file, runner);
   }
   if (lower.endsWith('.json')) {
     const data = await readJsonFile(file, 'records file');

@@ -12,7 +12,7 @@ import type { Overlays, TaskKind } from '../../shared/preview/overlays';
 import { columnar, detectKind, OverlayError, recordOverlays } from '../../shared/preview/overlays';
 import type { ModelFamily, RecordItem, SampleImage, SamplePayload, SampleText } from '../../shared/protocol/samplePreview';
 import { StreamingNifti } from '../niftiStream';
-import type { RecordEntry } from './recordsFile';
+import type { RecordEntry, TrainerRunner } from './recordsFile';
 import { readJsonFile, readRecords, RecordsError, resolveFromRecords } from './recordsFile';
 
 /** Decoded volumes kept: neighbouring records mostly share one. */
@@ -22,13 +22,11 @@ export interface SampleSourceOptions {
   readonly recordsFile: string;
   /** The task metadata file; MedVision records need it for labels and landmark names. */
   readonly tasksFile?: string;
+  /** The trainer, when ready: .parquet records are read through it. */
+  readonly runner?: TrainerRunner;
 }
 
-/** How to run the trainer's CLI: its interpreter and environment (PYTHONPATH set). */
-export interface TrainerRunner {
-  readonly python: string;
-  readonly env: Record<string, string>;
-}
+export type { TrainerRunner };
 
 type Json = Record<string, unknown>;
 
@@ -81,7 +79,7 @@ export class SampleSource {
   ) {}
 
   static async open(options: SampleSourceOptions): Promise<SampleSource> {
-    const entries = await readRecords(options.recordsFile);
+    const entries = await readRecords(options.recordsFile, options.runner);
     let tasks: Json | undefined;
     if (options.tasksFile !== undefined) {
       const parsed = await readJsonFile(options.tasksFile, 'task metadata');
