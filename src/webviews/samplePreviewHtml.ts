@@ -20,6 +20,10 @@ const SAMPLE_PREVIEW_CSS = `
   font: inherit; padding: 1px 4px;
 }
 .control input[type="number"] { width: 6em; }
+.control input[type="search"] {
+  color: var(--vscode-input-foreground, inherit); background: var(--vscode-input-background, transparent);
+  border: 1px solid var(--vscode-input-border, var(--vscode-editorWidget-border, #454545)); font: inherit; padding: 1px 4px; width: 12em;
+}
 .control input[type="checkbox"] { margin: 0; accent-color: var(--vscode-button-background); }
 .body { display: grid; grid-template-columns: minmax(200px, 300px) minmax(0, 1fr); gap: 16px; align-items: start; }
 .records {

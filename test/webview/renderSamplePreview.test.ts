@@ -74,6 +74,10 @@ describe('sample preview in headless Chromium', () => {
     assert.deepEqual(await view.posted(), [{ type: 'preview/ready', payload: {} }]);
     await view.send(envelope(InitMessage, init));
     assert.equal(await view.page.locator('.records li').count(), 3);
+    await view.page.locator('input[aria-label="Filter records"]').fill('kidney TUMOR');
+    assert.equal(await view.page.locator('.records li').count(), 2, 'the filter matches dataset and label words');
+    await view.page.locator('input[aria-label="Filter records"]').fill('');
+    assert.equal(await view.page.locator('.records li').count(), 3);
     assert.match((await view.page.locator('.records li.broken').textContent()) ?? '', /line 4 is not valid JSON/);
 
     await sendSample(view, sample(0));
@@ -90,6 +94,9 @@ describe('sample preview in headless Chromium', () => {
     assert.ok((await countColour(browser().context, await at(22, 4, 10, 1), OVERLAY_COLOURS.major)) > 0);
     assert.ok((await countColour(browser().context, await at(28, 10, 1, 6), OVERLAY_COLOURS.minor)) > 0);
     assert.ok((await countColour(browser().context, await at(29.5, 24.5, 1, 1), OVERLAY_COLOURS.point)) > 0, 'the landmark at (30, 25)');
+    // A 5 mm scale bar (40 px x 0.8 mm: a quarter of 32 mm rounds down to 5) at the bottom left.
+    const bar = await view.page.screenshot({ clip: { x: rect.left + 10, y: rect.top + rect.height - 12, width: (5 / 0.8) * s, height: 3 } });
+    assert.ok((await countColour(browser().context, bar, '#ffffff')) >= (5 / 0.8) * s, 'the scale bar is drawn');
     await view.page.screenshot({ path: path.join(ARTIFACTS, 'sample-preview.png') });
 
     await view.page.locator('input[data-layer="boxes"]').uncheck();

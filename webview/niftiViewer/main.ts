@@ -59,7 +59,7 @@ function start(): void {
   const redraw = () => {
     if (shown === undefined || slice === undefined) return;
     const scale = fitScale(shown.image, Math.max(128, stage.clientWidth || 512), Math.max(256, window.innerHeight - 160));
-    drawSample(canvas, slice, scale, undefined, NO_LAYERS);
+    drawSample(canvas, slice, scale, undefined, NO_LAYERS, shown.image.spacing?.[1]);
     document.body.dataset.shown = `${shown.dim}:${shown.index}`;
   };
 

@@ -63,7 +63,45 @@ export function fitScale(image: { width: number; height: number }, maxWidth: num
   return Math.max(1 / 8, Math.min(maxWidth / image.width, maxHeight / image.height));
 }
 
-export function drawSample(canvas: HTMLCanvasElement, slice: HTMLCanvasElement, scale: number, overlays: Overlays | undefined, layers: Layers): void {
+/** The longest of 1, 2, 5, 10, 20, 50... mm that fits in a quarter of the image's width. */
+export function scaleBarMm(widthPixels: number, mmPerPixel: number): number {
+  const budget = (widthPixels * mmPerPixel) / 4;
+  let best = 0;
+  for (let decade = 0.1; decade <= 1e4; decade *= 10) {
+    for (const step of [1, 2, 5]) if (step * decade <= budget) best = step * decade;
+  }
+  return Number(best.toPrecision(3));
+}
+
+/** A millimetre scale bar at the bottom left: the columns' spacing says how long a mm is. */
+function drawScaleBar(g: CanvasRenderingContext2D, heightCss: number, scale: number, widthPixels: number, mmPerPixel: number): void {
+  const mm = scaleBarMm(widthPixels, mmPerPixel);
+  if (!(mm > 0)) return;
+  const length = (mm / mmPerPixel) * scale;
+  const x = 10;
+  const y = heightCss - 12;
+  g.fillStyle = 'rgba(0, 0, 0, 0.75)';
+  g.fillRect(x - 1, y - 1, length + 2, 5);
+  g.fillStyle = '#ffffff';
+  g.fillRect(x, y, length, 3);
+  g.font = '12px sans-serif';
+  g.textBaseline = 'bottom';
+  g.lineWidth = 3;
+  g.strokeStyle = 'rgba(0, 0, 0, 0.8)';
+  const label = `${mm} mm`;
+  g.strokeText(label, x, y - 3);
+  g.fillText(label, x, y - 3);
+}
+
+export function drawSample(
+  canvas: HTMLCanvasElement,
+  slice: HTMLCanvasElement,
+  scale: number,
+  overlays: Overlays | undefined,
+  layers: Layers,
+  /** Millimetres per pixel across (the columns' spacing), for the scale bar. */
+  mmPerPixel?: number,
+): void {
   const dpr = window.devicePixelRatio || 1;
   const width = Math.round(slice.width * scale);
   const height = Math.round(slice.height * scale);
@@ -75,6 +113,7 @@ export function drawSample(canvas: HTMLCanvasElement, slice: HTMLCanvasElement, 
   g.imageSmoothingEnabled = false;
   g.setTransform(dpr, 0, 0, dpr, 0, 0);
   g.drawImage(slice, 0, 0, width, height);
+  if (mmPerPixel !== undefined && mmPerPixel > 0) drawScaleBar(g, height, scale, slice.width, mmPerPixel);
   if (overlays === undefined) return;
   const px = (x: number) => x * scale;
   const centre = (v: number) => (v + 0.5) * scale;

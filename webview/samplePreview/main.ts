@@ -52,6 +52,10 @@ function start(): void {
   jump.min = '0';
   jump.placeholder = 'index';
   jump.setAttribute('aria-label', 'Go to record index');
+  const search = el('input');
+  search.type = 'search';
+  search.placeholder = 'dataset, label, metric…';
+  search.setAttribute('aria-label', 'Filter records');
   const count = el('span', 'note');
   const control = (label: string, input: HTMLElement) => {
     const box = el('label', 'control', label);
@@ -59,7 +63,7 @@ function start(): void {
     return box;
   };
   const toolbar = el('div', 'toolbar');
-  toolbar.append(control('Kind', kindFilter), control('Model', family), control('Go to', jump), count);
+  toolbar.append(control('Kind', kindFilter), control('Filter', search), control('Model', family), control('Go to', jump), count);
   const list = el('ul', 'records');
   list.setAttribute('role', 'listbox');
   list.tabIndex = 0;
@@ -112,7 +116,14 @@ function start(): void {
   root.append(title, source, toolbar, body);
 
   // --- Rendering ------------------------------------------------------------------------
-  const visible = (): RecordItem[] => (init?.records ?? []).filter((r) => kindFilter.value === '' || (r.kind ?? 'error') === kindFilter.value);
+  const visible = (): RecordItem[] => {
+    const words = search.value.toLowerCase().split(/\s+/).filter(Boolean);
+    return (init?.records ?? []).filter((r) => {
+      if (kindFilter.value !== '' && (r.kind ?? 'error') !== kindFilter.value) return false;
+      const text = [r.kind, r.dataset, r.detail, r.error].filter(Boolean).join(' ').toLowerCase();
+      return words.every((w) => text.includes(w));
+    });
+  };
 
   const renderList = () => {
     const items = visible();
@@ -150,7 +161,7 @@ function start(): void {
 
   const redraw = () => {
     if (sample === undefined || slice === undefined) return;
-    drawSample(canvas, slice, scale, sample.overlays, layers);
+    drawSample(canvas, slice, scale, sample.overlays, layers, sample.image?.spacing?.[1]);
     document.body.dataset.drawn = String(sample.index);
   };
 
@@ -218,6 +229,7 @@ function start(): void {
     else return;
     event.preventDefault();
   });
+  search.addEventListener('input', () => renderList());
   kindFilter.addEventListener('change', () => {
     renderList();
     const items = visible();
