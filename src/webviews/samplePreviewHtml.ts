@@ -52,7 +52,7 @@ const SAMPLE_PREVIEW_CSS = `
 .slice-control button[hidden] { display: none; }
 .stage canvas { cursor: crosshair; touch-action: none; }
 .problems { margin: 4px 0; padding-left: 18px; }
-.stage { margin: 6px 0; }
+.stage { margin: 6px 0; max-height: 70vh; overflow: auto; }
 .stage[hidden] { display: none; }
 .stage canvas { display: block; image-rendering: pixelated; }
 table.measures { border-collapse: collapse; margin: 6px 0; }

@@ -99,6 +99,14 @@ describe('sample preview in headless Chromium', () => {
     assert.ok((await countColour(browser().context, bar, '#ffffff')) >= (5 / 0.8) * s, 'the scale bar is drawn');
     await view.page.screenshot({ path: path.join(ARTIFACTS, 'sample-preview.png') });
 
+    // Zoom: the canvas grows by the zoom factor (the stage scrolls to pan); fit goes back.
+    await view.page.locator('button[aria-label="Zoom in"]').click();
+    await view.page.locator('button[aria-label="Zoom in"]').click();
+    const zoomed = await view.page.evaluate(() => (window.__medvlmSamplePreview as Hooks).canvasRect());
+    assert.ok(zoomed !== undefined && Math.abs(zoomed.width - rect.width * 2) <= 1, `zoomed 2x: ${JSON.stringify(zoomed)}`);
+    await view.page.locator('.slice-control button.link', { hasText: 'fit' }).click();
+    assert.equal((await view.page.evaluate(() => (window.__medvlmSamplePreview as Hooks).canvasRect()))?.width, rect.width);
+
     await view.page.locator('input[data-layer="boxes"]').uncheck();
     await view.page.waitForFunction(() => !(document.querySelector('input[data-layer="boxes"]') as HTMLInputElement).checked);
     assert.equal(await countColour(browser().context, await at(4.5, 10, 1, 6), boxColour), 0, 'the box layer is off');
@@ -134,7 +142,7 @@ describe('sample preview in headless Chromium', () => {
     await view.page.waitForFunction(() => document.querySelector('.slice-control')?.getAttribute('data-slice') === '4');
     assert.equal(await countColour(browser().context, await at(22, 4, 10, 1), OVERLAY_COLOURS.major), 0, 'no overlays off the record’s slice');
     sent = (await view.posted()).length;
-    await view.page.locator('.slice-control button.link').click();
+    await view.page.locator('.slice-control button.link', { hasText: 'back to the record' }).click();
     await view.page.waitForFunction((n) => (window as unknown as { __posted: unknown[] }).__posted.length > n, sent);
     assert.deepEqual((await view.posted()).slice(sent), [envelope(SelectMessage, { index: 0 })]);
     await view.page.locator('select[aria-label="Display window"]').selectOption('trained');

@@ -8,7 +8,7 @@ import type { SlicePayload, VolumeInfo } from '../../src/shared/protocol/niftiVi
 import { ShowSliceMessage, SliceMessage, ViewerReadyMessage, VolumeErrorMessage, VolumeMessage } from '../../src/shared/protocol/niftiViewer';
 import { el } from '../shared/dom';
 import { listenToHost, postToHost } from '../shared/vscodeApi';
-import { createWindowControl } from '../samplePreview/controls';
+import { createWindowControl, createZoomControl } from '../samplePreview/controls';
 import { drawSample, fitScale, sliceCanvas } from '../samplePreview/draw';
 
 const PLANES = ['dimension 0 (x): rows y, columns z', 'dimension 1 (y): rows x, columns z', 'dimension 2 (z): rows x, columns y'];
@@ -41,8 +41,9 @@ function start(): void {
     box.append(...inputs);
     return box;
   };
+  const zoom = createZoomControl(() => redraw());
   const toolbar = el('div', 'toolbar');
-  toolbar.append(control('Plane', plane), control('Slice', slider, sliceValue), windowControl.element);
+  toolbar.append(control('Plane', plane), control('Slice', slider, sliceValue), windowControl.element, zoom.element);
   const canvas = el('canvas');
   canvas.setAttribute('role', 'img');
   const stage = el('div', 'stage');
@@ -55,11 +56,12 @@ function start(): void {
   layout.append(left, header);
   root.append(title, status, toolbar, layout);
   windowControl.attach(canvas, () => shown?.image);
+  zoom.attach(canvas);
 
   const redraw = () => {
     if (shown === undefined || slice === undefined) return;
     const scale = fitScale(shown.image, Math.max(128, stage.clientWidth || 512), Math.max(256, window.innerHeight - 160));
-    drawSample(canvas, slice, scale, undefined, NO_LAYERS, shown.image.spacing?.[1]);
+    drawSample(canvas, slice, zoom.scale(scale), undefined, NO_LAYERS, shown.image.spacing?.[1]);
     document.body.dataset.shown = `${shown.dim}:${shown.index}`;
   };
 

@@ -100,3 +100,62 @@ export function createSliceControl(step: (delta: number) => void): SliceControl 
     },
   };
 }
+
+export interface ZoomControl {
+  readonly element: HTMLElement;
+  /** The drawing scale: the fitted one times the zoom. */
+  scale(fitted: number): number;
+  /** Ctrl (or Cmd) + wheel over `target` zooms; the stage then scrolls to pan. */
+  attach(target: HTMLElement): void;
+}
+
+const ZOOMS = [1, 1.5, 2, 3, 4, 6, 8, 12, 16];
+
+/** Zoom in and out of the fitted image (buttons, or Ctrl + wheel); "Fit" goes back. */
+export function createZoomControl(onChange: () => void): ZoomControl {
+  let level = 0;
+  const element = el('span', 'control slice-control');
+  const out = el('button', 'icon', '−');
+  out.type = 'button';
+  out.setAttribute('aria-label', 'Zoom out');
+  const readout = el('span');
+  const zoomIn = el('button', 'icon', '+');
+  zoomIn.type = 'button';
+  zoomIn.setAttribute('aria-label', 'Zoom in');
+  const fit = el('button', 'link', 'fit');
+  fit.type = 'button';
+  element.append('Zoom', out, readout, zoomIn, fit);
+  const show = () => {
+    readout.textContent = `${ZOOMS[level] ?? 1}x`;
+    out.disabled = level === 0;
+    zoomIn.disabled = level === ZOOMS.length - 1;
+    fit.hidden = level === 0;
+    element.dataset.zoom = String(ZOOMS[level] ?? 1);
+  };
+  const set = (next: number) => {
+    const clamped = Math.max(0, Math.min(ZOOMS.length - 1, next));
+    if (clamped === level) return;
+    level = clamped;
+    show();
+    onChange();
+  };
+  out.addEventListener('click', () => set(level - 1));
+  zoomIn.addEventListener('click', () => set(level + 1));
+  fit.addEventListener('click', () => set(0));
+  show();
+  return {
+    element,
+    scale: (fitted) => fitted * (ZOOMS[level] ?? 1),
+    attach: (target) =>
+      target.addEventListener(
+        'wheel',
+        (event) => {
+          if (!(event.ctrlKey || event.metaKey) || event.deltaY === 0) return;
+          event.preventDefault();
+          event.stopImmediatePropagation();
+          set(level + (event.deltaY < 0 ? 1 : -1));
+        },
+        { passive: false, capture: true },
+      ),
+  };
+}

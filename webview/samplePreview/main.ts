@@ -10,7 +10,7 @@ import { FAMILY_LABELS, FamilyMessage, InitMessage, MODEL_FAMILIES, ReadyMessage
 import { el } from '../shared/dom';
 import { listenToHost, postToHost } from '../shared/vscodeApi';
 import type { Layers } from './draw';
-import { createSliceControl, createWindowControl } from './controls';
+import { createSliceControl, createWindowControl, createZoomControl } from './controls';
 import { drawSample, fitScale, sliceCanvas } from './draw';
 import type { SamplePreviewTestHooks } from './testHooks';
 
@@ -81,6 +81,8 @@ function start(): void {
   });
   windowControl.attach(canvas, () => sample?.image);
   const sliceControl = createSliceControl((delta) => stepSlice(delta));
+  const zoom = createZoomControl(() => redraw());
+  zoom.attach(canvas);
   canvas.addEventListener(
     'wheel',
     (event) => {
@@ -109,7 +111,7 @@ function start(): void {
   const textNote = el('p', 'note');
   const detail = el('section', 'sample');
   const imageTools = el('div', 'toolbar');
-  imageTools.append(windowControl.element, sliceControl.element);
+  imageTools.append(windowControl.element, sliceControl.element, zoom.element);
   detail.append(caption, problems, toggles, imageTools, stage, info, measures, el('h2', 'section', 'Prompt'), promptText, el('h2', 'section', 'Target'), targetText, textNote);
   const body = el('div', 'body');
   body.append(list, detail);
@@ -161,7 +163,7 @@ function start(): void {
 
   const redraw = () => {
     if (sample === undefined || slice === undefined) return;
-    drawSample(canvas, slice, scale, sample.overlays, layers, sample.image?.spacing?.[1]);
+    drawSample(canvas, slice, zoom.scale(scale), sample.overlays, layers, sample.image?.spacing?.[1]);
     document.body.dataset.drawn = String(sample.index);
   };
 
