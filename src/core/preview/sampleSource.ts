@@ -230,8 +230,13 @@ export class SampleSource {
     const file = resolveFromRecords(this.options.recordsFile, name);
     let landmarks = this.landmarks.get(file);
     if (landmarks === undefined) {
-      landmarks = readJsonFile(file, 'landmark file');
-      this.landmarks.set(file, landmarks);
+      const reading = readJsonFile(file, 'landmark file');
+      landmarks = reading;
+      this.landmarks.set(file, reading);
+      // A file that cannot be read now is read again next time (it may have been fixed).
+      reading.catch(() => {
+        if (this.landmarks.get(file) === reading) this.landmarks.delete(file);
+      });
     }
     return landmarks;
   }
