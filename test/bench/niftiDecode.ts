@@ -64,7 +64,7 @@ function inflateUpTo(file: string, bytes: number): Promise<number> {
     const start = performance.now();
     let seen = 0;
     // The same chunk sizes as the product's stream.
-    const stream = createReadStream(file, { highWaterMark: 1 << 18 }).pipe(createGunzip({ chunkSize: 1 << 18 }));
+    const stream = createReadStream(file, { highWaterMark: 1 << 22 }).pipe(createGunzip({ chunkSize: 1 << 22 }));
     stream.on('data', (chunk: Buffer) => {
       seen += chunk.length;
       if (seen >= bytes) {
