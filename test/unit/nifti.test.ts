@@ -66,8 +66,9 @@ describe('NIfTI reader', () => {
   });
 
   it('answers an axial slice as soon as its bytes are in, before the rest of the file', async (t) => {
-    // 256 x 256 x 64 int16, gzip: the first slice is 1/64 of the voxels.
-    const [nx, ny, nz] = [256, 256, 64];
+    // 256 x 256 x 160 int16 (20 MiB), gzip: the first slice is 1/160 of the voxels, and the
+    // stream inflates 4 MiB at a time.
+    const [nx, ny, nz] = [256, 256, 160];
     const header = Buffer.from((await readNiftiBytes(path.join(dir, 'int16-le.nii.gz'))).subarray(0, 352));
     const big = Buffer.alloc(352 + nx * ny * nz * 2);
     header.copy(big);
