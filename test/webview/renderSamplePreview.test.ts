@@ -115,7 +115,13 @@ describe('sample preview in headless Chromium', () => {
     await view.send(envelope(TextsMessage, { family: 'qwen2_5_vl', texts: { '0': { prompt: 'Task:\nGiven the input medical image…', target: '0.125, 0.578, 0.312, 0.875', modelImageSize: [28, 56] } } }));
     assert.equal(await view.page.locator('pre.prompt').textContent(), 'Task:\nGiven the input medical image…');
     assert.equal(await view.page.locator('pre.target').textContent(), '0.125, 0.578, 0.312, 0.875');
-    assert.match((await view.page.locator('p.note[data-model-size]').textContent()) ?? '', /28 x 56 px as Qwen2\.5-VL input/);
+    assert.match((await view.page.locator('p.note[data-model-size]').textContent()) ?? '', /28 x 56 px as Qwen2\.5-VL input, 2 image tokens/);
+    // The target text drawn back: x 0.125-0.312 of 40 px, y from (1 - 0.875) x 30 = 3.75 down:
+    // its top edge runs above the record's box (which starts at row 6).
+    await view.page.locator('input[data-layer="boxes"]').check();
+    await view.page.waitForFunction(() => (document.querySelector('input[data-layer="boxes"]') as HTMLInputElement).checked);
+    assert.ok((await countColour(browser().context, await at(6, 3.25, 5, 1), OVERLAY_COLOURS.target)) > 0, 'the target box drawn back');
+    assert.equal(await countColour(browser().context, await at(6, 3.25, 5, 1), OVERLAY_COLOURS.box), 0);
 
     // Window presets draw the raw values: value 40 at CT soft tissue (W 400, L 40) is mid grey,
     // where the trained grey level is 40; the first row (400 HU) is white.
@@ -133,6 +139,9 @@ describe('sample preview in headless Chromium', () => {
     await view.page.locator('select[aria-label="Display window"]').selectOption('soft');
     assert.ok(Math.abs((await grey(2, 12)) - 128) <= 1, `value 40 at level 40 is mid grey, got ${await grey(2, 12)}`);
     assert.equal(await grey(2, 0), 255);
+    // MR: the slice's 1st to 99th percentile (40 to 400 here) spans black to white.
+    await view.page.locator('select[aria-label="Display window"]').selectOption('mr');
+    assert.deepEqual([await grey(2, 12), await grey(2, 0)], [0, 255]);
     // Stepping through the volume asks for the next slice of the same record.
     let sent = (await view.posted()).length;
     await view.page.locator('button[aria-label="Next slice"]').click();

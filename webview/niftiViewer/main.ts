@@ -31,11 +31,14 @@ function start(): void {
   slider.min = '0';
   slider.setAttribute('aria-label', 'Slice');
   const sliceValue = el('span', 'value');
-  const windowControl = createWindowControl(() => {
-    if (shown === undefined) return;
-    slice = sliceCanvas(shown.image, windowControl.current());
-    redraw();
-  });
+  const windowControl = createWindowControl(
+    () => {
+      if (shown === undefined) return;
+      slice = sliceCanvas(shown.image, windowControl.current());
+      redraw();
+    },
+    () => shown?.image.values,
+  );
   const control = (label: string, ...inputs: HTMLElement[]) => {
     const box = el('label', 'control', label);
     box.append(...inputs);

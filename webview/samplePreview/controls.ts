@@ -5,7 +5,7 @@
 import type { SamplePayload } from '../../src/shared/protocol/samplePreview';
 import { el } from '../shared/dom';
 import type { DisplayWindow } from './draw';
-import { WINDOW_PRESETS } from './draw';
+import { percentileWindow, WINDOW_PRESETS } from './draw';
 
 export interface WindowControl {
   readonly element: HTMLElement;
@@ -15,8 +15,10 @@ export interface WindowControl {
   attach(target: HTMLElement, range: () => { min: number; max: number } | undefined): void;
 }
 
-export function createWindowControl(onChange: () => void): WindowControl {
+export function createWindowControl(onChange: () => void, values: () => Float32Array | undefined): WindowControl {
   let window: DisplayWindow | undefined;
+  /** The MR preset's window follows the slice shown: recomputed when its values change. */
+  let percentileOf: Float32Array | undefined;
   const select = el('select');
   select.setAttribute('aria-label', 'Display window');
   for (const preset of WINDOW_PRESETS) select.append(new Option(preset.label, preset.id));
@@ -32,13 +34,25 @@ export function createWindowControl(onChange: () => void): WindowControl {
   };
   select.addEventListener('change', () => {
     window = WINDOW_PRESETS.find((p) => p.id === select.value)?.window;
+    percentileOf = undefined;
     show();
     onChange();
   });
+  const current = (): DisplayWindow | undefined => {
+    if (select.value === 'mr') {
+      const v = values();
+      if (v !== undefined && v !== percentileOf) {
+        percentileOf = v;
+        window = percentileWindow(v);
+        show();
+      }
+    }
+    return window;
+  };
   show();
   return {
     element,
-    current: () => window,
+    current,
     attach: (target, range) => {
       target.addEventListener('pointerdown', (down) => {
         const values = range();
@@ -50,6 +64,7 @@ export function createWindowControl(onChange: () => void): WindowControl {
         const move = (event: PointerEvent) => {
           window = { width: Math.max(1, start.width + (event.clientX - down.clientX) * unit), center: start.center - (event.clientY - down.clientY) * unit };
           select.value = 'custom';
+          percentileOf = undefined;
           show();
           onChange();
         };

@@ -14,7 +14,19 @@ export interface Layers {
 }
 
 /** Fixed, saturated colours: they must stand out on any grey level, in any theme. */
-export const OVERLAY_COLOURS = { box: '#ffd400', major: '#00e5ff', minor: '#ff3d9a', line: '#00e5ff', point: '#7cff3a' } as const;
+export const OVERLAY_COLOURS = { box: '#ffd400', target: '#ff8c00', major: '#00e5ff', minor: '#ff3d9a', line: '#00e5ff', point: '#7cff3a' } as const;
+
+/**
+ * A detection target ("x1, y1, x2, y2": lower-left origin, normalised) drawn back onto a
+ * width x height image in pixel edges, as the reference's box reads on the displayed image:
+ * from (x1 W, (1 - y2) H) to (x2 W, (1 - y1) H). Undefined when the text is not four numbers.
+ */
+export function targetBox(text: string, width: number, height: number): { x0: number; y0: number; x1: number; y1: number } | undefined {
+  const parts = text.split(',').map((p) => Number(p.trim()));
+  if (parts.length !== 4 || !parts.every(Number.isFinite)) return undefined;
+  const [x1, y1, x2, y2] = parts as [number, number, number, number];
+  return { x0: x1 * width, y0: (1 - y2) * height, x1: x2 * width, y1: (1 - y1) * height };
+}
 
 /** A display window over the raw values: what maps to black (center - width/2) and white. */
 export interface DisplayWindow {
@@ -29,7 +41,19 @@ export const WINDOW_PRESETS: ReadonlyArray<{ readonly id: string; readonly label
   { id: 'bone', label: 'CT bone (W 1800, L 400)', window: { center: 400, width: 1800 } },
   { id: 'lung', label: 'CT lung (W 1500, L -600)', window: { center: -600, width: 1500 } },
   { id: 'brain', label: 'CT brain (W 80, L 40)', window: { center: 40, width: 80 } },
+  // MR intensities have no fixed scale: the slice's own 1st to 99th percentile.
+  { id: 'mr', label: 'MR (1st-99th percentile)' },
 ];
+
+/** The window from the `low`-th to the `high`-th percentile of the values (NaN left out). */
+export function percentileWindow(values: Float32Array, low = 1, high = 99): DisplayWindow {
+  const sorted = values.filter((v) => v === v).sort();
+  if (sorted.length === 0) return { center: 0, width: 1 };
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.round((p / 100) * (sorted.length - 1))))] as number;
+  const lo = at(low);
+  const hi = at(high);
+  return { center: (lo + hi) / 2, width: Math.max(hi - lo, 1e-6) };
+}
 
 /** Grey level of a raw value under a window (linear, clamped). */
 export function windowed(value: number, window: DisplayWindow): number {
@@ -101,6 +125,8 @@ export function drawSample(
   layers: Layers,
   /** Millimetres per pixel across (the columns' spacing), for the scale bar. */
   mmPerPixel?: number,
+  /** The detection target drawn back (pixel edges): where the text puts the box. */
+  target?: { readonly x0: number; readonly y0: number; readonly x1: number; readonly y1: number },
 ): void {
   const dpr = window.devicePixelRatio || 1;
   const width = Math.round(slice.width * scale);
@@ -135,6 +161,14 @@ export function drawSample(
       g.strokeRect(px(box.x0), px(box.y0), px(box.x1 + 1) - px(box.x0), px(box.y1 + 1) - px(box.y0));
       label(box.label, px(box.x0), px(box.y0) - 3, OVERLAY_COLOURS.box);
     }
+  }
+  if (layers.boxes && target !== undefined) {
+    g.save();
+    g.setLineDash([6, 4]);
+    g.strokeStyle = OVERLAY_COLOURS.target;
+    g.strokeRect(px(target.x0), px(target.y0), px(target.x1) - px(target.x0), px(target.y1) - px(target.y0));
+    g.restore();
+    label('target', px(target.x0), px(target.y1) + 14, OVERLAY_COLOURS.target);
   }
   if (layers.lines) {
     for (const line of overlays.lines) {

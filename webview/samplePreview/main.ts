@@ -11,7 +11,7 @@ import { el } from '../shared/dom';
 import { listenToHost, postToHost } from '../shared/vscodeApi';
 import type { Layers } from './draw';
 import { createSliceControl, createWindowControl, createZoomControl } from './controls';
-import { drawSample, fitScale, sliceCanvas } from './draw';
+import { drawSample, fitScale, sliceCanvas, targetBox } from './draw';
 import type { SamplePreviewTestHooks } from './testHooks';
 
 /** Image tokens the model spends on one image: Qwen2.5-VL one per 28 x 28 px, MedGemma 256. */
@@ -74,11 +74,14 @@ function start(): void {
   canvas.setAttribute('role', 'img');
   const stage = el('div', 'stage');
   stage.append(canvas);
-  const windowControl = createWindowControl(() => {
-    if (sample?.image === undefined) return;
-    slice = sliceCanvas(sample.image, windowControl.current());
-    redraw();
-  });
+  const windowControl = createWindowControl(
+    () => {
+      if (sample?.image === undefined) return;
+      slice = sliceCanvas(sample.image, windowControl.current());
+      redraw();
+    },
+    () => sample?.image?.values,
+  );
   windowControl.attach(canvas, () => sample?.image);
   const sliceControl = createSliceControl((delta) => stepSlice(delta));
   const zoom = createZoomControl(() => redraw());
@@ -161,9 +164,18 @@ function start(): void {
     }
   };
 
+  /** The selected detection record's target text drawn back, on its own slice only. */
+  const detectionTarget = () => {
+    if (sample?.image === undefined || sample.overlays === undefined) return undefined;
+    const kind = init?.records.find((r) => r.index === sample?.index)?.kind;
+    const entry = texts?.texts[String(sample.index)];
+    if (kind !== 'detection' || entry === undefined || !('target' in entry)) return undefined;
+    return targetBox(entry.target, sample.image.width, sample.image.height);
+  };
+
   const redraw = () => {
     if (sample === undefined || slice === undefined) return;
-    drawSample(canvas, slice, zoom.scale(scale), sample.overlays, layers, sample.image?.spacing?.[1]);
+    drawSample(canvas, slice, zoom.scale(scale), sample.overlays, layers, sample.image?.spacing?.[1], detectionTarget());
     document.body.dataset.drawn = String(sample.index);
   };
 
@@ -279,6 +291,7 @@ function start(): void {
     on(TextsMessage, (payload) => {
       texts = payload;
       renderText();
+      redraw();
       document.body.dataset.texts = payload.family;
     }),
   ]);
