@@ -40,7 +40,7 @@ const SAMPLE_PREVIEW_CSS = `
 .records .detail { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .records li.broken .detail, .error-text { color: var(--vscode-errorForeground, #f48771); }
 .caption { margin: 0 0 4px; font-weight: 600; overflow-wrap: anywhere; }
-.slice-control[hidden] { display: none; }
+.slice-control[hidden], .control[hidden] { display: none; }
 .slice-control button {
   color: var(--vscode-button-secondaryForeground, inherit);
   background: var(--vscode-button-secondaryBackground, transparent);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -144,6 +144,28 @@ describe('sample preview source', () => {
     assert.deepEqual(a.overlays, b.overlays);
     assert.deepEqual(a.image?.pixels, b.image?.pixels);
     await assert.rejects(SampleSource.open({ recordsFile: parquet }), /\.parquet records are read through the trainer/);
+  });
+
+  it('sends a generic record’s PNG as the file holds it, with the record’s own overlays', async () => {
+    const png = path.join(dir, 'pic.png');
+    execFileSync(python, ['-c', 'import sys; from PIL import Image; Image.new("RGB", (20, 10), (200, 30, 30)).save(sys.argv[1])', png], { env });
+    const overlays = { boxes: [{ x0: 2, y0: 1, x1: 9, y1: 6, label: 'lesion' }], points: [], lines: [] };
+    const generic = path.join(dir, 'generic.jsonl');
+    writeFileSync(
+      generic,
+      [
+        JSON.stringify({ image: 'pic.png', messages: [{ role: 'user', content: [{ type: 'image' }] }], overlays }),
+        JSON.stringify({ image: 'gone.png', messages: [] }),
+      ].join('\n'),
+    );
+    const source = await SampleSource.open({ recordsFile: generic });
+    const sample = await source.sample(0);
+    assert.deepEqual(sample.problems, []);
+    assert.equal(sample.picture?.mime, 'image/png');
+    assert.ok(sample.picture?.bytes instanceof Uint8Array && sample.picture.bytes.constructor === Uint8Array, 'a plain Uint8Array, not a Buffer');
+    assert.deepEqual(Buffer.from(sample.picture.bytes), readFileSync(png));
+    assert.deepEqual(sample.overlays, { ...overlays, lines: [] });
+    assert.match((await source.sample(1)).problems.join('\n'), /gone\.png: cannot read it \(ENOENT\)/);
   });
 
   it('scales grey levels like numpy in float32: truncated, a constant slice black', () => {

@@ -25,7 +25,8 @@ const init: InitPayload = {
   records: [
     { index: 0, line: 1, kind: 'detection', dataset: 'KiTS', detail: 'kidney tumor' },
     { index: 1, line: 2, kind: 'tumor_lesion', dataset: 'KiTS', detail: 'kidney tumor' },
-    { index: 2, line: 4, error: 'line 4 is not valid JSON' },
+    { index: 2, line: 4, kind: 'generic', detail: 'pic.png' },
+    { index: 3, line: 5, error: 'line 5 is not valid JSON' },
   ],
 };
 
@@ -73,12 +74,12 @@ describe('sample preview in headless Chromium', () => {
     await view.page.waitForFunction(() => (window as unknown as { __posted: unknown[] }).__posted.length > 0);
     assert.deepEqual(await view.posted(), [{ type: 'preview/ready', payload: {} }]);
     await view.send(envelope(InitMessage, init));
-    assert.equal(await view.page.locator('.records li').count(), 3);
+    assert.equal(await view.page.locator('.records li').count(), 4);
     await view.page.locator('input[aria-label="Filter records"]').fill('kidney TUMOR');
     assert.equal(await view.page.locator('.records li').count(), 2, 'the filter matches dataset and label words');
     await view.page.locator('input[aria-label="Filter records"]').fill('');
-    assert.equal(await view.page.locator('.records li').count(), 3);
-    assert.match((await view.page.locator('.records li.broken').textContent()) ?? '', /line 4 is not valid JSON/);
+    assert.equal(await view.page.locator('.records li').count(), 4);
+    assert.match((await view.page.locator('.records li.broken').textContent()) ?? '', /line 5 is not valid JSON/);
 
     await sendSample(view, sample(0));
     await view.page.waitForFunction(() => document.body.dataset.drawn === '0');
@@ -167,6 +168,27 @@ describe('sample preview in headless Chromium', () => {
     await view.page.waitForFunction(() => document.body.dataset.drawn === '1');
     assert.equal(await view.page.locator('.caption').textContent(), 'line 2 · the tumour');
     assert.equal(await view.page.locator('pre.prompt').textContent(), '', 'no text for a record the trainer gave none');
+
+    // A generic record's PNG: decoded by the page, overlays over it, no display windows.
+    await view.page.keyboard.press('ArrowDown');
+    await view.page.waitForFunction(() => document.body.dataset.selected === '2');
+    await view.page.evaluate(async (message) => {
+      const canvas = new OffscreenCanvas(20, 10);
+      const g = canvas.getContext('2d') as OffscreenCanvasRenderingContext2D;
+      g.fillStyle = '#c81e1e';
+      g.fillRect(0, 0, 20, 10);
+      const bytes = new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
+      const m = message as unknown as { payload: Record<string, unknown> };
+      m.payload.picture = { bytes, mime: 'image/png' };
+      window.postMessage(m, '*');
+    }, envelope(SampleMessage, { index: 2, caption: 'line 4 · pic.png', overlays: { boxes: [], points: [], lines: [{ x0: 1, y0: 5, x1: 18, y1: 5, label: '' }] }, measurements: [], problems: [] }));
+    await view.page.waitForFunction(() => document.body.dataset.drawn === '2');
+    const picture = await view.page.evaluate(() => (window.__medvlmSamplePreview as Hooks).canvasRect());
+    assert.equal(picture, undefined, 'no NIfTI slice');
+    const png = await view.page.locator('.stage canvas').screenshot();
+    assert.ok((await countColour(browser().context, png, '#c81e1e')) > 100, 'the picture is drawn');
+    assert.ok((await countColour(browser().context, png, OVERLAY_COLOURS.line)) > 10, 'its line overlay over it');
+    assert.ok(await view.page.locator('select[aria-label="Display window"]').isHidden());
 
     assert.equal(await view.page.evaluate(() => (window.__medvlmSamplePreview as Hooks).rejectedMessages()), 0);
     assert.deepEqual(view.consoleErrors, []);

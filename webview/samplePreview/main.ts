@@ -185,11 +185,16 @@ function start(): void {
     problems.replaceChildren(...sample.problems.map((p) => el('li', 'error-text', p)));
     slice = sample.image !== undefined ? sliceCanvas(sample.image, windowControl.current()) : undefined;
     sliceControl.show(sample.slice);
-    stage.hidden = slice === undefined;
+    // Display windows apply to a volume's values, not to a picture's colours.
+    windowControl.element.hidden = sample.picture !== undefined;
+    stage.hidden = slice === undefined && sample.picture === undefined;
     if (sample.image !== undefined) {
       scale = fitScale(sample.image, Math.max(128, stage.clientWidth || detail.clientWidth || 512), 640);
       canvas.setAttribute('aria-label', `slice ${sample.caption}`);
       info.textContent = `${sample.image.height} x ${sample.image.width} px stored · values ${sample.image.min} to ${sample.image.max}`;
+    } else if (sample.picture !== undefined) {
+      info.textContent = '';
+      void showPicture(sample);
     } else {
       info.textContent = '';
       document.body.dataset.drawn = String(sample.index);
@@ -204,6 +209,28 @@ function start(): void {
     );
     redraw();
     renderText();
+  };
+
+  /** Decodes a generic record's PNG or JPEG (in the page, off the host) and draws it. */
+  const showPicture = async (shown: SamplePayload) => {
+    const picture = shown.picture;
+    if (picture === undefined) return;
+    try {
+      const bitmap = await createImageBitmap(new Blob([picture.bytes as BlobPart], { type: picture.mime }));
+      if (sample !== shown) return;
+      const canvasOf = document.createElement('canvas');
+      canvasOf.width = bitmap.width;
+      canvasOf.height = bitmap.height;
+      (canvasOf.getContext('2d') as CanvasRenderingContext2D).drawImage(bitmap, 0, 0);
+      slice = canvasOf;
+      scale = fitScale(bitmap, Math.max(128, stage.clientWidth || detail.clientWidth || 512), 640);
+      canvas.setAttribute('aria-label', `picture ${shown.caption}`);
+      info.textContent = `${bitmap.height} x ${bitmap.width} px ${picture.mime === 'image/png' ? 'PNG' : 'JPEG'}`;
+      redraw();
+    } catch {
+      problems.append(el('li', 'error-text', 'the picture cannot be decoded: is the file a valid PNG or JPEG?'));
+      document.body.dataset.drawn = String(shown.index);
+    }
   };
 
   const select = (index: number) => {

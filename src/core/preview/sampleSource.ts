@@ -5,12 +5,14 @@
 // and kept while recent (a few at most), since neighbouring records share them.
 
 import { execa } from 'execa';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { NiftiError } from '../../shared/nifti/header';
 import { measureOverlays } from '../../shared/preview/measure';
 import type { Overlays, TaskKind } from '../../shared/preview/overlays';
 import { columnar, detectKind, OverlayError, recordOverlays } from '../../shared/preview/overlays';
-import type { ModelFamily, RecordItem, SampleImage, SamplePayload, SampleText } from '../../shared/protocol/samplePreview';
+import type { ModelFamily, RecordItem, SampleImage, SamplePayload, SamplePicture, SampleText } from '../../shared/protocol/samplePreview';
+import { PICTURE_TYPES } from '../../shared/protocol/samplePreview';
 import { StreamingNifti } from '../niftiStream';
 import type { RecordEntry, TrainerRunner } from './recordsFile';
 import { readJsonFile, readRecords, RecordsError, resolveFromRecords } from './recordsFile';
@@ -55,6 +57,24 @@ export function toGrey(values: Float64Array | Float32Array): { pixels: Uint8Arra
     }
   }
   return { pixels, min: lo <= hi ? lo : 0, max: lo <= hi ? hi : 0 };
+}
+
+/** Pictures larger than this are not sent to the page. */
+const MAX_PICTURE_BYTES = 64 * 1024 * 1024;
+
+async function readPicture(file: string, mime: SamplePicture['mime']): Promise<SamplePicture> {
+  let bytes: Buffer;
+  try {
+    const info = await stat(file);
+    if (info.size > MAX_PICTURE_BYTES) throw new RecordsError(`${file}: ${info.size} bytes, more than the ${MAX_PICTURE_BYTES} a preview shows`);
+    bytes = await readFile(file);
+  } catch (err) {
+    if (err instanceof RecordsError) throw err;
+    throw new RecordsError(`${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  // A plain Uint8Array: the webview's message serializer passes typed arrays by their exact
+  // constructor, and a Node Buffer is not one it knows.
+  return { bytes: new Uint8Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)), mime };
 }
 
 /** A volume's slice as the panels show it: the trainer's grey levels, the raw values, spacing. */
@@ -130,11 +150,20 @@ export class SampleSource {
       .filter((part) => part !== undefined)
       .join(' · ');
     let image: SampleImage | undefined;
+    let picture: SamplePicture | undefined;
     let slice: SamplePayload['slice'];
+    const pictureType = typeof imageField === 'string' ? PICTURE_TYPES[path.extname(imageField).toLowerCase()] : undefined;
     if (typeof imageField !== 'string' || imageField === '') {
       problems.push('the record names no image (`image_file`, or `image` for a generic record)');
+    } else if (pictureType !== undefined) {
+      try {
+        picture = await readPicture(resolveFromRecords(this.options.recordsFile, imageField), pictureType);
+      } catch (err) {
+        if (!(err instanceof RecordsError)) throw err;
+        problems.push(err.message);
+      }
     } else if (!/\.nii(\.gz)?$/i.test(imageField)) {
-      problems.push(`${imageField}: only NIfTI images (.nii, .nii.gz) are previewed`);
+      problems.push(`${imageField}: only NIfTI volumes (.nii, .nii.gz) and PNG or JPEG pictures are previewed`);
     } else {
       try {
         ({ image, slice } = await this.slice(resolveFromRecords(this.options.recordsFile, imageField), sliceDim, sliceIdx, record.slice_idx));
@@ -144,7 +173,7 @@ export class SampleSource {
       }
     }
     let overlays: Overlays | undefined;
-    if (kind !== undefined && own) {
+    if (kind !== undefined && (own || picture !== undefined)) {
       try {
         overlays = recordOverlays(record, this.tasks, await this.landmarkFile(record));
       } catch (err) {
@@ -157,6 +186,7 @@ export class SampleSource {
       index,
       caption,
       ...(image !== undefined ? { image } : {}),
+      ...(picture !== undefined ? { picture } : {}),
       ...(slice !== undefined ? { slice } : {}),
       ...(overlays !== undefined ? { overlays } : {}),
       measurements,

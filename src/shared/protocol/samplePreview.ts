@@ -54,11 +54,21 @@ export interface SampleText {
   readonly modelImageSize: readonly [number, number];
 }
 
+/** A generic record's PNG or JPEG, as the file holds it (the page decodes it). */
+export interface SamplePicture {
+  readonly bytes: Uint8Array;
+  readonly mime: 'image/png' | 'image/jpeg';
+}
+
+export const PICTURE_TYPES: Readonly<Record<string, SamplePicture['mime']>> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg' };
+
 export interface SamplePayload {
   readonly index: number;
   /** What the header names: file, slice, task. */
   readonly caption: string;
+  /** A NIfTI slice, or (for a generic record's picture) `picture`. */
   readonly image?: SampleImage;
+  readonly picture?: SamplePicture;
   /** Where the shown slice lies in its volume; `record` is the record's own slice. */
   readonly slice?: { readonly dim: number; readonly index: number; readonly count: number; readonly record: number };
   /** Only on the record's own slice: overlays belong to it. */
@@ -145,6 +155,8 @@ export const SampleMessage = defineMessage<SamplePayload>(
     isFiniteNumber(x.index) &&
     isString(x.caption) &&
     (x.image === undefined || isSampleImage(x.image)) &&
+    (x.picture === undefined ||
+      (isObject(x.picture) && x.picture.bytes instanceof Uint8Array && (x.picture.mime === 'image/png' || x.picture.mime === 'image/jpeg'))) &&
     (x.slice === undefined || (isObject(x.slice) && ['dim', 'index', 'count', 'record'].every((k) => Number.isInteger((x.slice as Record<string, unknown>)[k])))) &&
     (x.overlays === undefined || isOverlays(x.overlays)) &&
     Array.isArray(x.measurements) &&
