@@ -18,7 +18,7 @@ export interface PreviewSamplesDeps {
 }
 
 export function registerPreviewSamples(deps: PreviewSamplesDeps): vscode.Disposable {
-  return vscode.commands.registerCommand('medvlm.previewSamples', async (arg?: unknown, tasksArg?: unknown) => {
+  return vscode.commands.registerCommand('medvlm.previewSamples', async (arg?: unknown, tasksArg?: unknown, configArg?: unknown, sourceArg?: unknown) => {
     const records = await pickRecords(arg, 'Preview samples');
     if (records === undefined) return;
     const tasksFile = typeof tasksArg === 'string' ? tasksArg : tasksArg instanceof vscode.Uri ? tasksArg.fsPath : tasksBeside(records);
@@ -37,6 +37,8 @@ export function registerPreviewSamples(deps: PreviewSamplesDeps): vscode.Disposa
     }
     SamplePreviewPanel.show(deps.extensionUri, source, {
       title: `Samples: ${path.basename(records)}`,
+      // From a config editor's data source card: the records show the run's own split.
+      ...(typeof configArg === 'string' && typeof sourceArg === 'number' ? { config: { file: configArg, source: sourceArg } } : {}),
       log: (line) => deps.log.warn(line),
       runner,
     });

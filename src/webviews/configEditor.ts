@@ -273,7 +273,12 @@ class ConfigEditorSession {
     const base = path.dirname(this.document.uri.fsPath);
     const records = path.resolve(base, source.records);
     const tasks = typeof source.tasks === 'string' && source.tasks.trim() !== '' ? path.resolve(base, source.tasks) : undefined;
-    await vscode.commands.executeCommand(action === 'preview' ? 'medvlm.previewSamples' : 'medvlm.checkDataset', records, tasks);
+    if (action === 'preview') {
+      // The saved config: the trainer's split reads the file (unsaved edits show after a save).
+      await vscode.commands.executeCommand('medvlm.previewSamples', records, tasks, this.document.uri.fsPath, index);
+    } else {
+      await vscode.commands.executeCommand('medvlm.checkDataset', records, tasks);
+    }
   }
 
   private async showText(): Promise<void> {

@@ -16,6 +16,8 @@ export const SAMPLE_PREVIEW_VIEW_TYPE = 'medvlm.samplePreview';
 
 export interface SamplePreviewOptions {
   readonly title: string;
+  /** The run config (and its data source) the preview was opened from: records show their split. */
+  readonly config?: { readonly file: string; readonly source: number };
   /** The trainer's interpreter, when an environment is ready; texts need it. */
   readonly runner: () => Promise<TrainerRunner | undefined>;
   readonly log: (line: string) => void;
@@ -43,6 +45,7 @@ export class SamplePreviewPanel {
     });
     const preview = new SamplePreviewPanel(panel, extensionUri, source, options);
     SamplePreviewPanel.open.set(key, preview);
+    void preview.loadSplits();
     panel.onDidDispose(() => {
       preview.disposed = true;
       SamplePreviewPanel.open.delete(key);
@@ -89,9 +92,21 @@ export class SamplePreviewPanel {
     void this.panel.webview.postMessage(data);
   }
 
-  private async sendAll(): Promise<void> {
-    // A reloaded page starts again on the record's own slice.
-    this.slice = undefined;
+  /** Asks the trainer which split each record lands in, then lists the records again. */
+  private async loadSplits(): Promise<void> {
+    const config = this.options.config;
+    if (config === undefined) return;
+    const runner = await this.options.runner().catch(() => undefined);
+    if (runner === undefined) return;
+    const problem = await this.source.loadSplits(config.file, config.source, runner).catch((err: unknown) => String(err));
+    if (problem !== undefined) {
+      this.options.log(`sample preview: no splits for ${config.file}: ${problem}`);
+      return;
+    }
+    this.sendInit();
+  }
+
+  private sendInit(): void {
     this.post(InitMessage, {
       title: this.options.title,
       source: [this.source.options.recordsFile, this.source.options.tasksFile].filter(Boolean).join(' · tasks: '),
@@ -99,6 +114,12 @@ export class SamplePreviewPanel {
       family: this.family,
       selected: this.selected,
     });
+  }
+
+  private async sendAll(): Promise<void> {
+    // A reloaded page starts again on the record's own slice.
+    this.slice = undefined;
+    this.sendInit();
     if (this.selected >= 0) await this.sendSample(this.selected, this.slice);
     await this.sendTexts();
   }

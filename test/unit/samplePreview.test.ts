@@ -168,6 +168,32 @@ describe('sample preview source', () => {
     assert.match((await source.sample(1)).problems.join('\n'), /gone\.png: cannot read it \(ENOENT\)/);
   });
 
+  it('labels each record with the split the run config puts it in, as the trainer splits', async () => {
+    const config = path.join(dir, 'demo.sft.yaml');
+    writeFileSync(
+      config,
+      ['model:', '  base: tiny-qwen2_5_vl', '  family: qwen2_5_vl', 'data:', '  sources:', '    - records: records.jsonl', '      tasks: tasks.json', '      val_limit: 4', ''].join('\n'),
+    );
+    const source = await SampleSource.open({ recordsFile: records, tasksFile: path.join(dir, 'tasks.json') });
+    assert.equal(source.items()[0]?.split, undefined, 'no split before it is asked for');
+    assert.equal(await source.loadSplits(config, 0, { python, env }), undefined);
+    const counts = new Map<string, number>();
+    for (const item of source.items()) counts.set(String(item.split), (counts.get(String(item.split)) ?? 0) + 1);
+    const trainer = execFileSync(python, ['-m', 'medvlm_sft', 'split', config], { env, encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { split: string }).split);
+    assert.deepEqual(
+      source.items().map((i) => i.split),
+      trainer,
+    );
+    assert.equal(counts.get('val'), 4);
+    assert.ok((counts.get('train') ?? 0) > 20);
+    const broken = path.join(dir, 'broken.sft.yaml');
+    writeFileSync(broken, 'data:\n  sources: []\n');
+    assert.match((await source.loadSplits(broken, 0, { python, env })) ?? '', /\S/, 'a config the trainer refuses says why');
+  });
+
   it('scales grey levels like numpy in float32: truncated, a constant slice black', () => {
     const { pixels, min, max } = toGrey(Float64Array.of(0, 1, 2, 3, 254.9, 255));
     assert.deepEqual([...pixels], [0, 1, 2, 3, 254, 255]);

@@ -194,4 +194,19 @@ describe('sample preview in headless Chromium', () => {
     assert.deepEqual(view.consoleErrors, []);
     await view.page.close();
   });
+
+  it('filters by the run config’s split once the host knows it', async () => {
+    const view = await openWebview(browser().context, buildSamplePreviewHtml({ cspSource: CSP_SOURCE, scriptUri: webviewScriptUri('samplePreview'), nonce: createNonce(), title: 'Samples' }));
+    await view.page.waitForFunction(() => (window as unknown as { __posted: unknown[] }).__posted.length > 0);
+    await view.send(envelope(InitMessage, init));
+    assert.ok(await view.page.locator('select[aria-label="Split"]').isHidden(), 'no split filter before the splits are known');
+    const splits = ['train', 'val', 'unused'];
+    await view.send(envelope(InitMessage, { ...init, records: init.records.map((r, i) => (i < 3 ? { ...r, split: splits[i] as string } : { ...r, split: 'error' })) }));
+    await view.page.locator('select[aria-label="Split"]').selectOption('val');
+    assert.deepEqual(await view.page.locator('.records li .index').allTextContents(), ['1']);
+    await view.page.locator('select[aria-label="Split"]').selectOption('');
+    assert.equal(await view.page.locator('.records li').count(), 4);
+    assert.deepEqual(view.consoleErrors, []);
+    await view.page.close();
+  });
 });

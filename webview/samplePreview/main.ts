@@ -52,6 +52,9 @@ function start(): void {
   jump.min = '0';
   jump.placeholder = 'index';
   jump.setAttribute('aria-label', 'Go to record index');
+  const splitFilter = el('select');
+  splitFilter.setAttribute('aria-label', 'Split');
+  for (const [value, label] of [['', 'All'], ['train', 'train'], ['val', 'validation'], ['unused', 'unused'], ['error', 'error']]) splitFilter.append(new Option(label, value));
   const search = el('input');
   search.type = 'search';
   search.placeholder = 'dataset, label, metric…';
@@ -63,7 +66,9 @@ function start(): void {
     return box;
   };
   const toolbar = el('div', 'toolbar');
-  toolbar.append(control('Kind', kindFilter), control('Filter', search), control('Model', family), control('Go to', jump), count);
+  const splitControl = control('Split', splitFilter);
+  splitControl.hidden = true;
+  toolbar.append(control('Kind', kindFilter), splitControl, control('Filter', search), control('Model', family), control('Go to', jump), count);
   const list = el('ul', 'records');
   list.setAttribute('role', 'listbox');
   list.tabIndex = 0;
@@ -125,6 +130,7 @@ function start(): void {
     const words = search.value.toLowerCase().split(/\s+/).filter(Boolean);
     return (init?.records ?? []).filter((r) => {
       if (kindFilter.value !== '' && (r.kind ?? 'error') !== kindFilter.value) return false;
+      if (splitFilter.value !== '' && r.split !== splitFilter.value) return false;
       const text = [r.kind, r.dataset, r.detail, r.error].filter(Boolean).join(' ').toLowerCase();
       return words.every((w) => text.includes(w));
     });
@@ -139,7 +145,7 @@ function start(): void {
         row.dataset.index = String(item.index);
         row.setAttribute('aria-selected', String(item.index === selected));
         row.append(el('span', 'index', String(item.index)), el('span', 'kind', item.kind !== undefined ? (KIND_LABELS[item.kind] ?? item.kind) : 'error'));
-        row.append(el('span', 'detail', item.error ?? [item.dataset, item.detail].filter(Boolean).join(' · ')));
+        row.append(el('span', 'detail', item.error ?? [item.dataset, item.detail, item.split].filter(Boolean).join(' · ')));
         if (item.error !== undefined) row.classList.add('broken');
         row.addEventListener('click', () => select(item.index));
         return row;
@@ -271,6 +277,7 @@ function start(): void {
     event.preventDefault();
   });
   search.addEventListener('input', () => renderList());
+  splitFilter.addEventListener('change', () => renderList());
   kindFilter.addEventListener('change', () => {
     renderList();
     const items = visible();
@@ -302,6 +309,7 @@ function start(): void {
       const kinds = [...new Set(payload.records.map((r) => r.kind ?? 'error'))];
       kindFilter.replaceChildren(new Option('All', ''), ...kinds.map((k) => new Option(KIND_LABELS[k] ?? k, k)));
       jump.max = String(Math.max(0, payload.records.length - 1));
+      splitControl.hidden = !payload.records.some((r) => r.split !== undefined);
       selected = payload.selected >= 0 && payload.selected < payload.records.length ? payload.selected : undefined;
       document.body.dataset.selected = String(selected ?? -1);
       renderList();

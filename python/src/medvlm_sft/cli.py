@@ -103,6 +103,12 @@ def _cmd_records(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_split(args: argparse.Namespace) -> int:
+    from medvlm_sft.data.commands import run_split_command
+
+    return run_split_command(args.config, args.base_dir)
+
+
 def _cmd_make_demo_data(args: argparse.Namespace) -> int:
     from medvlm_sft.data.demo import make_demo_data
 
@@ -226,6 +232,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("records", type=Path, help="records file (.jsonl, .json or .parquet)")
     p.set_defaults(func=_cmd_records)
+
+    p = sub.add_parser(
+        "split",
+        help="print which split (train, val, unused, error) each record of a run config's data lands in",
+        description='One JSON line per record of each data source: {"source", "records", "index", "split"}, '
+        "by the run's own split (seed, limits, group_by_volume). Reads records and image headers only.",
+    )
+    p.add_argument("config", type=Path, help="a *.sft.yaml run config")
+    p.add_argument(
+        "--base-dir",
+        type=Path,
+        default=None,
+        help="folder that relative paths in the config resolve against (default: the config's folder)",
+    )
+    p.set_defaults(func=_cmd_split)
 
     p = sub.add_parser(
         "prepare",

@@ -90,6 +90,8 @@ export async function sliceImage(volume: StreamingNifti, dim: number, index: num
 
 export class SampleSource {
   private readonly volumes = new Map<string, Promise<StreamingNifti>>();
+  /** Each record's split in a run config, once loadSplits() has asked the trainer. */
+  private splits: ReadonlyMap<number, string> | undefined;
   private readonly landmarks = new Map<string, Promise<unknown>>();
 
   private constructor(
@@ -118,7 +120,8 @@ export class SampleSource {
       const record = entry.record;
       try {
         const kind = detectKind(record);
-        return { index: entry.index, line: entry.line, kind, ...describe(record, kind, this.tasks) };
+        const split = this.splits?.get(entry.index);
+        return { index: entry.index, line: entry.line, kind, ...describe(record, kind, this.tasks), ...(split !== undefined ? { split } : {}) };
       } catch (err) {
         return { index: entry.index, line: entry.line, error: (err as Error).message };
       }
@@ -192,6 +195,30 @@ export class SampleSource {
       measurements,
       problems,
     };
+  }
+
+  /**
+   * Which split each record lands in under a run config whose `data.sources[source]` is this
+   * file, by the trainer's own split (`medvlm_sft split`). Returns why not, when it cannot.
+   */
+  async loadSplits(config: string, source: number, runner: TrainerRunner): Promise<string | undefined> {
+    const result = await execa(runner.python, ['-m', 'medvlm_sft', 'split', config], {
+      env: runner.env,
+      extendEnv: false,
+      reject: false,
+      stdin: 'ignore',
+      timeout: 300_000,
+      maxBuffer: 512 * 1024 * 1024,
+    });
+    if (result.exitCode !== 0) return result.stderr.trim().split('\n').pop()?.replace(/^medvlm-sft split: /, '') ?? `exit status ${String(result.exitCode)}`;
+    const splits = new Map<number, string>();
+    for (const line of result.stdout.split('\n')) {
+      if (line.trim() === '') continue;
+      const parsed = JSON.parse(line) as { source: number; index: number; split: string };
+      if (parsed.source === source) splits.set(parsed.index, parsed.split);
+    }
+    this.splits = splits;
+    return undefined;
   }
 
   /**

@@ -20,6 +20,8 @@ export interface RecordItem {
   readonly dataset?: string;
   /** Label name, task type or the like: what tells records of one dataset apart. */
   readonly detail?: string;
+  /** train, val, unused or error, under the run config the preview was opened from. */
+  readonly split?: string;
   readonly error?: string;
 }
 
@@ -97,7 +99,7 @@ export interface TextsPayload {
 }
 
 const isItem = (x: unknown): x is RecordItem =>
-  isObject(x) && isFiniteNumber(x.index) && isFiniteNumber(x.line) && ['kind', 'dataset', 'detail', 'error'].every((k) => x[k] === undefined || isString(x[k]));
+  isObject(x) && isFiniteNumber(x.index) && isFiniteNumber(x.line) && ['kind', 'dataset', 'detail', 'split', 'error'].every((k) => x[k] === undefined || isString(x[k]));
 
 const isNumberList = (x: unknown, n: number): boolean => Array.isArray(x) && x.length === n && x.every(isFiniteNumber);
 

@@ -106,6 +106,25 @@ def model_resize(cfg: Any, base_dir: Path):
     return resize_rule(family, local)
 
 
+def run_split_command(config: Path, base_dir: Path | None = None) -> int:
+    """One JSON line per record of every data source: the split the run would put it in."""
+    from medvlm_sft.config.validate import ConfigError, require_config
+    from medvlm_sft.data.dataset import split_membership
+
+    config = Path(config).resolve()
+    base_dir = Path(base_dir).resolve() if base_dir is not None else config.parent
+    try:
+        cfg = require_config(config, check_data=True, base_dir=base_dir)
+        lines = split_membership(cfg.data, base_dir, model_resize(cfg, base_dir))
+    except (DataError, ConfigError) as e:
+        print(f"medvlm-sft split: {e}", file=sys.stderr, flush=True)
+        return 1
+    for line in lines:
+        sys.stdout.write(json.dumps(line) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
 def run_prepare_command(config: Path, run_dir: Path | None = None, base_dir: Path | None = None) -> int:
     """Prepare (and cache) a run config's data; prints a JSON summary line on stdout."""
     from medvlm_sft import __version__
