@@ -390,7 +390,7 @@ def test_leftovers_of_killed_writers_are_removed_once_stale(demo, tmp_path):
 
 
 def test_split_membership_is_the_split_prepare_makes(demo, tmp_path):
-    from medvlm_sft.data.dataset import split_membership
+    from medvlm_sft.data.membership import split_membership
 
     lines = (demo / "records.jsonl").read_text().splitlines()
     lines[2] = '{"broken": '

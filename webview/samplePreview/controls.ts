@@ -79,6 +79,14 @@ export function createWindowControl(onChange: () => void, values: () => Float32A
   };
 }
 
+/** A small text button (◀, +, a link-like "fit") with its accessible name. */
+function smallButton(text: string, className: 'icon' | 'link', label?: string): HTMLButtonElement {
+  const node = el('button', className, text);
+  node.type = 'button';
+  if (label !== undefined) node.setAttribute('aria-label', label);
+  return node;
+}
+
 export interface SliceControl {
   readonly element: HTMLElement;
   show(slice: SamplePayload['slice']): void;
@@ -87,15 +95,10 @@ export interface SliceControl {
 /** Prev/next buttons and a readout; `step` asks for the slice `delta` away. */
 export function createSliceControl(step: (delta: number) => void): SliceControl {
   const element = el('span', 'control slice-control');
-  const previous = el('button', 'icon', '◀');
-  previous.type = 'button';
-  previous.setAttribute('aria-label', 'Previous slice');
-  const next = el('button', 'icon', '▶');
-  next.type = 'button';
-  next.setAttribute('aria-label', 'Next slice');
+  const previous = smallButton('◀', 'icon', 'Previous slice');
+  const next = smallButton('▶', 'icon', 'Next slice');
   const readout = el('span');
-  const back = el('button', 'link', 'back to the record’s slice');
-  back.type = 'button';
+  const back = smallButton('back to the record’s slice', 'link');
   element.append('Slice', previous, readout, next, back);
   let current: SamplePayload['slice'];
   previous.addEventListener('click', () => step(-1));
@@ -130,15 +133,10 @@ const ZOOMS = [1, 1.5, 2, 3, 4, 6, 8, 12, 16];
 export function createZoomControl(onChange: () => void): ZoomControl {
   let level = 0;
   const element = el('span', 'control slice-control');
-  const out = el('button', 'icon', '−');
-  out.type = 'button';
-  out.setAttribute('aria-label', 'Zoom out');
+  const out = smallButton('−', 'icon', 'Zoom out');
   const readout = el('span');
-  const zoomIn = el('button', 'icon', '+');
-  zoomIn.type = 'button';
-  zoomIn.setAttribute('aria-label', 'Zoom in');
-  const fit = el('button', 'link', 'fit');
-  fit.type = 'button';
+  const zoomIn = smallButton('+', 'icon', 'Zoom in');
+  const fit = smallButton('fit', 'link');
   element.append('Zoom', out, readout, zoomIn, fit);
   const show = () => {
     readout.textContent = `${ZOOMS[level] ?? 1}x`;

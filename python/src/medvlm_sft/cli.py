@@ -117,6 +117,15 @@ def _cmd_make_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_base_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--base-dir",
+        type=Path,
+        default=None,
+        help="folder that relative paths in the config resolve against (default: the config's folder)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="medvlm-sft",
@@ -240,12 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
         "by the run's own split (seed, limits, group_by_volume). Reads records and image headers only.",
     )
     p.add_argument("config", type=Path, help="a *.sft.yaml run config")
-    p.add_argument(
-        "--base-dir",
-        type=Path,
-        default=None,
-        help="folder that relative paths in the config resolve against (default: the config's folder)",
-    )
+    _add_base_dir(p)
     p.set_defaults(func=_cmd_split)
 
     p = sub.add_parser(
@@ -254,12 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("config", type=Path, help="a *.sft.yaml run config")
     p.add_argument("--run-dir", type=Path, default=None, help="also write events to <run-dir>/events.jsonl")
-    p.add_argument(
-        "--base-dir",
-        type=Path,
-        default=None,
-        help="folder that relative paths in the config resolve against (default: the config's folder)",
-    )
+    _add_base_dir(p)
     p.set_defaults(func=_cmd_prepare)
 
     p = sub.add_parser("merge", help="merge a trained LoRA adapter into its base model (a standard HF folder)")

@@ -109,7 +109,7 @@ def model_resize(cfg: Any, base_dir: Path):
 def run_split_command(config: Path, base_dir: Path | None = None) -> int:
     """One JSON line per record of every data source: the split the run would put it in."""
     from medvlm_sft.config.validate import ConfigError, require_config
-    from medvlm_sft.data.dataset import split_membership
+    from medvlm_sft.data.membership import split_membership
 
     config = Path(config).resolve()
     base_dir = Path(base_dir).resolve() if base_dir is not None else config.parent

@@ -139,27 +139,6 @@ def prepare_data(data_cfg: Any, base_dir: Path, resize: Resize, *, progress: Pro
     return data
 
 
-def split_membership(data_cfg: Any, base_dir: Path, resize: Resize) -> list[dict[str, Any]]:
-    """Which split each record of each source lands in, by the run's own split: `train`, `val`,
-    `unused` (left out by a limit, or the rest of a validation volume) or `error` (a bad record).
-    Reads records and image headers only: no slice is decoded or cached."""
-    sources = [_resolve_source(s, base_dir) for s in data_cfg.sources]
-    problems = ProblemLog()
-    items = _read_sources(sources, resize, formatting.FormatOptions.from_config(data_cfg), problems)
-    train, val, _, _ = _split(data_cfg, sources, items)
-    where = {item.key: "train" for item in train} | {item.key: "val" for item in val}
-    out: list[dict[str, Any]] = []
-    for number, (source, source_items) in enumerate(zip(sources, items, strict=True)):
-        seen = {item.rec.index: item for item in source_items}
-        errors: list[DataError] = []
-        total = len(read_records(source.records, errors)) + len(errors)
-        for index in range(total):
-            item = seen.get(index)
-            split = "error" if item is None else where.get(item.key, "unused")
-            out.append({"source": number, "records": str(source.records), "index": index, "split": split})
-    return out
-
-
 def _resolve_source(source: Any, base_dir: Path) -> _Source:
     records = resolve_path(base_dir, source.records)
     tasks = resolve_path(base_dir, source.tasks) if source.tasks else None
