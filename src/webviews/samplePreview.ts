@@ -153,7 +153,9 @@ export class SamplePreviewPanel {
       return {
         family,
         texts: {},
-        unavailable: 'The exact prompt and target come from the trainer, whose Python environment is not set up yet: start a run once (it sets it up) or set medvlm.pythonPath.',
+        unavailable: vscode.workspace.isTrusted
+          ? 'The exact prompt and target come from the trainer, whose Python environment is not set up yet: start a run once (it sets it up) or set medvlm.pythonPath.'
+          : 'The exact prompt and target come from the trainer, which runs only in a trusted workspace: trust this folder to see them.',
       };
     }
     try {
