@@ -235,3 +235,34 @@ def test_torch_out_of_memory_error_itself_is_recognised():
     exc = torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
     failure = describe_failure(exc, config(), Path("/x"))
     assert failure is not None and failure.message.startswith("out of GPU memory (CUDA): ")
+
+
+def test_a_onednn_primitive_failure_is_out_of_memory_only_when_memory_is_exhausted(monkeypatch):
+    from medvlm_sft.train import faults
+
+    onednn = RuntimeError("could not create a primitive")
+    cfg = config()
+    monkeypatch.setattr(faults, "memory_exhausted", lambda: True)
+    failure = describe_failure(onednn, cfg, Path("/x"))
+    assert failure is not None and failure.kind == "out_of_memory"
+    assert failure.message.startswith("out of memory (RAM, or the process's memory limit): ")
+    monkeypatch.setattr(faults, "memory_exhausted", lambda: False)
+    assert describe_failure(onednn, cfg, Path("/x")) is None, "with memory to spare it is some other failure"
+
+
+def test_memory_exhausted_probes_for_real_under_an_address_space_limit():
+    import subprocess
+    import sys
+
+    src = Path(__file__).resolve().parents[1] / "src"
+    code = (
+        "import resource, sys\n"
+        "from medvlm_sft.train.faults import memory_exhausted\n"
+        "before = memory_exhausted()\n"
+        "used = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (used + (8 << 20), resource.RLIM_INFINITY))\n"
+        "print(before, memory_exhausted())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split() == ["False", "True"]

@@ -26,6 +26,10 @@ DISK_FULL_MARKERS = ("no space left on device", "storagefull", "disk quota excee
 NEARLY_FULL_BYTES = 64 << 20
 OOM_MARKERS = ("can't allocate memory", "cannot allocate memory", "out of memory", "cublas_status_alloc_failed")
 MEMORY_RESERVE_BYTES = 16 << 20
+# oneDNN (torch's CPU kernels) reports a failed allocation only as a primitive it could not
+# create; that message stands for running out of memory when a fresh allocation fails too.
+ONEDNN_MARKERS = ("could not create a primitive",)
+PROBE_BYTES = 32 << 20
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,16 @@ def _is_cuda_oom(exc: BaseException) -> bool:
     return any(cls.__name__ == "OutOfMemoryError" and cls.__module__.startswith("torch") for cls in type(exc).__mro__)
 
 
+def memory_exhausted() -> bool:
+    """Whether a fresh allocation of PROBE_BYTES fails now (the memory limit is reached)."""
+    try:
+        probe = bytearray(PROBE_BYTES)
+    except MemoryError:
+        return True
+    del probe
+    return False
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
     for e in _chain(exc):
         if isinstance(e, MemoryError) or _is_cuda_oom(e):
@@ -56,6 +70,8 @@ def is_out_of_memory(exc: BaseException) -> bool:
         if isinstance(e, OSError) and e.errno == errno.ENOMEM:
             return True
         if isinstance(e, RuntimeError) and any(m in str(e).lower() for m in OOM_MARKERS):
+            return True
+        if isinstance(e, RuntimeError) and any(m in str(e).lower() for m in ONEDNN_MARKERS) and memory_exhausted():
             return True
     return False
 
