@@ -387,26 +387,3 @@ def test_leftovers_of_killed_writers_are_removed_once_stale(demo, tmp_path):
     assert fresh.exists(), "a recent temporary may belong to a live writer"
     assert sorted(p.name for p in cache_dir.rglob("*.npy")) == kept, "cached slices are untouched"
     assert any(m.startswith("removed 2 unfinished cache file(s)") for m in messages), messages
-
-
-def test_split_membership_is_the_split_prepare_makes(demo, tmp_path):
-    from medvlm_sft.data.membership import split_membership
-
-    lines = (demo / "records.jsonl").read_text().splitlines()
-    lines[2] = '{"broken": '
-    (tmp_path / "records.jsonl").write_text("\n".join(lines) + "\n")
-    for name in ("Images", "Landmarks"):
-        (tmp_path / name).symlink_to(demo / name)
-    cfg = data_cfg(tmp_path / "records.jsonl", demo / "tasks.json", tmp_path / "cache", val_limit=4, train_limit=20)
-    cfg = cfg.model_copy(update={"skip_bad_records": True})
-    data = prepare_data(cfg, tmp_path, QWEN)
-    membership = split_membership(cfg, tmp_path, QWEN)
-    assert [m["index"] for m in membership] == list(range(len(lines)))
-    by_split: dict[str, set[int]] = {}
-    for m in membership:
-        by_split.setdefault(m["split"], set()).add(m["index"])
-    assert by_split["train"] == {s.record for s in data.train}
-    assert by_split["val"] == {s.record for s in data.val}
-    assert by_split["error"] == {2}
-    # train_limit 20 and the rest of the last validation volume leave records unused.
-    assert len(by_split["unused"]) == len(lines) - 1 - len(data.train) - len(data.val) > 0

@@ -7,9 +7,8 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import type { DatasetProblem } from '../core/preview/datasetCheck';
 import { checkDataset } from '../core/preview/datasetCheck';
-import { trainerEnv } from '../core/trainerCommand';
 import type { PythonEnvironment } from '../python/pythonEnv';
-import { pickRecords, tasksBeside } from './recordsPick';
+import { pickRecords, readyTrainer, tasksBeside } from './recordsPick';
 
 export const DATASET_DIAGNOSTIC_SOURCE = 'MedVLM dataset';
 
@@ -36,8 +35,7 @@ export function registerCheckDataset(deps: CheckDatasetDeps): vscode.Disposable 
     const tasksFile = typeof tasksArg === 'string' ? tasksArg : tasksArg instanceof vscode.Uri ? tasksArg.fsPath : tasksBeside(records);
     const name = path.basename(records);
     // .parquet is read through the trainer (a trusted workspace with a ready environment).
-    const python = records.toLowerCase().endsWith('.parquet') && vscode.workspace.isTrusted ? await deps.python.existing() : undefined;
-    const runner = python === undefined ? undefined : { python, env: trainerEnv(deps.extensionUri.fsPath) };
+    const runner = records.toLowerCase().endsWith('.parquet') ? await readyTrainer(deps.extensionUri, deps.python) : undefined;
     const result = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Checking ${name}`, cancellable: true },
       async (progress, token) => {

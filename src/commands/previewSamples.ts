@@ -6,10 +6,9 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { SampleSource } from '../core/preview/sampleSource';
-import { trainerEnv } from '../core/trainerCommand';
 import type { PythonEnvironment } from '../python/pythonEnv';
 import { SamplePreviewPanel } from '../webviews/samplePreview';
-import { pickRecords, tasksBeside } from './recordsPick';
+import { pickRecords, readyTrainer, tasksBeside } from './recordsPick';
 
 export interface PreviewSamplesDeps {
   readonly extensionUri: vscode.Uri;
@@ -22,11 +21,7 @@ export function registerPreviewSamples(deps: PreviewSamplesDeps): vscode.Disposa
     const records = await pickRecords(arg, 'Preview samples');
     if (records === undefined) return;
     const tasksFile = typeof tasksArg === 'string' ? tasksArg : tasksArg instanceof vscode.Uri ? tasksArg.fsPath : tasksBeside(records);
-    const runner = async () => {
-      if (!vscode.workspace.isTrusted) return undefined;
-      const python = await deps.python.existing();
-      return python === undefined ? undefined : { python, env: trainerEnv(deps.extensionUri.fsPath) };
-    };
+    const runner = () => readyTrainer(deps.extensionUri, deps.python);
     let source: SampleSource;
     try {
       const trainer = records.toLowerCase().endsWith('.parquet') ? await runner() : undefined;

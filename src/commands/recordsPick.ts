@@ -1,12 +1,25 @@
-// Which records file a dataset command works on: the one it was given (explorer context menu,
-// config editor), else the active editor's, else the user's pick. Its task metadata is the
-// tasks.json beside it, when there is one.
+// What the dataset commands share: which records file they work on (the one given by the
+// explorer or the config editor, else the active editor's, else the user's pick), its task
+// metadata (the tasks.json beside it, when there is one) and the trainer, when it may run.
 
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
+import type { TrainerRunner } from '../core/preview/recordsFile';
+import { trainerEnv } from '../core/trainerCommand';
+import type { PythonEnvironment } from '../python/pythonEnv';
 
 const RECORDS = /\.(jsonl|json|parquet)$/i;
+
+/**
+ * The trainer, to read .parquet, format prompts or split a config: only in a trusted
+ * workspace and with an environment that is ready (none is created for this).
+ */
+export async function readyTrainer(extensionUri: vscode.Uri, python: PythonEnvironment): Promise<TrainerRunner | undefined> {
+  if (!vscode.workspace.isTrusted) return undefined;
+  const interpreter = await python.existing();
+  return interpreter === undefined ? undefined : { python: interpreter, env: trainerEnv(extensionUri.fsPath) };
+}
 
 export function tasksBeside(records: string): string | undefined {
   const beside = path.join(path.dirname(records), 'tasks.json');

@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 import { createGunzip, gunzip } from 'node:zlib';
 import type { NiftiHeader } from '../shared/nifti/header';
 import { HEADER_BYTES, NiftiError, parseHeader } from '../shared/nifti/header';
-import { NiftiVolume, readNifti } from '../shared/nifti/volume';
+import type { NiftiVolume } from '../shared/nifti/volume';
+import { checkLength, readNifti, volumeShape } from '../shared/nifti/volume';
 
 const inflate = promisify(gunzip);
 
@@ -39,10 +40,7 @@ export async function readNiftiBytes(file: string, maxBytes = MAX_VOLUME_BYTES):
     if (code === 'ERR_BUFFER_TOO_LARGE' || /Cannot create a Buffer larger|too large/i.test((err as Error).message)) {
       throw new NiftiError(`${file}: decompresses to more than ${maxBytes} bytes, more than a volume may have here`);
     }
-    if (code === 'Z_BUF_ERROR' || /unexpected end of file/i.test((err as Error).message)) {
-      throw new NiftiError(`${file}: the gzip data is cut short (the file may be incomplete: copy it again)`);
-    }
-    throw new NiftiError(`${file}: not valid gzip data (${(err as Error).message})`);
+    throw streamProblem(file, err as Error);
   }
 }
 
@@ -58,8 +56,35 @@ export async function readNiftiFile(file: string, maxBytes = MAX_VOLUME_BYTES): 
 
 export interface NiftiSummary {
   readonly header: NiftiHeader;
-  /** [x, y, z] as NiftiVolume gives it. */
+  /** [x, y, z] as volumeShape gives it. */
   readonly shape: readonly [number, number, number];
+}
+
+/** Whether `file` is gzip, from its first two bytes; a file that cannot be opened says so. */
+export async function sniffGzip(file: string): Promise<boolean> {
+  const head = Buffer.alloc(2);
+  try {
+    const handle = await open(file, 'r');
+    try {
+      await handle.read(head, 0, 2, 0);
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    throw new NiftiError(`${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  return isGzip(head);
+}
+
+/** What a failed read or inflate of `file` means, in the words the readers use. */
+export function streamProblem(file: string, err: Error): NiftiError {
+  if (err instanceof NiftiError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'EACCES') return new NiftiError(`${file}: cannot read it (${code})`);
+  if (code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(err.message)) {
+    return new NiftiError(`${file}: the gzip data is cut short (the file may be incomplete: copy it again)`);
+  }
+  return new NiftiError(`${file}: not valid gzip data (${err.message})`);
 }
 
 /**
@@ -68,23 +93,12 @@ export interface NiftiSummary {
  * cut-short file. Memory stays at a few chunks whatever the volume's size.
  */
 export async function inspectNiftiFile(file: string): Promise<NiftiSummary> {
-  let head: Buffer;
-  try {
-    const handle = await open(file, 'r');
-    try {
-      head = Buffer.alloc(2);
-      await handle.read(head, 0, 2, 0);
-    } finally {
-      await handle.close();
-    }
-  } catch (err) {
-    throw new NiftiError(`${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
+  const gzip = await sniffGzip(file);
   const chunks: Buffer[] = [];
   let kept = 0;
   let total = 0;
   try {
-    const stream = isGzip(head) ? createReadStream(file).pipe(createGunzip()) : createReadStream(file);
+    const stream = gzip ? createReadStream(file).pipe(createGunzip()) : createReadStream(file);
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       total += chunk.length;
       if (kept < HEADER_BYTES) {
@@ -93,15 +107,13 @@ export async function inspectNiftiFile(file: string): Promise<NiftiSummary> {
       }
     }
   } catch (err) {
-    if (/unexpected end of file/i.test((err as Error).message)) {
-      throw new NiftiError(`${file}: the gzip data is cut short (the file may be incomplete: copy it again)`);
-    }
-    throw new NiftiError(`${file}: not valid gzip data (${(err as Error).message})`);
+    throw streamProblem(file, err as Error);
   }
   try {
     const header = parseHeader(Buffer.concat(chunks).subarray(0, Math.min(kept, HEADER_BYTES)));
-    const volume = new NiftiVolume(header, new Uint8Array(0), total);
-    return { header, shape: volume.shape };
+    const shape = volumeShape(header);
+    checkLength(header, total);
+    return { header, shape };
   } catch (err) {
     if (err instanceof NiftiError) throw new NiftiError(`${file}: ${err.message}`);
     throw err;

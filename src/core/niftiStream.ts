@@ -6,14 +6,13 @@
 // Memory is the decoded volume (bounded) and a chunk.
 
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { NiftiHeader } from '../shared/nifti/header';
 import { HEADER_BYTES, NiftiError, parseHeader } from '../shared/nifti/header';
 import type { Slice } from '../shared/nifti/volume';
-import { NiftiVolume } from '../shared/nifti/volume';
-import { isGzip, MAX_VOLUME_BYTES } from './niftiFile';
+import { checkLength, NiftiVolume, volumeShape } from '../shared/nifti/volume';
+import { MAX_VOLUME_BYTES, sniffGzip, streamProblem } from './niftiFile';
 
 const CHUNK_BYTES = 1 << 22;
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -92,18 +91,7 @@ export class StreamingNifti {
 
   /** Starts reading `file` (gzip or not, by its first bytes). */
   static async start(file: string, maxBytes = MAX_VOLUME_BYTES): Promise<StreamingNifti> {
-    const head = Buffer.alloc(2);
-    try {
-      const handle = await open(file, 'r');
-      try {
-        await handle.read(head, 0, 2, 0);
-      } finally {
-        await handle.close();
-      }
-    } catch (err) {
-      throw new NiftiError(`${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-    }
-    return new StreamingNifti(file, isGzip(head), maxBytes);
+    return new StreamingNifti(file, await sniffGzip(file), maxBytes);
   }
 
   /** The slice along `dim` at `index`, once its bytes are in. */
@@ -132,7 +120,7 @@ export class StreamingNifti {
   /** The shape as NiftiVolume gives it, from the header alone. */
   async shape(): Promise<readonly [number, number, number]> {
     const header = await this.header;
-    return new NiftiVolume(header, new Uint8Array(0), header.voxOffset + header.dataBytes).shape;
+    return volumeShape(header);
   }
 
   /** Stops reading (the caller no longer needs the volume). */
@@ -198,15 +186,10 @@ export class StreamingNifti {
 
   private complete(): NiftiVolume {
     const buffer = this.buffer as Uint8Array;
-    if (this.filled < buffer.length) {
-      const header = parseHeader(buffer);
-      const [x, y, z] = new NiftiVolume(header, new Uint8Array(0), header.voxOffset + header.dataBytes).shape;
-      throw new NiftiError(
-        `${this.file}: the file is cut short: the header says ${x} x ${y} x ${z} ${header.dtype} voxels (${header.dataBytes} bytes) from byte ${header.voxOffset}, but the file has ${this.filled} bytes`,
-      );
-    }
     try {
-      this.volumeView ??= new NiftiVolume(parseHeader(buffer), buffer);
+      const header = parseHeader(buffer);
+      checkLength(header, this.filled);
+      this.volumeView ??= new NiftiVolume(header, buffer);
     } catch (err) {
       if (err instanceof NiftiError) throw new NiftiError(`${this.file}: ${err.message}`);
       throw err;
@@ -236,15 +219,7 @@ export class StreamingNifti {
 
   private fail(err: Error): void {
     if (this.failure !== undefined) return;
-    const message = err.message;
-    this.failure =
-      err instanceof NiftiError
-        ? err
-        : /unexpected end of file/i.test(message)
-          ? new NiftiError(`${this.file}: the gzip data is cut short (the file may be incomplete: copy it again)`)
-          : (err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'EACCES'
-            ? new NiftiError(`${this.file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? ''})`)
-            : new NiftiError(`${this.file}: not valid gzip data (${message})`);
+    this.failure = streamProblem(this.file, err);
     this.stream.destroy();
     for (const waiter of this.waiters.splice(0)) waiter.reject(this.failure);
     this.onFailure(this.failure);

@@ -3,24 +3,13 @@
 // element the user is typing in keeps its focus and its unsaved text. All text from the
 // schema or the user's file goes in through textContent, never as HTML.
 
-import type { ConfigPath, JsonValue } from '../../src/shared/configSchema';
 import { dottedPath } from '../../src/shared/configSchema';
 import { button, el } from '../shared/dom';
 import { descriptionElement, problemList, renderProblems, setDisabled, setRichText } from './dom';
 import { parseInput, setIntent } from './formInput';
-import type { Control, FieldNode } from './formTypes';
+import type { Control, FieldNode, FormActions } from './formTypes';
 import { pathKey } from './formTypes';
 import { DEFAULT_KIND, NULL_KIND } from './formUnion';
-
-export interface FormActions {
-  set(path: ConfigPath, value: JsonValue): void;
-  remove(path: ConfigPath): void;
-  append(listPath: ConfigPath, item: JsonValue): void;
-  /** The user picked a union kind the YAML does not show yet (e.g. `window` as a mapping). */
-  pickKind(path: ConfigPath, kind: string): void;
-  /** Preview the samples of `data.sources[source]`, or check its records. */
-  dataset(action: 'preview' | 'check', source: number): void;
-}
 
 /** A text, number or list field: the elements whose value the form writes and reads. */
 type ValueElement = HTMLElement & { value: string; disabled: boolean };

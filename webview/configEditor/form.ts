@@ -14,9 +14,9 @@ import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import { dottedPath } from '../../src/shared/configSchema';
 import { button, el } from '../shared/dom';
 import { descriptionElement, problemList, renderProblems, setDisabled } from './dom';
-import type { FieldView, FormActions } from './fields';
+import type { FieldView } from './fields';
 import { createFieldView, fieldShape } from './fields';
-import type { CardListNode, CardNode, FieldNode, FormModel, FormNode, SectionNode } from './formTypes';
+import type { CardListNode, CardNode, FieldNode, FormActions, FormModel, FormNode, SectionNode } from './formTypes';
 import { pathKey, walkNodes } from './formTypes';
 
 /** Updates a built node from the next snapshot of the same structure. */

@@ -122,3 +122,14 @@ export function walkNodes(nodes: readonly FormNode[], visit: (node: FormNode | C
     }
   }
 }
+
+/** What the form asks of the host (through the page's messages). */
+export interface FormActions {
+  set(path: ConfigPath, value: JsonValue): void;
+  remove(path: ConfigPath): void;
+  append(listPath: ConfigPath, item: JsonValue): void;
+  /** The user picked a union kind the YAML does not show yet (e.g. `window` as a mapping). */
+  pickKind(path: ConfigPath, kind: string): void;
+  /** Preview the samples of `data.sources[source]`, or check its records. */
+  dataset(action: 'preview' | 'check', source: number): void;
+}

@@ -50,14 +50,13 @@ function start(): void {
   const jump = el('input');
   jump.type = 'number';
   jump.min = '0';
-  jump.placeholder = 'index';
   jump.setAttribute('aria-label', 'Go to record index');
   const splitFilter = el('select');
   splitFilter.setAttribute('aria-label', 'Split');
   for (const [value, label] of [['', 'All'], ['train', 'train'], ['val', 'validation'], ['unused', 'unused'], ['error', 'error']]) splitFilter.append(new Option(label, value));
   const search = el('input');
   search.type = 'search';
-  search.placeholder = 'dataset, label, metric…';
+  search.title = 'Words of the dataset, label or metric';
   search.setAttribute('aria-label', 'Filter records');
   const count = el('span', 'note');
   const control = (label: string, input: HTMLElement) => {

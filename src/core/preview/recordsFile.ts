@@ -48,27 +48,40 @@ export interface TrainerRunner {
   readonly env: Record<string, string>;
 }
 
-/** A .parquet file's records, through `medvlm_sft records` (lines are rows: no line numbers). */
-async function readParquet(file: string, runner: TrainerRunner): Promise<RecordEntry[]> {
-  const result = await execa(runner.python, ['-m', 'medvlm_sft', 'records', file], {
+export interface TrainerLines<T> {
+  /** The trainer's exit status. */
+  readonly exitCode: number | undefined;
+  readonly lines: T[];
+  /** Its last line on stderr without the command's prefix (why it failed). */
+  readonly reason: string;
+}
+
+/** Runs `medvlm_sft COMMAND ...` and parses its stdout's JSON lines. */
+export async function trainerJsonLines<T>(runner: TrainerRunner, args: readonly string[], timeoutMs: number): Promise<TrainerLines<T>> {
+  const result = await execa(runner.python, ['-m', 'medvlm_sft', ...args], {
     env: runner.env,
     extendEnv: false,
     reject: false,
     stdin: 'ignore',
-    timeout: 300_000,
+    timeout: timeoutMs,
     maxBuffer: 1024 * 1024 * 1024,
   });
-  if (result.exitCode !== 0) {
-    const reason = result.stderr.trim().split('\n').pop() ?? `exit status ${String(result.exitCode)}`;
-    throw new RecordsError(`${file}: the trainer could not read it: ${reason.replace(/^medvlm-sft records: /, '')}`);
-  }
-  return result.stdout
+  const lines = result.stdout
     .split('\n')
     .filter((line) => line.trim() !== '')
-    .map((line) => {
-      const parsed = JSON.parse(line) as { index: number; record?: Record<string, unknown>; error?: string };
-      return parsed.record !== undefined ? { index: parsed.index, line: 0, record: parsed.record } : { index: parsed.index, line: 0, error: parsed.error ?? 'unreadable' };
-    });
+    .map((line) => JSON.parse(line) as T);
+  const last = result.stderr.trim().split('\n').pop() ?? '';
+  const reason = last.replace(/^medvlm-sft [\w-]+: /, '') || `exit status ${String(result.exitCode)}`;
+  return { exitCode: result.exitCode, lines, reason };
+}
+
+/** A .parquet file's records, through `medvlm_sft records` (lines are rows: no line numbers). */
+async function readParquet(file: string, runner: TrainerRunner): Promise<RecordEntry[]> {
+  const result = await trainerJsonLines<{ index: number; record?: Record<string, unknown>; error?: string }>(runner, ['records', file], 300_000);
+  if (result.exitCode !== 0) throw new RecordsError(`${file}: the trainer could not read it: ${result.reason}`);
+  return result.lines.map((parsed) =>
+    parsed.record !== undefined ? { index: parsed.index, line: 0, record: parsed.record } : { index: parsed.index, line: 0, error: parsed.error ?? 'unreadable' },
+  );
 }
 
 export async function readRecords(file: string, runner?: TrainerRunner): Promise<RecordEntry[]> {

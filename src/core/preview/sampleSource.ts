@@ -4,18 +4,17 @@
 // exact prompts and targets from the trainer's own `format` command. Volumes are decoded once
 // and kept while recent (a few at most), since neighbouring records share them.
 
-import { execa } from 'execa';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { NiftiError } from '../../shared/nifti/header';
 import { measureOverlays } from '../../shared/preview/measure';
 import type { Overlays, TaskKind } from '../../shared/preview/overlays';
-import { columnar, detectKind, OverlayError, recordOverlays } from '../../shared/preview/overlays';
+import { columnar, detectKind, lookupTask, OverlayError, recordOverlays } from '../../shared/preview/overlays';
 import type { ModelFamily, RecordItem, SampleImage, SamplePayload, SamplePicture, SampleText } from '../../shared/protocol/samplePreview';
 import { PICTURE_TYPES } from '../../shared/protocol/samplePreview';
 import { StreamingNifti } from '../niftiStream';
 import type { RecordEntry, TrainerRunner } from './recordsFile';
-import { readJsonFile, readRecords, RecordsError, resolveFromRecords } from './recordsFile';
+import { readJsonFile, readRecords, RecordsError, resolveFromRecords, trainerJsonLines } from './recordsFile';
 
 /** Decoded volumes kept: neighbouring records mostly share one. */
 const VOLUME_CACHE = 3;
@@ -202,21 +201,10 @@ export class SampleSource {
    * file, by the trainer's own split (`medvlm_sft split`). Returns why not, when it cannot.
    */
   async loadSplits(config: string, source: number, runner: TrainerRunner): Promise<string | undefined> {
-    const result = await execa(runner.python, ['-m', 'medvlm_sft', 'split', config], {
-      env: runner.env,
-      extendEnv: false,
-      reject: false,
-      stdin: 'ignore',
-      timeout: 300_000,
-      maxBuffer: 512 * 1024 * 1024,
-    });
-    if (result.exitCode !== 0) return result.stderr.trim().split('\n').pop()?.replace(/^medvlm-sft split: /, '') ?? `exit status ${String(result.exitCode)}`;
+    const result = await trainerJsonLines<{ source: number; index: number; split: string }>(runner, ['split', config], 300_000);
+    if (result.exitCode !== 0) return result.reason;
     const splits = new Map<number, string>();
-    for (const line of result.stdout.split('\n')) {
-      if (line.trim() === '') continue;
-      const parsed = JSON.parse(line) as { source: number; index: number; split: string };
-      if (parsed.source === source) splits.set(parsed.index, parsed.split);
-    }
+    for (const line of result.lines) if (line.source === source) splits.set(line.index, line.split);
     this.splits = splits;
     return undefined;
   }
@@ -226,23 +214,22 @@ export class SampleSource {
    * `format --with-index` over the whole file (it is the trainer's text, not a copy of it).
    */
   async texts(family: ModelFamily, runner: TrainerRunner): Promise<Record<string, SampleText | { error: string }>> {
-    const args = ['-m', 'medvlm_sft', 'format', '--records', this.options.recordsFile, '--model-family', family, '--with-index'];
+    const args = ['format', '--records', this.options.recordsFile, '--model-family', family, '--with-index'];
     if (this.options.tasksFile !== undefined) args.push('--tasks', this.options.tasksFile);
-    const result = await execa(runner.python, args, { env: runner.env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 120_000, maxBuffer: 256 * 1024 * 1024 });
+    type Line = { index: number; error?: string; messages?: Array<{ role: string; content: Array<{ type: string; text?: string }> }>; model_image_size?: [number, number] };
+    const result = await trainerJsonLines<Line>(runner, args, 120_000);
+    // Status 1 is bad records, each with its own line; anything else failed the whole file.
+    if (result.exitCode !== 0 && result.exitCode !== 1) {
+      throw new RecordsError(`the trainer could not format ${path.basename(this.options.recordsFile)}: ${result.reason}`);
+    }
     const texts: Record<string, SampleText | { error: string }> = {};
-    for (const line of result.stdout.split('\n')) {
-      if (line.trim() === '') continue;
-      const parsed = JSON.parse(line) as { index: number; error?: string; messages?: Array<{ role: string; content: Array<{ type: string; text?: string }> }>; model_image_size?: [number, number] };
-      if (parsed.error !== undefined) {
-        texts[String(parsed.index)] = { error: parsed.error };
+    for (const line of result.lines) {
+      if (line.error !== undefined) {
+        texts[String(line.index)] = { error: line.error };
         continue;
       }
-      const text = (role: string) => parsed.messages?.find((m) => m.role === role)?.content.find((c) => c.type === 'text')?.text ?? '';
-      texts[String(parsed.index)] = { prompt: text('user'), target: text('assistant'), modelImageSize: parsed.model_image_size ?? [0, 0] };
-    }
-    if (result.exitCode !== 0 && result.exitCode !== 1) {
-      const reason = result.stderr.trim().split('\n').pop() ?? `exit status ${String(result.exitCode)}`;
-      throw new RecordsError(`the trainer could not format ${path.basename(this.options.recordsFile)}: ${reason}`);
+      const text = (role: string) => line.messages?.find((m) => m.role === role)?.content.find((c) => c.type === 'text')?.text ?? '';
+      texts[String(line.index)] = { prompt: text('user'), target: text('assistant'), modelImageSize: line.model_image_size ?? [0, 0] };
     }
     return texts;
   }
@@ -305,9 +292,13 @@ function describe(record: Json, kind: TaskKind, tasks: Json | undefined): { data
   const profile = (columnar(record.biometric_profile) ?? {}) as Json;
   let detail: string | undefined;
   if (kind === 'detection' || kind === 'tumor_lesion') {
-    const entry = tasks?.[`${dataset ?? ''}/${kind}/${String(record.taskID)}`] ?? tasks?.[`${dataset ?? ''}/${String(record.taskID)}`];
-    const labels = typeof entry === 'object' && entry !== null ? (entry as Json).labels_map : undefined;
-    const name = typeof labels === 'object' && labels !== null ? (labels as Json)[String(record.label)] : undefined;
+    let name: unknown;
+    try {
+      const labels = tasks === undefined ? undefined : lookupTask(tasks, record, kind).labels_map;
+      name = typeof labels === 'object' && labels !== null ? (labels as Json)[String(record.label)] : undefined;
+    } catch {
+      // No metadata: the list names the label by its number (the sample says what is missing).
+    }
     detail = name !== undefined ? String(name) : `label ${String(record.label)}`;
   } else if (kind === 'angle_distance') {
     detail = `${String(profile.metric_type)} ${String(profile.metric_key)}`;

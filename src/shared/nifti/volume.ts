@@ -29,35 +29,39 @@ export interface Slice {
   readonly values: Float64Array;
 }
 
+/** [x, y, z] of a volume: a 2D image is one slice deep, trailing dimensions of size 1 dropped. */
+export function volumeShape(header: NiftiHeader): readonly [number, number, number] {
+  const dims = [...header.dims];
+  while (dims.length > 3 && dims[dims.length - 1] === 1) dims.pop();
+  if (dims.length > 3) {
+    throw new NiftiError(`a ${dims.length}D volume (shape ${dims.join(' x ')}); only 3D volumes (or 4D with one time point) are read`);
+  }
+  while (dims.length < 3) dims.push(1);
+  return [dims[0] as number, dims[1] as number, dims[2] as number];
+}
+
+/** Fails unless a file of `length` bytes holds every voxel its header promises. */
+export function checkLength(header: NiftiHeader, length: number): void {
+  if (length < header.voxOffset + header.dataBytes) {
+    throw new NiftiError(
+      `the file is cut short: the header says ${volumeShape(header).join(' x ')} ${header.dtype} voxels (${header.dataBytes} bytes) from byte ${header.voxOffset}, but the file has ${length} bytes`,
+    );
+  }
+}
+
 export class NiftiVolume {
-  /** [x, y, z]: a 2D image is one slice deep, trailing dimensions of size 1 are dropped. */
+  /** [x, y, z], as volumeShape gives it. */
   readonly shape: readonly [number, number, number];
   private readonly voxels: VoxelArray;
 
-  /**
-   * `bytes` is the whole file. With `sizeOnly` (the file's length, when only its header was
-   * kept) the shape and the length are checked and no voxels are read: slice() then fails.
-   */
+  /** `bytes` is the whole file (a volume still streaming in may be filled later). */
   constructor(
     readonly header: NiftiHeader,
     bytes: Uint8Array,
-    sizeOnly?: number,
   ) {
-    const dims = [...header.dims];
-    while (dims.length > 3 && dims[dims.length - 1] === 1) dims.pop();
-    if (dims.length > 3) {
-      throw new NiftiError(`a ${dims.length}D volume (shape ${dims.join(' x ')}); only 3D volumes (or 4D with one time point) are read`);
-    }
-    while (dims.length < 3) dims.push(1);
-    this.shape = [dims[0] as number, dims[1] as number, dims[2] as number];
-    const end = header.voxOffset + header.dataBytes;
-    const length = sizeOnly ?? bytes.length;
-    if (length < end) {
-      throw new NiftiError(
-        `the file is cut short: the header says ${this.shape.join(' x ')} ${header.dtype} voxels (${header.dataBytes} bytes) from byte ${header.voxOffset}, but the file has ${length} bytes`,
-      );
-    }
-    this.voxels = sizeOnly === undefined ? readVoxels(header, bytes) : new Uint8Array(0);
+    this.shape = volumeShape(header);
+    checkLength(header, bytes.length);
+    this.voxels = readVoxels(header, bytes);
   }
 
   /**
@@ -72,7 +76,6 @@ export class NiftiVolume {
     if (!Number.isInteger(index) || index < 0 || index >= size) {
       throw new NiftiError(`slice ${index} is outside 0..${size - 1} along dimension ${dim} (volume shape ${this.shape.join(' x ')})`);
     }
-    if (this.voxels.length === 0) throw new NiftiError('this volume was only inspected, not read');
     const [nx, ny] = this.shape;
     const strides = [1, nx, nx * ny] as const;
     const [a, b] = dim === 0 ? [1, 2] : dim === 1 ? [0, 2] : [0, 1];
