@@ -103,6 +103,12 @@ def _cmd_records(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from medvlm_sft.data.chat import run_chat_command
+
+    return run_chat_command(args.model, args.config_dir)
+
+
 def _cmd_split(args: argparse.Namespace) -> int:
     from medvlm_sft.data.commands import run_split_command
 
@@ -251,6 +257,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", type=Path, help="a *.sft.yaml run config")
     _add_base_dir(p)
     p.set_defaults(func=_cmd_split)
+
+    p = sub.add_parser(
+        "chat",
+        help="answer chat-template requests (JSON lines on stdin) with the model's own processor",
+        description='Loads the processor once, prints {"ready": true} (or {"ready": false, "error"}), then '
+        'answers each stdin line {"id", "messages"} with {"id", "text", "answer_start"} or {"id", "error"} '
+        "until stdin closes. The sample preview uses it to show the chat-templated turn.",
+    )
+    p.add_argument("--model", required=True, help="model.base: a local model folder or a Hugging Face Hub id")
+    p.add_argument(
+        "--config-dir", type=Path, default=None, help="folder that a relative --model resolves against (default: .)"
+    )
+    p.set_defaults(func=_cmd_chat)
 
     p = sub.add_parser(
         "prepare",
