@@ -3,12 +3,15 @@
 // and answers each selection with that sample, the latest selection winning.
 
 import * as vscode from 'vscode';
+import { ChatTemplates } from '../core/preview/chatTemplate';
 import type { SampleSource, TrainerRunner } from '../core/preview/sampleSource';
+import type { ConfigTextSettings } from '../core/preview/textSettings';
+import { configTextSettings, textSettingsFor } from '../core/preview/textSettings';
 import type { Envelope, MessageType } from '../shared/protocol/message';
 import { envelope } from '../shared/protocol/message';
 import { dispatch, on } from '../shared/protocol/dispatch';
-import type { ModelFamily, TextsPayload } from '../shared/protocol/samplePreview';
-import { FamilyMessage, InitMessage, ReadyMessage, SampleMessage, SelectMessage, TextsMessage } from '../shared/protocol/samplePreview';
+import type { ChatPayload, ModelFamily, SamplePayload } from '../shared/protocol/samplePreview';
+import { ChatMessage, FAMILY_LABELS, FamilyMessage, InitMessage, ReadyMessage, SampleMessage, SelectMessage } from '../shared/protocol/samplePreview';
 import { buildSamplePreviewHtml } from './samplePreviewHtml';
 import { createNonce } from './webviewHtml';
 
@@ -18,7 +21,7 @@ export interface SamplePreviewOptions {
   readonly title: string;
   /** The run config (and its data source) the preview was opened from: records show their split. */
   readonly config?: { readonly file: string; readonly source: number };
-  /** The trainer's interpreter, when an environment is ready; texts need it. */
+  /** The trainer's interpreter, when an environment is ready; splits and the chat template need it. */
   readonly runner: () => Promise<TrainerRunner | undefined>;
   readonly log: (line: string) => void;
 }
@@ -29,11 +32,15 @@ export class SamplePreviewPanel {
   /** Another slice of the selected record's volume than its own, while the user scrolls. */
   private slice: number | undefined;
   private family: ModelFamily = 'qwen2_5_vl';
-  private readonly texts = new Map<ModelFamily, Promise<TextsPayload>>();
+  /** What the run config (if any) says about the text: family, resize, options, model. */
+  private config: ConfigTextSettings | undefined;
+  /** The model's chat template process, started on the first sample that needs it. */
+  private chat: ChatTemplates | undefined;
   private disposed = false;
 
   static show(extensionUri: vscode.Uri, source: SampleSource, options: SamplePreviewOptions): SamplePreviewPanel {
-    const key = `${source.options.recordsFile}\u0000${source.options.tasksFile ?? ''}`;
+    // From a run config the text follows that config (its model, family and options): its own panel.
+    const key = [source.options.recordsFile, source.options.tasksFile ?? '', options.config?.file ?? '', options.config?.source ?? ''].join('\u0000');
     const existing = SamplePreviewPanel.open.get(key);
     if (existing !== undefined) {
       existing.panel.reveal();
@@ -48,6 +55,7 @@ export class SamplePreviewPanel {
     void preview.loadSplits();
     panel.onDidDispose(() => {
       preview.disposed = true;
+      preview.chat?.close();
       SamplePreviewPanel.open.delete(key);
     });
     return preview;
@@ -77,7 +85,7 @@ export class SamplePreviewPanel {
       }),
       on(FamilyMessage, ({ family }) => {
         this.family = family;
-        void this.sendTexts();
+        if (this.selected >= 0) void this.sendSample(this.selected, this.slice);
       }),
     ];
     webview.onDidReceiveMessage((data: unknown) => {
@@ -119,49 +127,60 @@ export class SamplePreviewPanel {
   private async sendAll(): Promise<void> {
     // A reloaded page starts again on the record's own slice.
     this.slice = undefined;
+    if (this.options.config !== undefined && this.config === undefined) {
+      this.config = await configTextSettings(this.options.config.file);
+      if (this.config.family !== undefined) this.family = this.config.family;
+    }
     this.sendInit();
     if (this.selected >= 0) await this.sendSample(this.selected, this.slice);
-    await this.sendTexts();
   }
 
   private async sendSample(index: number, slice?: number): Promise<void> {
+    const family = this.family;
+    let sample: SamplePayload;
     try {
-      const sample = await this.source.sample(index, slice);
-      // A later selection (or a reload) may have come meanwhile; the page drops stale ones too.
-      if (index === this.selected && slice === this.slice) this.post(SampleMessage, sample);
+      sample = await this.source.sample(index, slice, textSettingsFor(family, this.config));
     } catch (err) {
       this.options.log(`sample preview: record ${index}: ${(err as Error).message}`);
-      this.post(SampleMessage, { index, caption: `record ${index}`, measurements: [], problems: [(err as Error).message] });
+      sample = { index, caption: `record ${index}`, measurements: [], problems: [(err as Error).message] };
     }
+    // A later selection (or a reload) may have come meanwhile; the page drops stale ones too.
+    if (index !== this.selected || slice !== this.slice || family !== this.family) return;
+    this.post(SampleMessage, sample);
+    if (sample.text !== undefined && slice === undefined) await this.sendChat(index, family, sample);
   }
 
-  private async sendTexts(): Promise<void> {
-    const family = this.family;
-    let texts = this.texts.get(family);
-    if (texts === undefined) {
-      texts = this.loadTexts(family);
-      this.texts.set(family, texts);
-    }
-    const payload = await texts;
-    if (payload.unavailable !== undefined) this.texts.delete(family);
-    if (family === this.family) this.post(TextsMessage, payload);
+  /** The chat-templated turn of the shown sample, from the run config's model. */
+  private async sendChat(index: number, family: ModelFamily, sample: SamplePayload): Promise<void> {
+    const payload = await this.chatTurn(index, family, sample).catch((err: unknown): ChatPayload => ({ index, family, unavailable: (err as Error).message }));
+    if (index === this.selected && family === this.family) this.post(ChatMessage, payload);
   }
 
-  private async loadTexts(family: ModelFamily): Promise<TextsPayload> {
-    const runner = await this.options.runner().catch(() => undefined);
-    if (runner === undefined) {
-      return {
-        family,
-        texts: {},
-        unavailable: vscode.workspace.isTrusted
-          ? 'The exact prompt and target come from the trainer, whose Python environment is not set up yet: start a run once (it sets it up) or set medvlm.pythonPath.'
-          : 'The exact prompt and target come from the trainer, which runs only in a trusted workspace: trust this folder to see them.',
-      };
+  private async chatTurn(index: number, family: ModelFamily, sample: SamplePayload): Promise<ChatPayload> {
+    const unavailable = (why: string): ChatPayload => ({ index, family, unavailable: why });
+    const model = this.config?.model;
+    if (model === undefined) {
+      return unavailable('The chat template is the model’s own: open this preview from a run config’s data source (Preview samples in the config editor) to see the turn its model.base gets.');
     }
-    try {
-      return { family, texts: await this.source.texts(family, runner) };
-    } catch (err) {
-      return { family, texts: {}, unavailable: (err as Error).message };
+    if (this.config?.family !== undefined && this.config.family !== family) {
+      return unavailable(`The run config’s model (${model.base}) is ${FAMILY_LABELS[this.config.family]}: pick that family to see its chat template.`);
     }
+    if (this.chat === undefined || this.chat.ended) {
+      const runner = await this.options.runner().catch(() => undefined);
+      if (runner === undefined) {
+        return unavailable(
+          vscode.workspace.isTrusted
+            ? 'The chat template comes from the model’s processor, through the trainer, whose Python environment is not set up yet: start a run once (it sets it up) or set medvlm.pythonPath.'
+            : 'The chat template comes from the model’s processor, through the trainer, which runs only in a trusted workspace: trust this folder to see it.',
+        );
+      }
+      if (this.disposed) return unavailable('closed');
+      this.chat?.close();
+      this.chat = new ChatTemplates(runner, model.base, model.configDir);
+    }
+    const text = sample.text;
+    if (text === undefined) return unavailable('There is no text for this record.');
+    const turn = await this.chat.turn(this.source.chatMessages(index, text));
+    return { index, family, text: turn.text, ...(turn.answerStart !== undefined ? { answerStart: turn.answerStart } : {}) };
   }
 }

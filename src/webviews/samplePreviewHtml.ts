@@ -64,4 +64,8 @@ pre {
   font-family: var(--vscode-editor-font-family, monospace); font-size: var(--vscode-editor-font-size, 12px);
   background: var(--vscode-textCodeBlock-background, rgba(127,127,127,0.1));
 }
+pre.chat span.answer {
+  background: var(--vscode-editor-findMatchHighlightBackground, rgba(234,92,0,0.33));
+  outline: 1px solid var(--vscode-editor-findMatchHighlightBorder, transparent);
+}
 `;

@@ -1,8 +1,9 @@
 // The sample preview as a user meets it in a real VS Code (code-server + Chromium) on the demo
 // dataset: "MedVLM: Preview dataset samples" on the open records file shows the first sample
 // with its box drawn over the slice, the trainer's exact prompt and target beside it, and the
-// arrow keys step through the records to a tumour's axes. A volume opened from the workspace
-// opens in the NIfTI viewer.
+// arrow keys step through the records to a tumour's axes. From the run config's data source
+// card, the chat-templated turn comes from the config's model. A volume opened from the
+// workspace opens in the NIfTI viewer.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -14,7 +15,7 @@ import { OVERLAY_COLOURS } from '../../webview/samplePreview/draw';
 import type { SamplePreviewTestHooks } from '../../webview/samplePreview/testHooks';
 import { repoRoot } from '../unit/testUtil';
 import { artifactsDir, resetArtifacts, saveArtifactsAfterEach } from './harness/artifacts';
-import { makeDemoWorkspace } from './harness/demoWorkspace';
+import { DEMO_CONFIG, makeDemoWorkspace } from './harness/demoWorkspace';
 import { countColour, decodePng, parseCssColour } from './harness/png';
 import type { Session } from './harness/session';
 import { EXTENSION_ID, startSession, trainerPython } from './harness/session';
@@ -74,6 +75,9 @@ describe('sample preview in VS Code (code-server + Chromium)', () => {
     await frame.waitForFunction(() => document.body.dataset.texts === 'qwen2_5_vl', undefined, { timeout: 60_000 });
     assert.equal(await frame.locator('pre.prompt').textContent(), messages[0]?.content[1]?.text);
     assert.equal(await frame.locator('pre.target').textContent(), messages[1]?.content[0]?.text);
+    // A bare records file names no model: the chat-templated turn says where to get it.
+    await frame.waitForFunction(() => document.body.dataset.chat === '0:unavailable', undefined, { timeout: 30_000 });
+    assert.match((await frame.locator('pre.chat + p.note').textContent()) ?? '', /open this preview from a run config/);
 
     // Step to the first tumour/lesion record with the arrow key.
     const items = await frame.locator('ul.records li .kind').allTextContents();
@@ -87,6 +91,32 @@ describe('sample preview in VS Code (code-server + Chromium)', () => {
     assert.ok(axes >= 20 && minor >= 20, `both axes drawn: major ${axes} px, minor ${minor} px`);
     assert.match((await frame.locator('table.measures').textContent()) ?? '', /major axis.*mm \(record: [\d.]+\)/);
 
+    const errors = webviewConsole(s.consoleEntries, frame, EXTENSION_ID).filter((e) => e.type === 'error' || e.type === 'pageerror');
+    assert.deepEqual(errors.map((e) => e.text), [], 'the preview logged no errors');
+  });
+
+  test('from the run config’s data source: its model’s chat-templated turn, and the model-input view', { timeout: 240_000 }, async () => {
+    const s = need();
+    await runCommand(s.page, 'View: Close All Editors');
+    await openFile(s.page, DEMO_CONFIG);
+    await runCommand(s.page, 'MedVLM: Open config editor');
+    const editor = await expectWebviewRendered(s, { name: 'config editor', frame: '[data-path="lora.r"]', rendered: 'body[data-version]' });
+    await editor.locator('[data-dataset-action="preview:0"]').click();
+    const frame = await expectWebviewRendered(s, { name: 'sample preview from the config', frame: 'ul.records', rendered: 'body[data-drawn="0"]', timeoutMs: 60_000 });
+    // The tiny model's processor loads in the trainer's `chat` process (seconds on these machines).
+    await frame.waitForFunction(() => (document.body.dataset.chat ?? '').startsWith('0:'), undefined, { timeout: 180_000 });
+    assert.equal(await frame.evaluate(() => document.body.dataset.chat), '0:text', (await frame.locator('pre.chat + p.note').textContent()) ?? '');
+    const chat = (await frame.locator('pre.chat').textContent()) ?? '';
+    const target = (await frame.locator('pre.target').textContent()) ?? '';
+    const prompt = (await frame.locator('pre.prompt').textContent()) ?? '';
+    // The tiny Qwen2.5-VL template: the image placeholder, the prompt, then the marked answer.
+    assert.ok(chat.includes(`<|vision_start|><|image_pad|><|vision_end|>${prompt}<|im_end|>`), chat);
+    assert.equal(await frame.locator('pre.chat span.answer').textContent(), `${target}<|im_end|>\n`);
+    // smart_resize(64, 64): 64 / 28 rounds to 2, so 56 x 56, 2 x 2 image tokens.
+    assert.match((await frame.locator('p.note[data-model-size]').textContent()) ?? '', /64 x 64 px stored · 56 x 56 px as Qwen2\.5-VL input, 4 image tokens/);
+    await frame.locator('label.control', { hasText: 'Model input' }).locator('input').check();
+    await frame.waitForFunction(() => document.body.dataset.view === 'model', undefined, { timeout: 10_000 });
+    await s.page.screenshot({ path: path.join(artifactsDir(SUITE), 'model-input.png') });
     const errors = webviewConsole(s.consoleEntries, frame, EXTENSION_ID).filter((e) => e.type === 'error' || e.type === 'pageerror');
     assert.deepEqual(errors.map((e) => e.text), [], 'the preview logged no errors');
   });

@@ -1,7 +1,8 @@
 // The sample preview's host side on the demo dataset the trainer writes (make-demo-data): the
 // record list, each sample's grey image compared byte for byte with the trainer's own
 // (medvlm_sft.data.nifti: get_fdata as float32, per-slice min-max to uint8), its overlays and
-// measurements, and the exact prompts and targets from the trainer's `format` command.
+// measurements, the prompts and targets compared with the trainer's `format` command, and the
+// chat-templated turn from a tiny model's own processor.
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -10,7 +11,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { ChatMessages } from '../../src/core/preview/chatTemplate';
+import { ChatTemplates } from '../../src/core/preview/chatTemplate';
 import { SampleSource, toGrey } from '../../src/core/preview/sampleSource';
+import { configTextSettings, textSettingsFor } from '../../src/core/preview/textSettings';
+import type { FormattedText } from '../../src/shared/preview/formatting';
+import { modelImageSize } from '../../src/shared/preview/formatting';
 import { trainerEnv } from '../../src/core/trainerCommand';
 import { repoRoot } from './testUtil';
 
@@ -103,23 +109,86 @@ describe('sample preview source', () => {
     }
   });
 
-  it('takes the exact prompt and target from the trainer, one per record, for each model family', async () => {
+  it('makes the prompt and target the trainer makes, byte for byte, for each model family and option', async () => {
     const source = await SampleSource.open({ recordsFile: records, tasksFile: path.join(dir, 'tasks.json') });
-    for (const family of ['qwen2_5_vl', 'medgemma'] as const) {
-      const texts = await source.texts(family, { python, env });
-      const lines = execFileSync(python, ['-m', 'medvlm_sft', 'format', '--records', records, '--tasks', path.join(dir, 'tasks.json'), '--model-family', family], { env, encoding: 'utf8' })
+    const variants = [
+      { family: 'qwen2_5_vl', options: {}, args: [] },
+      { family: 'medgemma', options: {}, args: [] },
+      { family: 'qwen2_5_vl', options: { detectionPrompt: 'benchmark', boxConvention: 'pixel_edge' }, args: ['--detection-prompt', 'benchmark', '--box-convention', 'pixel_edge'] },
+    ] as const;
+    for (const { family, options, args } of variants) {
+      const lines = execFileSync(python, ['-m', 'medvlm_sft', 'format', '--records', records, '--tasks', path.join(dir, 'tasks.json'), '--model-family', family, ...args], { env, encoding: 'utf8' })
         .trim()
         .split('\n')
-        .map((l) => JSON.parse(l) as { messages: Array<{ content: Array<{ text?: string }> }>; model_image_size: number[] });
-      assert.equal(Object.keys(texts).length, lines.length);
-      lines.forEach((line, i) => {
-        const text = texts[String(i)];
-        assert.ok(text !== undefined && 'prompt' in text, `record ${i}`);
-        assert.equal(text.prompt, line.messages[0]?.content[1]?.text);
-        assert.equal(text.target, line.messages[1]?.content[0]?.text);
-        assert.deepEqual(text.modelImageSize, line.model_image_size);
-      });
+        .map((l) => JSON.parse(l) as { messages: ChatMessages; model_image_size: [number, number] });
+      assert.equal(lines.length, source.entries.length);
+      for (const [i, line] of lines.entries()) {
+        const sample = await source.sample(i, undefined, { family, rule: { family }, options });
+        assert.equal(sample.textProblem, undefined, `record ${i}`);
+        assert.ok(sample.text !== undefined && sample.image !== undefined && sample.resize !== undefined);
+        // The messages the chat template gets are the trainer's, exactly.
+        assert.deepEqual(source.chatMessages(i, sample.text), line.messages, `record ${i} (${family})`);
+        assert.deepEqual(modelImageSize(sample.resize, sample.image.height, sample.image.width), line.model_image_size);
+      }
     }
+  });
+
+  it('says which record cannot get a text, and why', async () => {
+    const source = await SampleSource.open({ recordsFile: records });
+    const sample = await source.sample(0, undefined, { family: 'qwen2_5_vl', rule: { family: 'qwen2_5_vl' }, options: {} });
+    assert.equal(sample.text, undefined);
+    assert.match(sample.textProblem ?? '', /needs task metadata, but no tasks\.json was given/);
+    assert.ok(sample.image !== undefined, 'the image is still shown');
+  });
+
+  it('shows the chat-templated turn from the run config’s model, as the collator encodes it', async () => {
+    const modelDir = path.join(dir, 'tiny-qwen2_5_vl');
+    execFileSync(python, ['-m', 'medvlm_sft', 'make-tiny-model', modelDir, '--family', 'qwen2_5_vl'], { env, stdio: 'ignore' });
+    const config = path.join(dir, 'run.sft.yaml');
+    writeFileSync(config, 'model:\n  base: tiny-qwen2_5_vl\ndata:\n  detection_prompt: benchmark\n  sources:\n    - records: records.jsonl\n      tasks: tasks.json\n');
+    const settings = await configTextSettings(config);
+    // model.family is unset: the folder's config.json model_type decides, as the trainer's `auto` does.
+    assert.equal(settings.family, 'qwen2_5_vl');
+    assert.deepEqual(settings.options, { detectionPrompt: 'benchmark' });
+    assert.equal(settings.model?.folder, modelDir);
+    // The tiny model's own limits (transformers 5 nests them in processor_config.json), not the
+    // published defaults: its max_pixels is 12544, far below Qwen2.5-VL-Instruct's 12845056.
+    const saved = JSON.parse(readFileSync(path.join(modelDir, 'processor_config.json'), 'utf8')) as { image_processor: { size: { shortest_edge: number; longest_edge: number } } };
+    assert.deepEqual(settings.rule, { family: 'qwen2_5_vl', factor: 28, minPixels: saved.image_processor.size.shortest_edge, maxPixels: saved.image_processor.size.longest_edge });
+    assert.equal(saved.image_processor.size.longest_edge, 12544);
+
+    const source = await SampleSource.open({ recordsFile: records, tasksFile: path.join(dir, 'tasks.json') });
+    const sample = await source.sample(0, undefined, textSettingsFor('qwen2_5_vl', settings));
+    assert.ok(sample.text !== undefined);
+    const chat = new ChatTemplates({ python, env }, settings.model?.base ?? '', dir);
+    try {
+      const messages = source.chatMessages(0, sample.text);
+      const turn = await chat.turn(messages);
+      const expected = JSON.parse(
+        execFileSync(
+          python,
+          [
+            '-c',
+            'import json, sys\nfrom transformers import AutoProcessor\np = AutoProcessor.from_pretrained(sys.argv[1])\nm = json.loads(sys.argv[2])\nprint(json.dumps([p.apply_chat_template(m, tokenize=False), p.apply_chat_template(m[:-1], tokenize=False, add_generation_prompt=True)]))',
+            modelDir,
+            JSON.stringify(messages),
+          ],
+          { env, encoding: 'utf8' },
+        ),
+      ) as [string, string];
+      assert.equal(turn.text, expected[0]);
+      assert.equal(turn.answerStart, expected[1].length);
+      assert.ok(turn.text.slice(turn.answerStart).startsWith(sample.text.target));
+      // Several turns from the one process, answered in order.
+      const again = await Promise.all([1, 2].map(async (i) => (await chat.turn(source.chatMessages(i, (await source.sample(i, undefined, textSettingsFor('qwen2_5_vl', settings))).text as FormattedText))).text));
+      assert.ok(again.every((t) => t.includes('<|im_start|>assistant')));
+    } finally {
+      chat.close();
+    }
+    // A model that is not there: the reason, once, and no process left behind.
+    const missing = new ChatTemplates({ python, env }, './no-such-model', dir);
+    await assert.rejects(missing.turn([]), /model folder not found/);
+    assert.equal(missing.ended, false, 'a processor that did not load is not retried');
   });
 
   it('reads .parquet records through the trainer, the same records as the .jsonl', async () => {

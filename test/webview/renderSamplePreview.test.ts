@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { envelope } from '../../src/shared/protocol/message';
 import type { InitPayload, SamplePayload } from '../../src/shared/protocol/samplePreview';
-import { InitMessage, SampleMessage, SelectMessage, TextsMessage } from '../../src/shared/protocol/samplePreview';
+import { ChatMessage, InitMessage, SampleMessage, SelectMessage } from '../../src/shared/protocol/samplePreview';
 import { buildSamplePreviewHtml } from '../../src/webviews/samplePreviewHtml';
 import { createNonce } from '../../src/webviews/webviewHtml';
 import type { SamplePreviewTestHooks } from '../../webview/samplePreview/testHooks';
@@ -113,16 +113,45 @@ describe('sample preview in headless Chromium', () => {
     assert.equal(await countColour(browser().context, await at(4.5, 10, 1, 6), boxColour), 0, 'the box layer is off');
     assert.ok((await countColour(browser().context, await at(22, 4, 10, 1), OVERLAY_COLOURS.major)) > 0, 'the other layers stay');
 
-    await view.send(envelope(TextsMessage, { family: 'qwen2_5_vl', texts: { '0': { prompt: 'Task:\nGiven the input medical image…', target: '0.125, 0.578, 0.312, 0.875', modelImageSize: [28, 56] } } }));
+    // The same sample with its text and the family's resize, as the host sends it.
+    const withText = { ...sample(0), text: { prompt: 'Task:\nGiven the input medical image…', target: '0.125, 0.578, 0.312, 0.875' }, resize: { family: 'qwen2_5_vl' as const } };
+    await sendSample(view, withText);
+    await view.page.waitForFunction(() => document.body.dataset.texts === 'qwen2_5_vl');
     assert.equal(await view.page.locator('pre.prompt').textContent(), 'Task:\nGiven the input medical image…');
     assert.equal(await view.page.locator('pre.target').textContent(), '0.125, 0.578, 0.312, 0.875');
-    assert.match((await view.page.locator('p.note[data-model-size]').textContent()) ?? '', /28 x 56 px as Qwen2\.5-VL input, 2 image tokens/);
+    // smart_resize(30, 40): 28 x 28 is under min_pixels 3136, so scaled up to 56 x 84 = 2 x 3 tokens.
+    assert.match((await view.page.locator('p.note[data-model-size]').textContent()) ?? '', /30 x 40 px stored · 56 x 84 px as Qwen2\.5-VL input, 6 image tokens/);
+    assert.match((await view.page.locator('.chat + p.note').textContent()) ?? '', /Asking the model’s processor/);
+    const turn = '<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>Task:…<|im_end|>\n<|im_start|>assistant\n';
+    await view.send(envelope(ChatMessage, { index: 0, family: 'qwen2_5_vl', text: `${turn}0.125, 0.578, 0.312, 0.875<|im_end|>\n`, answerStart: turn.length }));
+    await view.page.waitForFunction(() => document.body.dataset.chat === '0:text');
+    assert.equal(await view.page.locator('pre.chat').textContent(), `${turn}0.125, 0.578, 0.312, 0.875<|im_end|>\n`);
+    assert.equal(await view.page.locator('pre.chat span.answer').textContent(), '0.125, 0.578, 0.312, 0.875<|im_end|>\n', 'the trained answer is marked');
+    await view.send(envelope(ChatMessage, { index: 1, family: 'qwen2_5_vl', unavailable: 'another record' }));
+    await view.send(envelope(ChatMessage, { index: 0, family: 'qwen2_5_vl', text: 'x', unavailable: 'both' }));
+    assert.equal(await view.page.evaluate(() => document.body.dataset.chat), '0:text', 'a turn for another record, or a malformed one, changes nothing');
+    assert.equal(await view.page.evaluate(() => (window.__medvlmSamplePreview as Hooks).rejectedMessages()), 1, 'the malformed turn (text and unavailable) is rejected');
     // The target text drawn back: x 0.125-0.312 of 40 px, y from (1 - 0.875) x 30 = 3.75 down:
     // its top edge runs above the record's box (which starts at row 6).
     await view.page.locator('input[data-layer="boxes"]').check();
     await view.page.waitForFunction(() => (document.querySelector('input[data-layer="boxes"]') as HTMLInputElement).checked);
     assert.ok((await countColour(browser().context, await at(6, 3.25, 5, 1), OVERLAY_COLOURS.target)) > 0, 'the target box drawn back');
     assert.equal(await countColour(browser().context, await at(6, 3.25, 5, 1), OVERLAY_COLOURS.box), 0);
+
+    // The model-input view: the slice at the processor's 56 x 84, overlays stretched with it.
+    // Drawn as wide as before, so rows shrink by (56 / 30) / (84 / 40): the box's top edge
+    // (stored row 6) moves up to 6 x 0.889 = 5.33 stored rows.
+    await view.page.locator('label.control', { hasText: 'Model input' }).locator('input').check();
+    await view.page.waitForFunction(() => document.body.dataset.view === 'model');
+    const squeezed = 56 / 30 / (84 / 40);
+    const model = await view.page.evaluate(() => (window.__medvlmSamplePreview as Hooks).canvasRect());
+    assert.ok(model !== undefined && Math.abs(model.width - rect.width) <= 1 && Math.abs(model.height - rect.height * squeezed) <= 1, `stretched: ${JSON.stringify(model)}`);
+    const topEdge = 6 * squeezed;
+    assert.ok((await countColour(browser().context, await at(8, topEdge - 0.3, 4, 0.6), boxColour)) > 0, 'the box top edge follows the resize');
+    assert.equal(await countColour(browser().context, await at(8, 6 - 0.3 + 0.5, 4, 0.2), boxColour), 0, 'not where the stored view has it');
+    assert.match((await view.page.locator('p.note[data-model-size]').textContent()) ?? '', /showing the model input/);
+    await view.page.locator('label.control', { hasText: 'Model input' }).locator('input').uncheck();
+    await view.page.waitForFunction(() => document.body.dataset.view === 'stored');
 
     // Window presets draw the raw values: value 40 at CT soft tissue (W 400, L 40) is mid grey,
     // where the trained grey level is 40; the first row (400 HU) is white.
@@ -190,7 +219,7 @@ describe('sample preview in headless Chromium', () => {
     assert.ok((await countColour(browser().context, png, OVERLAY_COLOURS.line)) > 10, 'its line overlay over it');
     assert.ok(await view.page.locator('select[aria-label="Display window"]').isHidden());
 
-    assert.equal(await view.page.evaluate(() => (window.__medvlmSamplePreview as Hooks).rejectedMessages()), 0);
+    assert.equal(await view.page.evaluate(() => (window.__medvlmSamplePreview as Hooks).rejectedMessages()), 1, 'only the malformed chat turn');
     assert.deepEqual(view.consoleErrors, []);
     await view.page.close();
   });

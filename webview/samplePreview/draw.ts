@@ -82,6 +82,22 @@ export function sliceCanvas(image: SampleImage, window?: DisplayWindow): HTMLCan
   return canvas;
 }
 
+/**
+ * The slice resampled to the model's input size (the processor's resize target), for the
+ * model-input view. The size is exact; the resampling is the browser's, close to the
+ * processor's own but not bit-identical.
+ */
+export function resizedCanvas(slice: HTMLCanvasElement, height: number, width: number): HTMLCanvasElement {
+  const canvas = document.createElement('canvas');
+  canvas.width = width;
+  canvas.height = height;
+  const g = canvas.getContext('2d') as CanvasRenderingContext2D;
+  g.imageSmoothingEnabled = true;
+  g.imageSmoothingQuality = 'high';
+  g.drawImage(slice, 0, 0, width, height);
+  return canvas;
+}
+
 /** Canvas pixels per stored pixel that fit `maxWidth` x `maxHeight` CSS px (at least 1/8). */
 export function fitScale(image: { width: number; height: number }, maxWidth: number, maxHeight: number): number {
   return Math.max(1 / 8, Math.min(maxWidth / image.width, maxHeight / image.height));
@@ -127,6 +143,11 @@ export function drawSample(
   mmPerPixel?: number,
   /** The detection target drawn back (pixel edges): where the text puts the box. */
   target?: { readonly x0: number; readonly y0: number; readonly x1: number; readonly y1: number },
+  /**
+   * Columns and rows of `slice` per stored pixel, when `slice` is the model's resized input
+   * rather than the stored slice: overlays (in stored pixels) are stretched by as much.
+   */
+  stretch: readonly [number, number] = [1, 1],
 ): void {
   const dpr = window.devicePixelRatio || 1;
   const width = Math.round(slice.width * scale);
@@ -139,10 +160,14 @@ export function drawSample(
   g.imageSmoothingEnabled = false;
   g.setTransform(dpr, 0, 0, dpr, 0, 0);
   g.drawImage(slice, 0, 0, width, height);
-  if (mmPerPixel !== undefined && mmPerPixel > 0) drawScaleBar(g, height, scale, slice.width, mmPerPixel);
+  const [kx, ky] = stretch;
+  if (mmPerPixel !== undefined && mmPerPixel > 0) drawScaleBar(g, height, scale, slice.width, mmPerPixel / kx);
   if (overlays === undefined) return;
-  const px = (x: number) => x * scale;
-  const centre = (v: number) => (v + 0.5) * scale;
+  // Stored pixel edges and centres on the canvas, across (x) and down (y).
+  const px = (x: number) => x * kx * scale;
+  const py = (y: number) => y * ky * scale;
+  const cx = (x: number) => (x + 0.5) * kx * scale;
+  const cy = (y: number) => (y + 0.5) * ky * scale;
   g.lineWidth = 2;
   g.font = '12px sans-serif';
   g.textBaseline = 'bottom';
@@ -158,36 +183,36 @@ export function drawSample(
   if (layers.boxes) {
     for (const box of overlays.boxes) {
       g.strokeStyle = OVERLAY_COLOURS.box;
-      g.strokeRect(px(box.x0), px(box.y0), px(box.x1 + 1) - px(box.x0), px(box.y1 + 1) - px(box.y0));
-      label(box.label, px(box.x0), px(box.y0) - 3, OVERLAY_COLOURS.box);
+      g.strokeRect(px(box.x0), py(box.y0), px(box.x1 + 1) - px(box.x0), py(box.y1 + 1) - py(box.y0));
+      label(box.label, px(box.x0), py(box.y0) - 3, OVERLAY_COLOURS.box);
     }
   }
   if (layers.boxes && target !== undefined) {
     g.save();
     g.setLineDash([6, 4]);
     g.strokeStyle = OVERLAY_COLOURS.target;
-    g.strokeRect(px(target.x0), px(target.y0), px(target.x1) - px(target.x0), px(target.y1) - px(target.y0));
+    g.strokeRect(px(target.x0), py(target.y0), px(target.x1) - px(target.x0), py(target.y1) - py(target.y0));
     g.restore();
-    label('target', px(target.x0), px(target.y1) + 14, OVERLAY_COLOURS.target);
+    label('target', px(target.x0), py(target.y1) + 14, OVERLAY_COLOURS.target);
   }
   if (layers.lines) {
     for (const line of overlays.lines) {
       const colour = line.label === 'major' ? OVERLAY_COLOURS.major : line.label === 'minor' ? OVERLAY_COLOURS.minor : OVERLAY_COLOURS.line;
       g.strokeStyle = colour;
       g.beginPath();
-      g.moveTo(centre(line.x0), centre(line.y0));
-      g.lineTo(centre(line.x1), centre(line.y1));
+      g.moveTo(cx(line.x0), cy(line.y0));
+      g.lineTo(cx(line.x1), cy(line.y1));
       g.stroke();
-      if (line.label === 'major' || line.label === 'minor') label(line.label, centre(line.x1) + 4, centre(line.y1) - 2, colour);
+      if (line.label === 'major' || line.label === 'minor') label(line.label, cx(line.x1) + 4, cy(line.y1) - 2, colour);
     }
   }
   if (layers.points) {
     for (const point of overlays.points) {
       g.fillStyle = OVERLAY_COLOURS.point;
       g.beginPath();
-      g.arc(centre(point.x), centre(point.y), Math.max(3, scale / 2), 0, 2 * Math.PI);
+      g.arc(cx(point.x), cy(point.y), Math.max(3, (scale * Math.min(kx, ky)) / 2), 0, 2 * Math.PI);
       g.fill();
-      label(point.label, centre(point.x) + 6, centre(point.y) - 4, OVERLAY_COLOURS.point);
+      label(point.label, cx(point.x) + 6, cy(point.y) - 4, OVERLAY_COLOURS.point);
     }
   }
 }

@@ -5,19 +5,15 @@
 // On every load it posts `ready` and the host resends everything.
 
 import { on } from '../../src/shared/protocol/dispatch';
-import type { InitPayload, ModelFamily, RecordItem, SamplePayload, SampleText, TextsPayload } from '../../src/shared/protocol/samplePreview';
-import { FAMILY_LABELS, FamilyMessage, InitMessage, MODEL_FAMILIES, ReadyMessage, SampleMessage, SelectMessage, TextsMessage } from '../../src/shared/protocol/samplePreview';
+import { imageTokens, modelImageSize } from '../../src/shared/preview/formatting';
+import type { ChatPayload, InitPayload, ModelFamily, RecordItem, SamplePayload } from '../../src/shared/protocol/samplePreview';
+import { ChatMessage, FAMILY_LABELS, FamilyMessage, InitMessage, MODEL_FAMILIES, ReadyMessage, SampleMessage, SelectMessage } from '../../src/shared/protocol/samplePreview';
 import { el } from '../shared/dom';
 import { listenToHost, postToHost } from '../shared/vscodeApi';
 import type { Layers } from './draw';
 import { createSliceControl, createWindowControl, createZoomControl } from './controls';
-import { drawSample, fitScale, sliceCanvas, targetBox } from './draw';
+import { drawSample, fitScale, resizedCanvas, sliceCanvas, targetBox } from './draw';
 import type { SamplePreviewTestHooks } from './testHooks';
-
-/** Image tokens the model spends on one image: Qwen2.5-VL one per 28 x 28 px, MedGemma 256. */
-function imageTokens(family: ModelFamily, height: number, width: number): number {
-  return family === 'medgemma' ? 256 : Math.round(height / 28) * Math.round(width / 28);
-}
 
 const KIND_LABELS: Readonly<Record<string, string>> = {
   detection: 'detection',
@@ -35,8 +31,10 @@ function start(): void {
   let sample: SamplePayload | undefined;
   let slice: HTMLCanvasElement | undefined;
   let scale = 1;
-  let texts: TextsPayload | undefined;
-  let textsNote = 'The exact prompt and target come from the trainer…';
+  /** The chat-templated turn of the shown sample, once the host has it. */
+  let chat: ChatPayload | undefined;
+  /** Show the image at the model's input size instead of the stored pixels. */
+  let modelView = false;
   const layers: { -readonly [K in keyof Layers]: boolean } = { boxes: true, points: true, lines: true };
 
   // --- Layout ---------------------------------------------------------------------------
@@ -116,10 +114,35 @@ function start(): void {
   const promptText = el('pre', 'prompt');
   const targetText = el('pre', 'target');
   const textNote = el('p', 'note');
+  const chatText = el('pre', 'chat');
+  const chatNote = el('p', 'note');
+  const modelInput = el('input');
+  modelInput.type = 'checkbox';
+  modelInput.title = 'Show the image at the size the model family’s processor resizes it to';
+  modelInput.addEventListener('change', () => {
+    modelView = modelInput.checked;
+    renderSample();
+  });
   const detail = el('section', 'sample');
   const imageTools = el('div', 'toolbar');
-  imageTools.append(windowControl.element, sliceControl.element, zoom.element);
-  detail.append(caption, problems, toggles, imageTools, stage, info, measures, el('h2', 'section', 'Prompt'), promptText, el('h2', 'section', 'Target'), targetText, textNote);
+  imageTools.append(windowControl.element, sliceControl.element, zoom.element, control('Model input', modelInput));
+  detail.append(
+    caption,
+    problems,
+    toggles,
+    imageTools,
+    stage,
+    info,
+    measures,
+    el('h2', 'section', 'Prompt'),
+    promptText,
+    el('h2', 'section', 'Target'),
+    targetText,
+    textNote,
+    el('h2', 'section', 'Chat-templated turn'),
+    chatText,
+    chatNote,
+  );
   const body = el('div', 'body');
   body.append(list, detail);
   root.append(title, source, toolbar, body);
@@ -154,34 +177,63 @@ function start(): void {
     list.querySelector('[aria-selected="true"]')?.scrollIntoView({ block: 'nearest' });
   };
 
+  /** The stored [H, W] of the shown image or picture. */
+  const storedSize = (): [number, number] | undefined =>
+    sample?.image !== undefined ? [sample.image.height, sample.image.width] : slice !== undefined && sample?.picture !== undefined ? [slice.height, slice.width] : undefined;
+
+  /** The model's input [H, W] for the shown image, or why there is none. */
+  const modelSize = (): [number, number] | undefined => {
+    const stored = storedSize();
+    if (stored === undefined || sample?.resize === undefined) return undefined;
+    try {
+      return modelImageSize(sample.resize, stored[0], stored[1]);
+    } catch {
+      return undefined; // an aspect ratio the processor refuses: the text says why
+    }
+  };
+
   const renderText = () => {
-    const entry: SampleText | { error: string } | undefined = selected !== undefined ? texts?.texts[String(selected)] : undefined;
-    promptText.textContent = entry !== undefined && 'prompt' in entry ? entry.prompt : '';
-    targetText.textContent = entry !== undefined && 'target' in entry ? entry.target : '';
-    textNote.textContent =
-      texts === undefined ? textsNote : texts.unavailable !== undefined ? texts.unavailable : entry === undefined ? 'The trainer gave no text for this record.' : 'error' in entry ? entry.error : '';
-    textNote.classList.toggle('error-text', entry !== undefined && 'error' in entry);
-    if (entry !== undefined && 'modelImageSize' in entry && sample?.image !== undefined) {
-      const [h, w] = entry.modelImageSize;
-      const family = texts?.family ?? 'qwen2_5_vl';
-      info.dataset.modelSize = `${h}x${w}`;
-      info.textContent = `${sample.image.height} x ${sample.image.width} px stored · ${h} x ${w} px as ${FAMILY_LABELS[family]} input, ${imageTokens(family, h, w)} image tokens · values ${sample.image.min} to ${sample.image.max}`;
+    promptText.textContent = sample?.text?.prompt ?? '';
+    targetText.textContent = sample?.text?.target ?? '';
+    textNote.textContent = sample === undefined ? '' : (sample.textProblem ?? (sample.text === undefined && sample.slice !== undefined && sample.slice.index !== sample.slice.record ? 'The text belongs to the record’s own slice.' : ''));
+    textNote.classList.toggle('error-text', sample?.textProblem !== undefined);
+    const own = chat !== undefined && chat.index === sample?.index && sample.text !== undefined;
+    chatText.replaceChildren();
+    if (own && chat?.text !== undefined) {
+      // The answer (what the loss covers) marked in the conversation the collator encodes.
+      const start = chat.answerStart ?? chat.text.length;
+      const answer = el('span', 'answer', chat.text.slice(start));
+      answer.title = 'The answer: the tokens the loss is computed on';
+      chatText.append(chat.text.slice(0, start), answer);
+    }
+    chatNote.textContent = own ? (chat?.unavailable ?? '') : sample?.text !== undefined ? 'Asking the model’s processor for its chat template…' : '';
+    const stored = storedSize();
+    const model = modelSize();
+    if (stored !== undefined && sample?.resize !== undefined) {
+      const family = FAMILY_LABELS[sample.resize.family];
+      info.dataset.modelSize = model !== undefined ? `${model[0]}x${model[1]}` : '';
+      const values = sample.image !== undefined ? ` · values ${sample.image.min} to ${sample.image.max}` : '';
+      const input = model !== undefined ? `${model[0]} x ${model[1]} px as ${family} input, ${imageTokens(sample.resize, model[0], model[1])} image tokens` : `not a valid ${family} input`;
+      info.textContent = `${stored[0]} x ${stored[1]} px stored · ${input}${values}${modelView && model !== undefined ? ' · showing the model input (browser resampling)' : ''}`;
     }
   };
 
   /** The selected detection record's target text drawn back, on its own slice only. */
   const detectionTarget = () => {
-    if (sample?.image === undefined || sample.overlays === undefined) return undefined;
+    if (sample?.image === undefined || sample.overlays === undefined || sample.text === undefined) return undefined;
     const kind = init?.records.find((r) => r.index === sample?.index)?.kind;
-    const entry = texts?.texts[String(sample.index)];
-    if (kind !== 'detection' || entry === undefined || !('target' in entry)) return undefined;
-    return targetBox(entry.target, sample.image.width, sample.image.height);
+    if (kind !== 'detection') return undefined;
+    return targetBox(sample.text.target, sample.image.width, sample.image.height);
   };
 
   const redraw = () => {
     if (sample === undefined || slice === undefined) return;
-    drawSample(canvas, slice, zoom.scale(scale), sample.overlays, layers, sample.image?.spacing?.[1], detectionTarget());
+    const model = modelView ? modelSize() : undefined;
+    const shown = model !== undefined ? resizedCanvas(slice, model[0], model[1]) : slice;
+    const stretch: [number, number] = model !== undefined ? [model[1] / slice.width, model[0] / slice.height] : [1, 1];
+    drawSample(canvas, shown, zoom.scale(scale / stretch[0]), sample.overlays, layers, sample.image?.spacing?.[1], detectionTarget(), stretch);
     document.body.dataset.drawn = String(sample.index);
+    document.body.dataset.view = model !== undefined ? 'model' : 'stored';
   };
 
   const renderSample = () => {
@@ -197,6 +249,7 @@ function start(): void {
       scale = fitScale(sample.image, Math.max(128, stage.clientWidth || detail.clientWidth || 512), 640);
       canvas.setAttribute('aria-label', `slice ${sample.caption}`);
       info.textContent = `${sample.image.height} x ${sample.image.width} px stored · values ${sample.image.min} to ${sample.image.max}`;
+      info.dataset.modelSize = '';
     } else if (sample.picture !== undefined) {
       info.textContent = '';
       void showPicture(sample);
@@ -231,6 +284,7 @@ function start(): void {
       scale = fitScale(bitmap, Math.max(128, stage.clientWidth || detail.clientWidth || 512), 640);
       canvas.setAttribute('aria-label', `picture ${shown.caption}`);
       info.textContent = `${bitmap.height} x ${bitmap.width} px ${picture.mime === 'image/png' ? 'PNG' : 'JPEG'}`;
+      renderText();
       redraw();
     } catch {
       problems.append(el('li', 'error-text', 'the picture cannot be decoded: is the file a valid PNG or JPEG?'));
@@ -283,9 +337,7 @@ function start(): void {
     if (items.length > 0 && !items.some((r) => r.index === selected)) select((items[0] as RecordItem).index);
   });
   family.addEventListener('change', () => {
-    texts = undefined;
-    textsNote = 'Asking the trainer for this model family’s text…';
-    renderText();
+    chat = undefined;
     postToHost(FamilyMessage, { family: family.value as ModelFamily });
   });
   jump.addEventListener('keydown', (event) => {
@@ -319,14 +371,17 @@ function start(): void {
       if (payload.index !== selected) return;
       const shown = payload.slice === undefined || payload.slice.index === payload.slice.record ? undefined : payload.slice.index;
       if (shown !== wantedSlice) return;
+      if (payload.resize !== undefined) family.value = payload.resize.family;
+      if (sample?.index !== payload.index || sample.resize?.family !== payload.resize?.family) chat = undefined;
       sample = payload;
       renderSample();
+      document.body.dataset.texts = payload.resize?.family ?? '';
     }),
-    on(TextsMessage, (payload) => {
-      texts = payload;
+    on(ChatMessage, (payload) => {
+      if (payload.index !== sample?.index || payload.family !== sample.resize?.family) return;
+      chat = payload;
       renderText();
-      redraw();
-      document.body.dataset.texts = payload.family;
+      document.body.dataset.chat = `${payload.index}:${payload.text !== undefined ? 'text' : 'unavailable'}`;
     }),
   ]);
 

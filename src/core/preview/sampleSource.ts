@@ -10,7 +10,11 @@ import { NiftiError } from '../../shared/nifti/header';
 import { measureOverlays } from '../../shared/preview/measure';
 import type { Overlays, TaskKind } from '../../shared/preview/overlays';
 import { columnar, detectKind, lookupTask, OverlayError, recordOverlays } from '../../shared/preview/overlays';
-import type { ModelFamily, RecordItem, SampleImage, SamplePayload, SamplePicture, SampleText } from '../../shared/protocol/samplePreview';
+import type { FormattedText } from '../../shared/preview/formatting';
+import { FormatError, formatRecord } from '../../shared/preview/formatting';
+import type { RecordItem, SampleImage, SamplePayload, SamplePicture } from '../../shared/protocol/samplePreview';
+import type { ChatMessages } from './chatTemplate';
+import type { TextSettings } from './textSettings';
 import { PICTURE_TYPES } from '../../shared/protocol/samplePreview';
 import { StreamingNifti } from '../niftiStream';
 import type { RecordEntry, TrainerRunner } from './recordsFile';
@@ -131,7 +135,7 @@ export class SampleSource {
    * One sample: its slice, overlays and measurements; what fails is said, the rest shown.
    * With `sliceOverride`, another slice of the record's volume, without the overlays.
    */
-  async sample(index: number, sliceOverride?: number): Promise<SamplePayload> {
+  async sample(index: number, sliceOverride?: number, text?: TextSettings): Promise<SamplePayload> {
     const entry = this.entries[index];
     if (entry === undefined) throw new RecordsError(`there is no record ${index} (the file holds ${this.entries.length})`);
     const where = entry.line > 0 ? `line ${entry.line}` : `record ${index}`;
@@ -184,9 +188,23 @@ export class SampleSource {
       }
     }
     const measurements = kind !== undefined && overlays !== undefined && image?.spacing !== undefined ? measureOverlays(record, kind, overlays, image.spacing) : [];
+    let texts: Pick<SamplePayload, 'text' | 'textProblem' | 'resize'> = {};
+    if (text !== undefined && kind !== undefined) {
+      texts = { resize: text.rule };
+      try {
+        // The pixel-size line needs the header's spacing and the slice's shape; a picture has neither.
+        const geometry = image?.spacing !== undefined ? { spacingHw: image.spacing, shapeHw: [image.height, image.width] as const } : undefined;
+        if (geometry === undefined && kind !== 'generic' && kind !== 'detection') throw new FormatError('the pixel-size line needs the NIfTI slice, which cannot be read');
+        texts = { ...texts, text: formatRecord(kind, record, this.tasks, geometry ?? { spacingHw: [1, 1], shapeHw: [1, 1] }, text.rule, text.options) };
+      } catch (err) {
+        if (!(err instanceof FormatError || err instanceof OverlayError)) throw err;
+        texts = { ...texts, textProblem: err.message };
+      }
+    }
     return {
       index,
       caption,
+      ...texts,
       ...(image !== undefined ? { image } : {}),
       ...(picture !== undefined ? { picture } : {}),
       ...(slice !== undefined ? { slice } : {}),
@@ -210,28 +228,18 @@ export class SampleSource {
   }
 
   /**
-   * Every record's exact prompt and target for a model family, from one run of the trainer's
-   * `format --with-index` over the whole file (it is the trainer's text, not a copy of it).
+   * The chat messages the trainer builds for a record from its text: the user turn (image,
+   * prompt) and the answer; a generic record's own messages.
    */
-  async texts(family: ModelFamily, runner: TrainerRunner): Promise<Record<string, SampleText | { error: string }>> {
-    const args = ['format', '--records', this.options.recordsFile, '--model-family', family, '--with-index'];
-    if (this.options.tasksFile !== undefined) args.push('--tasks', this.options.tasksFile);
-    type Line = { index: number; error?: string; messages?: Array<{ role: string; content: Array<{ type: string; text?: string }> }>; model_image_size?: [number, number] };
-    const result = await trainerJsonLines<Line>(runner, args, 120_000);
-    // Status 1 is bad records, each with its own line; anything else failed the whole file.
-    if (result.exitCode !== 0 && result.exitCode !== 1) {
-      throw new RecordsError(`the trainer could not format ${path.basename(this.options.recordsFile)}: ${result.reason}`);
+  chatMessages(index: number, text: FormattedText): ChatMessages {
+    const entry = this.entries[index];
+    if (entry !== undefined && 'record' in entry && Array.isArray(entry.record.messages) && detectKindOrUndefined(entry.record) === 'generic') {
+      return entry.record.messages as ChatMessages;
     }
-    const texts: Record<string, SampleText | { error: string }> = {};
-    for (const line of result.lines) {
-      if (line.error !== undefined) {
-        texts[String(line.index)] = { error: line.error };
-        continue;
-      }
-      const text = (role: string) => line.messages?.find((m) => m.role === role)?.content.find((c) => c.type === 'text')?.text ?? '';
-      texts[String(line.index)] = { prompt: text('user'), target: text('assistant'), modelImageSize: line.model_image_size ?? [0, 0] };
-    }
-    return texts;
+    return [
+      { role: 'user', content: [{ type: 'image' }, { type: 'text', text: text.prompt }] },
+      { role: 'assistant', content: [{ type: 'text', text: text.target }] },
+    ];
   }
 
   private async slice(file: string, sliceDim: unknown, sliceIdx: unknown, recordSlice: unknown): Promise<{ image: SampleImage; slice: SamplePayload['slice'] }> {
@@ -287,6 +295,14 @@ export class SampleSource {
 }
 
 /** The dataset and a short detail (label name, metric) for the record list. */
+function detectKindOrUndefined(record: Json): TaskKind | undefined {
+  try {
+    return detectKind(record);
+  } catch {
+    return undefined;
+  }
+}
+
 function describe(record: Json, kind: TaskKind, tasks: Json | undefined): { dataset?: string; detail?: string } {
   const dataset = typeof record.dataset_name === 'string' ? record.dataset_name : undefined;
   const profile = (columnar(record.biometric_profile) ?? {}) as Json;

@@ -3,6 +3,7 @@
 // Every payload is checked on arrival (a records file is user data: text in it is shown,
 // never interpreted).
 
+import type { FormattedText, ResizeRule } from '../preview/formatting';
 import type { Overlays } from '../preview/overlays';
 import { defineMessage, isFiniteNumber, isObject, isString } from './message';
 
@@ -49,11 +50,15 @@ export interface SampleImage {
   readonly spacing?: readonly [number, number];
 }
 
-export interface SampleText {
-  readonly prompt: string;
-  readonly target: string;
-  /** The image size the model family's resize gives, [H, W]. */
-  readonly modelImageSize: readonly [number, number];
+/** The chat-templated conversation of the shown sample, from the model's own processor. */
+export interface ChatPayload {
+  readonly index: number;
+  readonly family: ModelFamily;
+  readonly text?: string;
+  /** Where the trained answer starts in `text`. */
+  readonly answerStart?: number;
+  /** Why there is no templated turn (no run config, processor not available, trainer not ready). */
+  readonly unavailable?: string;
 }
 
 /** A generic record's PNG or JPEG, as the file holds it (the page decodes it). */
@@ -78,6 +83,12 @@ export interface SamplePayload {
   readonly measurements: readonly Measurement[];
   /** Why the image or the overlays could not be shown (the rest still is). */
   readonly problems: readonly string[];
+  /** The exact prompt and target the trainer builds for the panel's model family. */
+  readonly text?: FormattedText;
+  /** Why there is no text (missing metadata, a bad record). */
+  readonly textProblem?: string;
+  /** The model family's resize, for the model-input view and the image-token count. */
+  readonly resize?: ResizeRule;
 }
 
 export interface InitPayload {
@@ -88,14 +99,6 @@ export interface InitPayload {
   readonly source: string;
   /** The record shown (kept by the host across reloads of the page), -1 for none. */
   readonly selected: number;
-}
-
-export interface TextsPayload {
-  readonly family: ModelFamily;
-  /** By record index: the exact prompt and target, or why the trainer cannot make them. */
-  readonly texts: Readonly<Record<string, SampleText | { readonly error: string }>>;
-  /** Why there are no texts at all (no trainer environment yet, the file cannot be read). */
-  readonly unavailable?: string;
 }
 
 const isItem = (x: unknown): x is RecordItem =>
@@ -131,11 +134,13 @@ const isMeasurement = (x: unknown): x is Measurement =>
 
 const isFamily = (x: unknown): x is ModelFamily => MODEL_FAMILIES.includes(x as ModelFamily);
 
-function isText(x: unknown): x is SampleText | { error: string } {
-  if (!isObject(x)) return false;
-  if (isString(x.error)) return true;
-  return isString(x.prompt) && isString(x.target) && isNumberList(x.modelImageSize, 2);
+function isResize(x: unknown): x is ResizeRule {
+  if (!isObject(x) || !isFamily(x.family)) return false;
+  const positive = (v: unknown) => v === undefined || (Number.isInteger(v) && (v as number) > 0);
+  return positive(x.factor) && positive(x.minPixels) && positive(x.maxPixels) && (x.fixedHw === undefined || (isNumberList(x.fixedHw, 2) && (x.fixedHw as number[]).every((v) => positive(v))));
 }
+
+const isFormattedText = (x: unknown): x is FormattedText => isObject(x) && isString(x.prompt) && isString(x.target);
 
 // Host -> page.
 export const InitMessage = defineMessage<InitPayload>(
@@ -164,12 +169,21 @@ export const SampleMessage = defineMessage<SamplePayload>(
     Array.isArray(x.measurements) &&
     x.measurements.every(isMeasurement) &&
     Array.isArray(x.problems) &&
-    x.problems.every(isString),
+    x.problems.every(isString) &&
+    (x.text === undefined || isFormattedText(x.text)) &&
+    (x.textProblem === undefined || isString(x.textProblem)) &&
+    (x.resize === undefined || isResize(x.resize)),
 );
-export const TextsMessage = defineMessage<TextsPayload>(
-  'preview/texts',
-  (x): x is TextsPayload =>
-    isObject(x) && isFamily(x.family) && isObject(x.texts) && Object.values(x.texts).every(isText) && (x.unavailable === undefined || isString(x.unavailable)),
+export const ChatMessage = defineMessage<ChatPayload>(
+  'preview/chat',
+  (x): x is ChatPayload =>
+    isObject(x) &&
+    Number.isInteger(x.index) &&
+    isFamily(x.family) &&
+    (x.text === undefined || isString(x.text)) &&
+    (x.answerStart === undefined || (Number.isInteger(x.answerStart) && (x.answerStart as number) >= 0)) &&
+    (x.unavailable === undefined || isString(x.unavailable)) &&
+    (x.text !== undefined) !== (x.unavailable !== undefined),
 );
 
 // Page -> host.

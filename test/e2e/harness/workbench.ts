@@ -126,9 +126,11 @@ export async function readRunsView(page: Page): Promise<TreeRow[]> {
 /** The document frame of the first webview that has an element matching `selector`. */
 export async function findWebviewFrame(page: Page, selector: string): Promise<Frame | undefined> {
   for (const host of await page.locator('iframe.webview').elementHandles()) {
-    const outer = await host.contentFrame();
-    const inner = await (await outer?.$('iframe#active-frame'))?.contentFrame();
-    // A frame being replaced throws here; it is simply not the one (yet).
+    // A frame being replaced or closed throws anywhere here; it is simply not the one (yet).
+    const inner = await host
+      .contentFrame()
+      .then(async (outer) => (await outer?.$('iframe#active-frame'))?.contentFrame())
+      .catch(() => undefined);
     if (inner && (await inner.$(selector).catch(() => null))) return inner;
   }
   return undefined;

@@ -79,7 +79,9 @@ def run_chat_command(model: str, config_dir: Path | None) -> int:
         processor = load_chat_processor(model, config_dir or Path.cwd())
     except Exception as e:
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        sys.stdout.write(json.dumps({"ready": False, "error": f"cannot load the processor of {model}: {message}"}) + "\n")
+        sys.stdout.write(
+            json.dumps({"ready": False, "error": f"cannot load the processor of {model}: {message}"}) + "\n"
+        )
         return 1
     if getattr(processor, "chat_template", None) is None:
         sys.stdout.write(json.dumps({"ready": False, "error": f"the processor of {model} has no chat template"}) + "\n")
