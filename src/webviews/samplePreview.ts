@@ -5,8 +5,8 @@
 import * as vscode from 'vscode';
 import { ChatTemplates } from '../core/preview/chatTemplate';
 import type { SampleSource, TrainerRunner } from '../core/preview/sampleSource';
-import type { ConfigTextSettings } from '../core/preview/textSettings';
-import { configTextSettings, textSettingsFor } from '../core/preview/textSettings';
+import type { ConfigSampleSettings } from '../core/preview/sampleSettings';
+import { configSampleSettings, sampleSettingsFor } from '../core/preview/sampleSettings';
 import type { Envelope, MessageType } from '../shared/protocol/message';
 import { envelope } from '../shared/protocol/message';
 import { dispatch, on } from '../shared/protocol/dispatch';
@@ -33,7 +33,7 @@ export class SamplePreviewPanel {
   private slice: number | undefined;
   private family: ModelFamily = 'qwen2_5_vl';
   /** What the run config (if any) says about the text: family, resize, options, model. */
-  private config: ConfigTextSettings | undefined;
+  private config: ConfigSampleSettings | undefined;
   /** The model's chat template process, started on the first sample that needs it. */
   private chat: ChatTemplates | undefined;
   private disposed = false;
@@ -128,7 +128,7 @@ export class SamplePreviewPanel {
     // A reloaded page starts again on the record's own slice.
     this.slice = undefined;
     if (this.options.config !== undefined && this.config === undefined) {
-      this.config = await configTextSettings(this.options.config.file);
+      this.config = await configSampleSettings(this.options.config.file);
       if (this.config.family !== undefined) this.family = this.config.family;
     }
     this.sendInit();
@@ -139,7 +139,7 @@ export class SamplePreviewPanel {
     const family = this.family;
     let sample: SamplePayload;
     try {
-      sample = await this.source.sample(index, slice, textSettingsFor(family, this.config));
+      sample = await this.source.sample(index, slice, sampleSettingsFor(family, this.config));
     } catch (err) {
       this.options.log(`sample preview: record ${index}: ${(err as Error).message}`);
       sample = { index, caption: `record ${index}`, measurements: [], problems: [(err as Error).message] };

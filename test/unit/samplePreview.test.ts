@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ChatMessages } from '../../src/core/preview/chatTemplate';
 import { ChatTemplates } from '../../src/core/preview/chatTemplate';
 import { SampleSource, toGrey } from '../../src/core/preview/sampleSource';
-import { configTextSettings, textSettingsFor } from '../../src/core/preview/textSettings';
+import { configSampleSettings, sampleSettingsFor } from '../../src/core/preview/sampleSettings';
 import type { FormattedText } from '../../src/shared/preview/formatting';
 import { modelImageSize } from '../../src/shared/preview/formatting';
 import { trainerEnv } from '../../src/core/trainerCommand';
@@ -146,7 +146,7 @@ describe('sample preview source', () => {
     execFileSync(python, ['-m', 'medvlm_sft', 'make-tiny-model', modelDir, '--family', 'qwen2_5_vl'], { env, stdio: 'ignore' });
     const config = path.join(dir, 'run.sft.yaml');
     writeFileSync(config, 'model:\n  base: tiny-qwen2_5_vl\ndata:\n  detection_prompt: benchmark\n  sources:\n    - records: records.jsonl\n      tasks: tasks.json\n');
-    const settings = await configTextSettings(config);
+    const settings = await configSampleSettings(config);
     // model.family is unset: the folder's config.json model_type decides, as the trainer's `auto` does.
     assert.equal(settings.family, 'qwen2_5_vl');
     assert.deepEqual(settings.options, { detectionPrompt: 'benchmark' });
@@ -158,7 +158,7 @@ describe('sample preview source', () => {
     assert.equal(saved.image_processor.size.longest_edge, 12544);
 
     const source = await SampleSource.open({ recordsFile: records, tasksFile: path.join(dir, 'tasks.json') });
-    const sample = await source.sample(0, undefined, textSettingsFor('qwen2_5_vl', settings));
+    const sample = await source.sample(0, undefined, sampleSettingsFor('qwen2_5_vl', settings));
     assert.ok(sample.text !== undefined);
     const chat = new ChatTemplates({ python, env }, settings.model?.base ?? '', dir);
     try {
@@ -180,7 +180,7 @@ describe('sample preview source', () => {
       assert.equal(turn.answerStart, expected[1].length);
       assert.ok(turn.text.slice(turn.answerStart).startsWith(sample.text.target));
       // Several turns from the one process, answered in order.
-      const again = await Promise.all([1, 2].map(async (i) => (await chat.turn(source.chatMessages(i, (await source.sample(i, undefined, textSettingsFor('qwen2_5_vl', settings))).text as FormattedText))).text));
+      const again = await Promise.all([1, 2].map(async (i) => (await chat.turn(source.chatMessages(i, (await source.sample(i, undefined, sampleSettingsFor('qwen2_5_vl', settings))).text as FormattedText))).text));
       assert.ok(again.every((t) => t.includes('<|im_start|>assistant')));
     } finally {
       chat.close();
@@ -189,6 +189,44 @@ describe('sample preview source', () => {
     const missing = new ChatTemplates({ python, env }, './no-such-model', dir);
     await assert.rejects(missing.turn([]), /model folder not found/);
     assert.equal(missing.ended, false, 'a processor that did not load is not retried');
+  });
+
+  it('draws the grey levels with the run config’s data.image window, as the trainer does', async () => {
+    const source = await SampleSource.open({ recordsFile: records, tasksFile: path.join(dir, 'tasks.json') });
+    const script = [
+      'import hashlib, json, sys',
+      'from pathlib import Path',
+      'from types import SimpleNamespace as NS',
+      'from medvlm_sft.data.imaging import ImageSettings',
+      'from medvlm_sft.data.nifti import Volume',
+      'recs = [json.loads(l) for l in Path(sys.argv[1]).read_text().splitlines() if l.strip()]',
+      'window = json.loads(sys.argv[2])',
+      'window = NS(**window) if isinstance(window, dict) else window',
+      'settings = ImageSettings.from_config(NS(normalization="window", window=window))',
+      'print(json.dumps([hashlib.sha256(settings.to_uint8(Volume(Path(sys.argv[1]).parent / r["image_file"]).slice(r["slice_dim"], r["slice_idx"])).tobytes()).hexdigest() for r in recs]))',
+    ].join('\n');
+    const windows: Array<[unknown, string]> = [
+      ['ct_soft_tissue', 'CT soft tissue'],
+      ['ct_bone', 'CT bone'],
+      ['mr', 'MR 1st-99th percentile'],
+      [{ center: 100.5, width: 333.3 }, 'window L 100.5, W 333.3'],
+    ];
+    for (const [window, label] of windows) {
+      const config = path.join(dir, 'window.sft.yaml');
+      writeFileSync(config, `model:\n  base: Qwen/Qwen2.5-VL-3B-Instruct\ndata:\n  image:\n    normalization: window\n    window: ${JSON.stringify(window)}\n  sources:\n    - records: records.jsonl\n`);
+      const settings = sampleSettingsFor('qwen2_5_vl', await configSampleSettings(config));
+      assert.equal(settings.image?.mode === 'minmax' ? undefined : settings.image?.label, label);
+      const expected = JSON.parse(execFileSync(python, ['-c', script, records, JSON.stringify(window)], { env, encoding: 'utf8' })) as string[];
+      let differs = 0;
+      for (const [i, want] of expected.entries()) {
+        const image = (await source.sample(i, undefined, settings)).image;
+        assert.ok(image !== undefined);
+        assert.equal(createHash('sha256').update(image.pixels).digest('hex'), want, `record ${i} under ${JSON.stringify(window)}`);
+        assert.equal(image.normalization, label);
+        if (createHash('sha256').update((await source.sample(i)).image?.pixels ?? new Uint8Array()).digest('hex') !== want) differs++;
+      }
+      assert.ok(differs > 0, `the ${label} window changes the grey levels of some slice`);
+    }
   });
 
   it('reads .parquet records through the trainer, the same records as the .jsonl', async () => {

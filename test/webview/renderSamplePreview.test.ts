@@ -31,7 +31,7 @@ const init: InitPayload = {
 };
 
 /** A 40 x 30 dark slice (grey 40) with a box, both axes and a landmark. */
-function sample(index: number): Omit<SamplePayload, 'image'> & { image: { width: number; height: number; min: number; max: number; spacing: [number, number] } } {
+function sample(index: number): Omit<SamplePayload, 'image'> & { image: { width: number; height: number; min: number; max: number; spacing: [number, number]; normalization?: string } } {
   return {
     index,
     caption: `line ${index + 1} · Images/case.nii.gz · slice 3 along dimension 2`,
@@ -115,8 +115,11 @@ describe('sample preview in headless Chromium', () => {
 
     // The same sample with its text and the family's resize, as the host sends it.
     const withText = { ...sample(0), text: { prompt: 'Task:\nGiven the input medical image…', target: '0.125, 0.578, 0.312, 0.875' }, resize: { family: 'qwen2_5_vl' as const } };
-    await sendSample(view, withText);
+    await sendSample(view, { ...withText, image: { ...withText.image, normalization: 'CT soft tissue' } });
     await view.page.waitForFunction(() => document.body.dataset.texts === 'qwen2_5_vl');
+    assert.equal(await view.page.locator('select[aria-label="Display window"] option[value="trained"]').textContent(), 'As trained (CT soft tissue)', 'the run config’s window names the trained grey levels');
+    await sendSample(view, withText);
+    await view.page.waitForFunction(() => document.querySelector('select[aria-label="Display window"] option[value="trained"]')?.textContent === 'As trained (min-max)');
     assert.equal(await view.page.locator('pre.prompt').textContent(), 'Task:\nGiven the input medical image…');
     assert.equal(await view.page.locator('pre.target').textContent(), '0.125, 0.578, 0.312, 0.875');
     // smart_resize(30, 40): 28 x 28 is under min_pixels 3136, so scaled up to 56 x 84 = 2 x 3 tokens.

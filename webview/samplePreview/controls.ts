@@ -13,6 +13,8 @@ export interface WindowControl {
   current(): DisplayWindow | undefined;
   /** Lets dragging on `target` change the window, starting from the slice's value range. */
   attach(target: HTMLElement, range: () => { min: number; max: number } | undefined): void;
+  /** Names the trained grey levels: the run config's window, or the reference's min-max. */
+  trainedAs(normalization: string | undefined): void;
 }
 
 export function createWindowControl(onChange: () => void, values: () => Float32Array | undefined): WindowControl {
@@ -50,9 +52,13 @@ export function createWindowControl(onChange: () => void, values: () => Float32A
     return window;
   };
   show();
+  const trained = select.options[0] as HTMLOptionElement;
   return {
     element,
     current,
+    trainedAs: (normalization) => {
+      trained.textContent = `As trained (${normalization ?? 'min-max'})`;
+    },
     attach: (target, range) => {
       target.addEventListener('pointerdown', (down) => {
         const values = range();

@@ -240,6 +240,7 @@ function start(): void {
     if (sample === undefined) return;
     caption.textContent = sample.caption;
     problems.replaceChildren(...sample.problems.map((p) => el('li', 'error-text', p)));
+    windowControl.trainedAs(sample.image?.normalization);
     slice = sample.image !== undefined ? sliceCanvas(sample.image, windowControl.current()) : undefined;
     sliceControl.show(sample.slice);
     // Display windows apply to a volume's values, not to a picture's colours.

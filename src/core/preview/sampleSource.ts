@@ -12,9 +12,10 @@ import type { Overlays, TaskKind } from '../../shared/preview/overlays';
 import { columnar, detectKind, lookupTask, OverlayError, recordOverlays } from '../../shared/preview/overlays';
 import type { FormattedText } from '../../shared/preview/formatting';
 import { FormatError, formatRecord } from '../../shared/preview/formatting';
-import type { RecordItem, SampleImage, SamplePayload, SamplePicture } from '../../shared/protocol/samplePreview';
+import type { ImageNormalization, RecordItem, SampleImage, SamplePayload, SamplePicture } from '../../shared/protocol/samplePreview';
+import { normalisedGrey } from './greyLevels';
 import type { ChatMessages } from './chatTemplate';
-import type { TextSettings } from './textSettings';
+import type { SampleSettings } from './sampleSettings';
 import { PICTURE_TYPES } from '../../shared/protocol/samplePreview';
 import { StreamingNifti } from '../niftiStream';
 import type { RecordEntry, TrainerRunner } from './recordsFile';
@@ -81,14 +82,20 @@ async function readPicture(file: string, mime: SamplePicture['mime']): Promise<S
 }
 
 /** A volume's slice as the panels show it: the trainer's grey levels, the raw values, spacing. */
-export async function sliceImage(volume: StreamingNifti, dim: number, index: number): Promise<SampleImage> {
+export async function sliceImage(volume: StreamingNifti, dim: number, index: number, image?: ImageNormalization): Promise<SampleImage> {
   const header = await volume.header;
   const slice = await volume.slice32(dim, index);
   const values = slice.values;
-  const { pixels, min, max } = toGrey(values);
+  const grey = toGrey(values);
+  const { min, max } = grey;
+  // The run config's window, where it sets one (the trainer falls back to min-max where the
+  // percentiles of a slice carry no contrast).
+  const windowed = image !== undefined ? normalisedGrey(values, image) : undefined;
+  const pixels = windowed ?? grey.pixels;
   const inPlane = [0, 1, 2].filter((axis) => axis !== dim);
   const spacing = inPlane.map((axis) => Math.fround(header.pixdim[axis] ?? 1)) as [number, number];
-  return { width: slice.shape[1], height: slice.shape[0], pixels, values, min, max, spacing };
+  const normalization = windowed !== undefined && image !== undefined && image.mode !== 'minmax' ? { normalization: image.label } : {};
+  return { width: slice.shape[1], height: slice.shape[0], pixels, values, min, max, spacing, ...normalization };
 }
 
 export class SampleSource {
@@ -135,7 +142,7 @@ export class SampleSource {
    * One sample: its slice, overlays and measurements; what fails is said, the rest shown.
    * With `sliceOverride`, another slice of the record's volume, without the overlays.
    */
-  async sample(index: number, sliceOverride?: number, text?: TextSettings): Promise<SamplePayload> {
+  async sample(index: number, sliceOverride?: number, settings?: SampleSettings): Promise<SamplePayload> {
     const entry = this.entries[index];
     if (entry === undefined) throw new RecordsError(`there is no record ${index} (the file holds ${this.entries.length})`);
     const where = entry.line > 0 ? `line ${entry.line}` : `record ${index}`;
@@ -172,7 +179,7 @@ export class SampleSource {
       problems.push(`${imageField}: only NIfTI volumes (.nii, .nii.gz) and PNG or JPEG pictures are previewed`);
     } else {
       try {
-        ({ image, slice } = await this.slice(resolveFromRecords(this.options.recordsFile, imageField), sliceDim, sliceIdx, record.slice_idx));
+        ({ image, slice } = await this.slice(resolveFromRecords(this.options.recordsFile, imageField), sliceDim, sliceIdx, record.slice_idx, settings?.image));
       } catch (err) {
         if (!(err instanceof NiftiError)) throw err;
         problems.push(err.message);
@@ -189,13 +196,13 @@ export class SampleSource {
     }
     const measurements = kind !== undefined && overlays !== undefined && image?.spacing !== undefined ? measureOverlays(record, kind, overlays, image.spacing) : [];
     let texts: Pick<SamplePayload, 'text' | 'textProblem' | 'resize'> = {};
-    if (text !== undefined && kind !== undefined) {
-      texts = { resize: text.rule };
+    if (settings !== undefined && kind !== undefined) {
+      texts = { resize: settings.rule };
       try {
         // The pixel-size line needs the header's spacing and the slice's shape; a picture has neither.
         const geometry = image?.spacing !== undefined ? { spacingHw: image.spacing, shapeHw: [image.height, image.width] as const } : undefined;
         if (geometry === undefined && kind !== 'generic' && kind !== 'detection') throw new FormatError('the pixel-size line needs the NIfTI slice, which cannot be read');
-        texts = { ...texts, text: formatRecord(kind, record, this.tasks, geometry ?? { spacingHw: [1, 1], shapeHw: [1, 1] }, text.rule, text.options) };
+        texts = { ...texts, text: formatRecord(kind, record, this.tasks, geometry ?? { spacingHw: [1, 1], shapeHw: [1, 1] }, settings.rule, settings.options) };
       } catch (err) {
         if (!(err instanceof FormatError || err instanceof OverlayError)) throw err;
         texts = { ...texts, textProblem: err.message };
@@ -242,12 +249,12 @@ export class SampleSource {
     ];
   }
 
-  private async slice(file: string, sliceDim: unknown, sliceIdx: unknown, recordSlice: unknown): Promise<{ image: SampleImage; slice: SamplePayload['slice'] }> {
+  private async slice(file: string, sliceDim: unknown, sliceIdx: unknown, recordSlice: unknown, normalization?: ImageNormalization): Promise<{ image: SampleImage; slice: SamplePayload['slice'] }> {
     if (typeof sliceDim !== 'number' || typeof sliceIdx !== 'number') throw new NiftiError('the record needs `slice_dim` and `slice_idx` numbers');
     const volume = await this.volume(file);
     const shape = await volume.shape();
     return {
-      image: await sliceImage(volume, sliceDim, sliceIdx),
+      image: await sliceImage(volume, sliceDim, sliceIdx, normalization),
       slice: { dim: sliceDim, index: sliceIdx, count: shape[sliceDim] ?? 1, record: typeof recordSlice === 'number' ? recordSlice : sliceIdx },
     };
   }

@@ -36,11 +36,19 @@ export interface Measurement {
   readonly recorded?: number;
 }
 
+/** How a slice's values become the grey levels the model sees (the run config's `data.image`). */
+export type ImageNormalization =
+  | { readonly mode: 'minmax' }
+  | { readonly mode: 'window'; readonly center: number; readonly width: number; readonly label: string }
+  | { readonly mode: 'percentile'; readonly label: string };
+
 export interface SampleImage {
   readonly width: number;
   readonly height: number;
-  /** Row-major grey levels as the trainer makes them (per-slice min-max to 0-255, truncated). */
+  /** Row-major grey levels as the trainer makes them (per-slice min-max to 0-255, truncated, or `normalization`). */
   readonly pixels: Uint8Array;
+  /** The run config's window the pixels were made with, when not the reference's min-max. */
+  readonly normalization?: string;
   /** The same pixels' values after the header's scaling, as float32 (for window/level). */
   readonly values: Float32Array;
   /** Raw value range of the slice, after the header's scaling. */
@@ -125,7 +133,8 @@ export function isSampleImage(x: unknown): x is SampleImage {
     x.values.length === x.pixels.length &&
     isFiniteNumber(x.min) &&
     isFiniteNumber(x.max) &&
-    (x.spacing === undefined || isNumberList(x.spacing, 2))
+    (x.spacing === undefined || isNumberList(x.spacing, 2)) &&
+    (x.normalization === undefined || isString(x.normalization))
   );
 }
 

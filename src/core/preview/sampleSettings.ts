@@ -1,5 +1,5 @@
-// What decides a sample's text besides the record: the model family and its resize, and the run
-// config's opt-in text options. From a run config they are the config's own (`model.base`,
+// What decides how a sample reaches the model besides the record: the model family and its
+// resize, the run config's opt-in text options and its `data.image` normalisation. From a run config they are the config's own (`model.base`,
 // `model.family`, the model folder's processor config, `data.detection_prompt`,
 // `data.box_convention`); from a bare records file, the family's published defaults.
 // Mirrors python/src/medvlm_sft/data/resize.py (read the processor config without transformers).
@@ -8,13 +8,14 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
 import type { FormatOptions, ResizeRule } from '../../shared/preview/formatting';
-import type { ModelFamily } from '../../shared/protocol/samplePreview';
+import type { ImageNormalization, ModelFamily } from '../../shared/protocol/samplePreview';
+import { imageNormalization } from './greyLevels';
 
 type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** What a run config says about its samples' text. */
-export interface ConfigTextSettings {
+export interface ConfigSampleSettings {
   /** `model.base` as written, and the folder it resolves against. */
   readonly model?: { readonly base: string; readonly configDir: string; readonly folder?: string };
   /** The family the trainer uses for this config, when the config or its model folder says. */
@@ -22,12 +23,15 @@ export interface ConfigTextSettings {
   /** The model folder's own resize rule for that family (else the published defaults). */
   readonly rule?: ResizeRule;
   readonly options: FormatOptions;
+  /** `data.image`: how slices become grey levels (absent: the reference's min-max). */
+  readonly image?: ImageNormalization;
 }
 
-export interface TextSettings {
+export interface SampleSettings {
   readonly family: ModelFamily;
   readonly rule: ResizeRule;
   readonly options: FormatOptions;
+  readonly image?: ImageNormalization;
 }
 
 const MODEL_TYPE_TO_FAMILY: Readonly<Record<string, ModelFamily>> = { qwen2_5_vl: 'qwen2_5_vl', gemma3: 'medgemma' };
@@ -88,7 +92,7 @@ async function modelFolder(base: string, configDir: string): Promise<string | un
 }
 
 /** Reads what a run config says about text; a config that cannot be read gives the defaults. */
-export async function configTextSettings(configFile: string): Promise<ConfigTextSettings> {
+export async function configSampleSettings(configFile: string): Promise<ConfigSampleSettings> {
   let config: unknown;
   try {
     config = parse(await readFile(configFile, 'utf8'));
@@ -101,7 +105,9 @@ export async function configTextSettings(configFile: string): Promise<ConfigText
     ...(data.detection_prompt === 'benchmark' || data.detection_prompt === 'reference' ? { detectionPrompt: data.detection_prompt } : {}),
     ...(data.box_convention === 'pixel_edge' || data.box_convention === 'reference' ? { boxConvention: data.box_convention } : {}),
   };
-  if (typeof model.base !== 'string' || model.base.trim() === '') return { options };
+  const image = imageNormalization(data.image);
+  const withImage = image.mode !== 'minmax' ? { image } : {};
+  if (typeof model.base !== 'string' || model.base.trim() === '') return { options, ...withImage };
   const configDir = path.dirname(configFile);
   const folder = await modelFolder(model.base, configDir);
   let family: ModelFamily | undefined = model.family === 'qwen2_5_vl' || model.family === 'medgemma' ? model.family : undefined;
@@ -113,11 +119,12 @@ export async function configTextSettings(configFile: string): Promise<ConfigText
     model: { base: model.base, configDir, ...(folder !== undefined ? { folder } : {}) },
     ...(family !== undefined ? { family, rule: await resizeRuleOf(family, folder) } : {}),
     options,
+    ...withImage,
   };
 }
 
 /** The settings for a family: the config's own rule when it is the config's family. */
-export function textSettingsFor(family: ModelFamily, config: ConfigTextSettings | undefined): TextSettings {
+export function sampleSettingsFor(family: ModelFamily, config: ConfigSampleSettings | undefined): SampleSettings {
   const rule = config?.family === family && config.rule !== undefined ? config.rule : { family };
-  return { family, rule, options: config?.options ?? {} };
+  return { family, rule, options: config?.options ?? {}, ...(config?.image !== undefined ? { image: config.image } : {}) };
 }
