@@ -175,8 +175,11 @@ export class SamplePreviewPanel {
         );
       }
       if (this.disposed) return unavailable('closed');
-      this.chat?.close();
-      this.chat = new ChatTemplates(runner, model.base, model.configDir);
+      // Another sample may have started one while this one waited for the runner.
+      if (this.chat === undefined || this.chat.ended) {
+        this.chat?.close();
+        this.chat = new ChatTemplates(runner, model.base, model.configDir);
+      }
     }
     const text = sample.text;
     if (text === undefined) return unavailable('There is no text for this record.');

@@ -182,6 +182,11 @@ describe('sample preview source', () => {
       // Several turns from the one process, answered in order.
       const again = await Promise.all([1, 2].map(async (i) => (await chat.turn(source.chatMessages(i, (await source.sample(i, undefined, sampleSettingsFor('qwen2_5_vl', settings))).text as FormattedText))).text));
       assert.ok(again.every((t) => t.includes('<|im_start|>assistant')));
+      // A process that ends after loading (closed, killed) fails its turns with why, and says a
+      // new one should be started.
+      chat.close();
+      await assert.rejects(chat.turn(messages), /the trainer's chat process ended \(SIGTERM\)/);
+      assert.equal(chat.ended, true);
     } finally {
       chat.close();
     }

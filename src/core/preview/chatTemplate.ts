@@ -38,6 +38,8 @@ export class ChatTemplates {
       env: runner.env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
+    // Writing to a process that has just died fails with EPIPE: its exit says why, not this.
+    this.child.stdin?.on('error', () => undefined);
     this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       this.stderrTail = (this.stderrTail + chunk).slice(-4000);
     });
@@ -63,8 +65,9 @@ export class ChatTemplates {
         if (reply.ready === true) {
           this.loaded = true;
           ready?.();
+        } else {
+          this.fail(new Error(reply.error ?? `the processor of ${model} did not load`));
         }
-        else this.fail(new Error(reply.error ?? `the processor of ${model} did not load`));
         return;
       }
       const waiting = typeof reply.id === 'number' ? this.pending.get(reply.id) : undefined;
