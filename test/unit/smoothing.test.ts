@@ -52,6 +52,26 @@ describe('smoothing (TensorBoard debiased EMA)', () => {
     });
   }
 
+  it('on long series equals the formula with w^n computed at every point, to the last bit', () => {
+    // The smoother stops computing w^n once 1 - w^n is exactly 1; this checks that nothing changes.
+    const n = 60_000;
+    const values = Float64Array.from({ length: n }, (_, i) => (i % 5000 === 17 ? Number.NaN : Math.exp(-i / 9000) + 0.05 * Math.sin(i * 1.3)));
+    for (const weight of [0.6, 0.99, MAX_SMOOTHING]) {
+      let last = 0;
+      let count = 0;
+      const expected = Array.from(values, (x) => {
+        if (!Number.isFinite(x)) return x;
+        last = last * weight + (1 - weight) * x;
+        count += 1;
+        return last / (1 - Math.pow(weight, count));
+      });
+      const smoother = new IncrementalSmoother(weight);
+      for (let end = 1000; end <= n; end += 1000) smoother.update(values, end, end - 1000);
+      assert.deepEqual(Array.from(smoother.values.subarray(0, n)), expected, `weight ${weight}, appended in chunks`);
+      assert.deepEqual(Array.from(smoothSeries(values, weight)), expected, `weight ${weight}, in one pass`);
+    }
+  });
+
   it('gives the same values point by point as in one pass', () => {
     for (const c of cases) {
       const input = c.input.map(decode);

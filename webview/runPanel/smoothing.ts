@@ -30,7 +30,7 @@ export function smoothSeries(values: ArrayLike<number>, weight: number, out = ne
     }
     return out;
   }
-  const state = { last: 0, count: 0 };
+  const state: EmaState = { last: 0, count: 0, settled: false };
   for (let i = 0; i < n; i++) {
     out[i] = step(state, values[i] as number, weight);
   }
@@ -40,6 +40,8 @@ export function smoothSeries(values: ArrayLike<number>, weight: number, out = ne
 interface EmaState {
   last: number;
   count: number;
+  /** Whether 1 - w^count has become exactly 1 in doubles (it stays 1: w^count only falls). */
+  settled: boolean;
 }
 
 function step(state: EmaState, x: number, weight: number): number {
@@ -48,7 +50,16 @@ function step(state: EmaState, x: number, weight: number): number {
   }
   state.last = state.last * weight + (1 - weight) * x;
   state.count += 1;
+  if (state.settled) {
+    return state.last;
+  }
+  // Math.pow is most of a step's cost; after a few dozen points (a few tens of thousands at
+  // the slider's largest weight) the debias term is exactly 1 and is skipped, with the same
+  // result to the last bit.
   const debias = weight === 1 ? 1 : 1 - Math.pow(weight, state.count);
+  if (debias === 1) {
+    state.settled = true;
+  }
   return state.last / debias;
 }
 
@@ -60,7 +71,7 @@ function step(state: EmaState, x: number, weight: number): number {
 export class IncrementalSmoother {
   private buffer = new Float64Array(0);
   private length = 0;
-  private readonly state: EmaState = { last: 0, count: 0 };
+  private readonly state: EmaState = { last: 0, count: 0, settled: false };
   /** Whether every value so far equals the first (so the output is the input). */
   private constant = true;
 
@@ -109,6 +120,7 @@ export class IncrementalSmoother {
   private recompute(values: ArrayLike<number>, length: number): number {
     this.state.last = 0;
     this.state.count = 0;
+    this.state.settled = false;
     const first = length > 0 ? (values[0] as number) : Number.NaN;
     let constant = first === first;
     for (let i = 1; i < length && constant; i++) {
