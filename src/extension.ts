@@ -2,6 +2,7 @@
 // the disk or a process. Runs are detached, so deactivation leaves them running.
 
 import * as vscode from 'vscode';
+import { Accounts, registerAccountCommands } from './accounts/accounts';
 import { registerCheckDataset } from './commands/checkDataset';
 import { registerCompareRuns } from './commands/compareRuns';
 import { registerDeleteRun } from './commands/deleteRun';
@@ -29,6 +30,7 @@ import { NiftiViewerProvider } from './webviews/niftiViewer';
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('MedVLM', { log: true });
+  const accounts = new Accounts(context.secrets);
   const registry = new RunRegistry(runsRoot, log);
   const python = new PythonEnvironment(
     context.extensionUri.fsPath,
@@ -47,13 +49,14 @@ export function activate(context: vscode.ExtensionContext): void {
     tree,
     vscode.window.createTreeView('medvlm.runs', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true }),
     showActiveRunsStatus(registry),
-    registerStartRun({ extensionUri: context.extensionUri, python, registry, configLanguage, log, openPanel }),
+    registerStartRun({ extensionUri: context.extensionUri, python, registry, configLanguage, log, openPanel, accounts }),
     registerStopRun(registry),
     registerOpenRunPanel(context.extensionUri, registry, log),
     registerRefreshRuns(registry),
     registerRevealRunFolder(registry),
     registerOpenRunLog(registry),
-    registerResumeRun({ extensionUri: context.extensionUri, python, registry, log, openPanel }),
+    registerResumeRun({ extensionUri: context.extensionUri, python, registry, log, openPanel, accounts }),
+    registerAccountCommands(accounts),
     registerRestartRun(registry, log),
     registerMergeRun({ extensionUri: context.extensionUri, python, registry, log }),
     registerDeleteRun(registry, log),

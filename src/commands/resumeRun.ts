@@ -4,6 +4,7 @@
 
 import path from 'node:path';
 import * as vscode from 'vscode';
+import type { Accounts } from '../accounts/accounts';
 import type { CheckpointArtifact } from '../core/runArtifacts';
 import { latestCompleteCheckpoint } from '../core/runArtifacts';
 import { canResume } from '../core/runExplorer';
@@ -20,6 +21,8 @@ export interface ResumeRunDeps {
   readonly registry: RunRegistry;
   readonly log: vscode.LogOutputChannel;
   readonly openPanel: (runId: string) => void;
+  /** The kept Hugging Face and W&B tokens, handed to the run in its environment. */
+  readonly accounts: Accounts;
 }
 
 export function registerResumeRun(deps: ResumeRunDeps): vscode.Disposable {
@@ -78,6 +81,7 @@ async function resumeRun(deps: ResumeRunDeps, arg: unknown): Promise<void> {
     }
   }
   const python = await deps.python.resolve();
+  const env = await deps.accounts.runEnvironment();
   // A run that has just written its end may still be exiting (saving, releasing the GPU):
   // resumeLocalRun waits a little for that process and refuses one that is really alive.
   const started = await vscode.window.withProgress(
@@ -88,6 +92,7 @@ async function resumeRun(deps: ResumeRunDeps, arg: unknown): Promise<void> {
         extensionRoot: deps.extensionUri.fsPath,
         runDir: record.runDir,
         from: chosenPath === undefined ? 'latest' : from.path,
+        env,
       }),
   );
   deps.log.info(`resumed ${runId} from ${from.name} (pid ${started.pid})`);

@@ -4,6 +4,7 @@
 
 import path from 'node:path';
 import * as vscode from 'vscode';
+import type { Accounts } from '../accounts/accounts';
 import { describeProblem } from '../core/validation';
 import type { ConfigLanguageService } from '../language/configLanguage';
 import { startLocalRun } from '../launch/localLauncher';
@@ -22,6 +23,8 @@ export interface StartRunDeps {
   readonly configLanguage: ConfigLanguageService;
   readonly log: vscode.LogOutputChannel;
   readonly openPanel: (runId: string) => void;
+  /** The kept Hugging Face and W&B tokens, handed to the run in its environment. */
+  readonly accounts: Accounts;
 }
 
 export function registerStartRun(deps: StartRunDeps): vscode.Disposable {
@@ -89,7 +92,7 @@ async function startRun(deps: StartRunDeps, arg: unknown): Promise<void> {
     void vscode.window.showWarningMessage(`MedVLM: starting despite ${warnings.length} warning(s): ${first ? describeProblem(first) : ''}`);
   }
 
-  const started = await startLocalRun({ pythonPath: python, extensionRoot, configPath: config.fsPath, runsRoot: root });
+  const started = await startLocalRun({ pythonPath: python, extensionRoot, configPath: config.fsPath, runsRoot: root, env: await deps.accounts.runEnvironment() });
   deps.log.info(`started ${started.runId} (pid ${started.pid}) in ${started.runDir}`);
   await deps.registry.refresh();
   deps.openPanel(started.runId);

@@ -1,14 +1,18 @@
 // The walking skeleton as a user meets it, in a real VS Code (code-server) driven by a real
 // browser: the packaged VSIX activates only when used, "Start SFT run" on the demo config
 // trains the tiny model on the CPU, the Runs view follows the run to `finished`, and the run
-// panel draws exactly the loss points the trainer wrote. The tests share one session and run
-// in order (each builds on the state the previous one left).
+// panel draws exactly the loss points the trainer wrote. Signed in to Hugging Face (a local
+// stand-in for the Hub on 127.0.0.1, see test/unit/localHub.ts), the run gets the token in its
+// environment and nowhere else. The tests share one session and run in order (each builds on
+// the state the previous one left).
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { SeriesName, SeriesPoint } from '../../webview/runPanel/series';
+import type { LocalHub } from '../unit/localHub';
+import { startLocalHub } from '../unit/localHub';
 import { artifactsDir, resetArtifacts, saveArtifactsAfterEach } from './harness/artifacts';
 import { DEMO_CONFIG, makeDemoWorkspace, PLAIN_FILE } from './harness/demoWorkspace';
 import { countColour, decodePng, parseCssColour } from './harness/png';
@@ -28,11 +32,13 @@ import {
 } from './harness/workbench';
 
 const SUITE = 'walking-skeleton';
+const HF_TOKEN = 'hf_e2eTokenThatMustOnlyBeInTheEnvironment';
 const ACTIVATED = new RegExp(`ExtensionService#_doActivateExtension ${EXTENSION_ID.replace('.', '\\.')}\\b.*`);
 
 describe('MedVLM Studio in VS Code (code-server + Chromium)', () => {
   let session: Session | undefined;
   let runId: string | undefined;
+  let hub: LocalHub | undefined;
   const need = (): Session => {
     assert.ok(session, 'the e2e session did not start (see the before hook)');
     return session;
@@ -41,10 +47,12 @@ describe('MedVLM Studio in VS Code (code-server + Chromium)', () => {
   // Cold, this includes the one-time code-server install (a few minutes).
   before(async () => {
     resetArtifacts(SUITE);
-    session = await startSession({ name: 'skeleton', prepareWorkspace: makeDemoWorkspace });
+    hub = await startLocalHub({ hfToken: HF_TOKEN, wandbKey: 'unused-in-this-suite', user: 'radiologist' });
+    session = await startSession({ name: 'skeleton', prepareWorkspace: makeDemoWorkspace, userSettings: { 'medvlm.huggingFace.endpoint': hub.url } });
   }, { timeout: 20 * 60_000 });
   after(async () => {
     await session?.close();
+    await hub?.close();
   });
   afterEach(saveArtifactsAfterEach(SUITE, () => session));
 
@@ -66,12 +74,78 @@ describe('MedVLM Studio in VS Code (code-server + Chromium)', () => {
     assert.match(line, /activationEvent: 'onCommand:medvlm\.refreshRuns'/);
   });
 
+  test('Sign in to Hugging Face checks the token with the Hub, refuses a bad one, keeps a good one', { timeout: 90_000 }, async () => {
+    const s = need();
+    const signIn = async (token: string) => {
+      await runCommand(s.page, 'MedVLM: Sign in to Hugging Face');
+      // The command's own input box, a password box (the palette's input is the same element
+      // until the command's box replaces it).
+      const input = s.page.locator('.quick-input-widget input.input[type="password"]');
+      await input.waitFor({ state: 'visible', timeout: 10_000 });
+      await s.page.locator('.quick-input-widget .quick-input-message', { hasText: 'settings/tokens' }).waitFor({ timeout: 10_000 });
+      await input.fill(token);
+      // An Enter that arrives while the box still validates the typed text is not taken:
+      // press again until the box closes.
+      await waitUntil(
+        'the token box to take the token',
+        async () => {
+          if (!(await input.isVisible())) return true;
+          await input.press('Enter');
+          return input.waitFor({ state: 'hidden', timeout: 1_000 }).then(
+            () => true,
+            () => false,
+          );
+        },
+        10_000,
+      );
+    };
+    const seen = new Set<string>();
+    const toast = (text: RegExp) =>
+      waitUntil(
+        `a notification matching ${text} (seen: ${JSON.stringify([...seen])}; the Hub saw ${JSON.stringify(hub?.requests)})`,
+        async () => {
+          // code-server persists secrets when the page is next busy: a headless page that no
+          // one touches may wait long for that, so the pointer moves as a user's would.
+          await s.page.mouse.move(300 + (seen.size % 7), 400);
+          for (const message of await s.page.locator('.notification-list-item-message').allTextContents()) seen.add(message);
+          return [...seen].some((m) => text.test(m));
+        },
+        30_000,
+        100,
+      );
+    await signIn('hf_NotTheRightOne');
+    await toast(/Hugging Face refused the token \(401\)/);
+    await signIn(HF_TOKEN);
+    await toast(/signed in to Hugging Face as radiologist \(A\. Radiologist\), token "medvlm" with read access/);
+    assert.deepEqual(hub?.requests.filter((r) => r.endsWith('/api/whoami-v2')).length, 2, 'both tokens were checked with the (local) Hub');
+    await runCommand(s.page, 'Notifications: Clear All Notifications');
+  });
+
   test('Start SFT run on the demo config trains on the CPU; the Runs view follows it to finished', { timeout: 240_000 }, async (t) => {
     const s = need();
     await openFile(s.page, DEMO_CONFIG);
     // The view first, so it is watched from the moment the run starts.
     await showRunsView(s.page);
     await runCommand(s.page, 'MedVLM: Start SFT run');
+    // The kept token reaches the run's processes through their environment, never their argv.
+    const runs = path.join(s.workspace, '.medvlm', 'runs');
+    const pid = await waitUntil(
+      'the run to record its process',
+      () => {
+        const dirs = existsSync(runs) ? readdirSync(runs) : [];
+        const info = dirs.length === 1 ? path.join(runs, dirs[0] as string, 'run.json') : undefined;
+        try {
+          return info !== undefined && existsSync(info) ? (JSON.parse(readFileSync(info, 'utf8')) as { pid?: number }).pid : undefined;
+        } catch {
+          return undefined; // caught while being written
+        }
+      },
+      60_000,
+    );
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    assert.ok(environ.includes(`HF_TOKEN=${HF_TOKEN}`), 'the run has the signed-in token');
+    assert.ok(environ.includes(`HF_ENDPOINT=${hub?.url ?? ''}`), 'and the Hub it was checked with');
+    assert.ok(!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(HF_TOKEN), 'not on its command line');
     const seen: string[] = [];
     const row = await waitUntil(
       'the run to finish in the Runs view',
@@ -100,6 +174,10 @@ describe('MedVLM Studio in VS Code (code-server + Chromium)', () => {
     );
     const maxSteps = /^\s*max_steps:\s*(\d+)/m.exec(readFileSync(path.join(s.workspace, DEMO_CONFIG), 'utf8'))?.[1];
     assert.equal(row.description, `finished · step ${maxSteps}/${maxSteps}`);
+    for (const file of readdirSync(path.join(runs, runId), { recursive: true }) as string[]) {
+      const full = path.join(runs, runId, file);
+      if (statSync(full).isFile() && statSync(full).size < 64 * 1024 * 1024) assert.ok(!readFileSync(full).includes(HF_TOKEN), `no token in ${file}`);
+    }
   });
 
   test('the run panel charts exactly the loss points of events.jsonl, in the series colours', { timeout: 90_000 }, async () => {

@@ -38,6 +38,8 @@ export interface SessionOptions {
   readonly extraVsix?: readonly string[];
   /** Leave the workspace untrusted (Restricted Mode) instead of trusting it as a user would. */
   readonly untrusted?: boolean;
+  /** More user settings (e.g. endpoints of local test servers). */
+  readonly userSettings?: Readonly<Record<string, unknown>>;
 }
 
 export interface Session {
@@ -83,7 +85,7 @@ export async function startSession(options: SessionOptions): Promise<Session> {
     mkdirSync(sub, { recursive: true });
   }
   writeFileSync(codeServerLog, '');
-  writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(userSettings(python), null, 2));
+  writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...userSettings(python), ...options.userSettings }, null, 2));
   // code-server otherwise writes a config with a password into ~/.config/code-server.
   const config = path.join(dir, 'code-server.yaml');
   writeFileSync(config, 'auth: none\ncert: false\n');

@@ -1,0 +1,166 @@
+// The Hugging Face token and the W&B API key, kept in VS Code's SecretStorage (the OS keychain
+// where there is one). "Sign in" checks a token with the service before keeping it and says
+// whose it is; "sign out" forgets it. Runs get the kept tokens through their environment only.
+//
+// The endpoints are machine settings (`medvlm.huggingFace.endpoint`, `medvlm.wandb.baseUrl`):
+// a workspace cannot set them, so a cloned repository can never send a token elsewhere.
+
+import * as vscode from 'vscode';
+import type { HubAccount, RunSecrets, WandbAccount } from '../core/accounts';
+import { AccountError, baseUrl, checkHubToken, checkWandbKey, DEFAULT_HUB_URL, DEFAULT_WANDB_URL, runEnvironment } from '../core/accounts';
+
+const HF_SECRET = 'medvlm.huggingFace.token';
+const WANDB_SECRET = 'medvlm.wandb.apiKey';
+
+export function hubUrl(): string {
+  return baseUrl(vscode.workspace.getConfiguration('medvlm').get<string>('huggingFace.endpoint'), DEFAULT_HUB_URL);
+}
+
+export function wandbUrl(): string {
+  return baseUrl(vscode.workspace.getConfiguration('medvlm').get<string>('wandb.baseUrl'), DEFAULT_WANDB_URL);
+}
+
+export class Accounts {
+  constructor(private readonly secrets: vscode.SecretStorage) {}
+
+  hfToken(): Promise<string | undefined> {
+    return Promise.resolve(this.secrets.get(HF_SECRET));
+  }
+
+  wandbKey(): Promise<string | undefined> {
+    return Promise.resolve(this.secrets.get(WANDB_SECRET));
+  }
+
+  /** The environment for a run: the editor's own, with the kept tokens and endpoints over it. */
+  async runEnvironment(base: NodeJS.ProcessEnv = process.env): Promise<NodeJS.ProcessEnv> {
+    const [hfToken, wandbKey] = await Promise.all([this.hfToken(), this.wandbKey()]);
+    const secrets: RunSecrets = {
+      ...(hfToken !== undefined ? { hfToken } : {}),
+      ...(wandbKey !== undefined ? { wandbKey } : {}),
+      hubUrl: hubUrl(),
+      wandbUrl: wandbUrl(),
+    };
+    return runEnvironment(base, secrets);
+  }
+
+  async storeHfToken(token: string): Promise<void> {
+    await this.secrets.store(HF_SECRET, token);
+  }
+
+  async storeWandbKey(key: string): Promise<void> {
+    await this.secrets.store(WANDB_SECRET, key);
+  }
+
+  async forgetHfToken(): Promise<boolean> {
+    const had = (await this.hfToken()) !== undefined;
+    await this.secrets.delete(HF_SECRET);
+    return had;
+  }
+
+  async forgetWandbKey(): Promise<boolean> {
+    const had = (await this.wandbKey()) !== undefined;
+    await this.secrets.delete(WANDB_SECRET);
+    return had;
+  }
+}
+
+function describeHub(account: HubAccount): string {
+  const who = account.fullname !== undefined && account.fullname !== account.name ? `${account.name} (${account.fullname})` : account.name;
+  const token = account.tokenName !== undefined ? `, token "${account.tokenName}"${account.role !== undefined ? ` with ${account.role} access` : ''}` : '';
+  return `${who}${token}`;
+}
+
+function describeWandb(account: WandbAccount): string {
+  return account.entity !== undefined && account.entity !== account.username ? `${account.username} (entity ${account.entity})` : account.username;
+}
+
+interface SignIn<A> {
+  readonly service: string;
+  readonly prompt: string;
+  readonly placeHolder: string;
+  readonly check: (secret: string) => Promise<A>;
+  readonly describe: (account: A) => string;
+  readonly store: (secret: string) => Promise<void>;
+}
+
+/** Asks for a token, checks it, keeps it; says whose it is, or why not. */
+async function signIn<A>(flow: SignIn<A>): Promise<void> {
+  const secret = (
+    await vscode.window.showInputBox({
+      title: `MedVLM: ${flow.service}`,
+      prompt: flow.prompt,
+      placeHolder: flow.placeHolder,
+      password: true,
+      ignoreFocusOut: true,
+      validateInput: (value) => (value.trim() === '' ? 'Paste the token here.' : /\s/.test(value.trim()) ? 'A token has no spaces in it.' : undefined),
+    })
+  )?.trim();
+  if (secret === undefined || secret === '') return;
+  let account: A;
+  try {
+    account = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `MedVLM: checking the token with ${flow.service}…` }, () => flow.check(secret));
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof AccountError && !err.rejected) {
+      // The service could not be asked (offline, a proxy): the user may still want it kept.
+      const choice = await vscode.window.showWarningMessage(`MedVLM: ${message}`, 'Keep it unchecked', 'Cancel');
+      if (choice === 'Keep it unchecked') {
+        await flow.store(secret);
+        void vscode.window.showInformationMessage(`MedVLM: the ${flow.service} token is kept (not checked); runs get it in their environment.`);
+      }
+      return;
+    }
+    void vscode.window.showErrorMessage(`MedVLM: ${message}`);
+    return;
+  }
+  await flow.store(secret);
+  void vscode.window.showInformationMessage(`MedVLM: signed in to ${flow.service} as ${flow.describe(account)}. Runs get the token in their environment.`);
+}
+
+export function registerAccountCommands(accounts: Accounts): vscode.Disposable {
+  return vscode.Disposable.from(
+    vscode.commands.registerCommand('medvlm.signInHuggingFace', () =>
+      signIn({
+        service: 'Hugging Face',
+        prompt: `An access token from ${hubUrl()}/settings/tokens ("read" to load gated models such as MedGemma, "write" to push). Kept in the editor's secret storage.`,
+        placeHolder: 'hf_…',
+        check: (token) => checkHubToken(token, hubUrl()),
+        describe: describeHub,
+        store: (token) => accounts.storeHfToken(token),
+      }),
+    ),
+    vscode.commands.registerCommand('medvlm.setWandbKey', () =>
+      signIn({
+        service: 'W&B',
+        prompt: "Your API key from https://wandb.ai/authorize. Kept in the editor's secret storage.",
+        placeHolder: 'API key',
+        check: (key) => checkWandbKey(key, wandbUrl()),
+        describe: describeWandb,
+        store: (key) => accounts.storeWandbKey(key),
+      }),
+    ),
+    vscode.commands.registerCommand('medvlm.signOutHuggingFace', async () => {
+      const had = await accounts.forgetHfToken();
+      void vscode.window.showInformationMessage(had ? 'MedVLM: signed out of Hugging Face; the token is removed from this editor.' : 'MedVLM: no Hugging Face token was kept.');
+    }),
+    vscode.commands.registerCommand('medvlm.removeWandbKey', async () => {
+      const had = await accounts.forgetWandbKey();
+      void vscode.window.showInformationMessage(had ? 'MedVLM: the W&B API key is removed from this editor.' : 'MedVLM: no W&B API key was kept.');
+    }),
+    vscode.commands.registerCommand('medvlm.showAccounts', async () => {
+      const [hf, wandb] = await Promise.all([accounts.hfToken(), accounts.wandbKey()]);
+      const lines: string[] = [];
+      for (const [service, secret, check] of [
+        ['Hugging Face', hf, async (t: string) => describeHub(await checkHubToken(t, hubUrl()))],
+        ['W&B', wandb, async (k: string) => describeWandb(await checkWandbKey(k, wandbUrl()))],
+      ] as const) {
+        if (secret === undefined) {
+          lines.push(`${service}: not signed in`);
+          continue;
+        }
+        lines.push(`${service}: ${await check(secret).catch((err: unknown) => `kept, but ${err instanceof Error ? err.message : String(err)}`)}`);
+      }
+      void vscode.window.showInformationMessage(`MedVLM accounts. ${lines.join(' · ')}`);
+    }),
+  );
+}

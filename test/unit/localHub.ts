@@ -1,0 +1,72 @@
+// A stand-in for the Hugging Face Hub and W&B on 127.0.0.1, for tests: neither service can be
+// reached from these machines. It speaks the endpoints the extension uses and checks their
+// auth headers as the services do: the Hub's GET /api/whoami-v2 (Bearer token, 401 otherwise)
+// and W&B's POST /graphql `viewer` query (Basic api:KEY; an unknown key gets `viewer: null`).
+
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface LocalHubOptions {
+  /** The one Hugging Face token the Hub accepts, and whose it is. */
+  readonly hfToken: string;
+  readonly wandbKey: string;
+  readonly user: string;
+}
+
+export interface LocalHub {
+  readonly url: string;
+  /** Requests seen, as `METHOD path`. */
+  readonly requests: string[];
+  close(): Promise<void>;
+}
+
+export async function startLocalHub(options: LocalHubOptions): Promise<LocalHub> {
+  const requests: string[] = [];
+  const server: Server = createServer((req, res) => {
+    requests.push(`${req.method ?? '?'} ${req.url ?? '?'}`);
+    const reply = (status: number, body: unknown) => {
+      res.writeHead(status, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method === 'GET' && req.url === '/api/whoami-v2') {
+      if (req.headers.authorization !== `Bearer ${options.hfToken}`) return reply(401, { error: 'Invalid credentials in Authorization header' });
+      return reply(200, {
+        type: 'user',
+        id: '1',
+        name: options.user,
+        fullname: 'A. Radiologist',
+        orgs: [],
+        auth: { type: 'access_token', accessToken: { displayName: 'medvlm', role: 'read', createdAt: '2026-11-01T00:00:00Z' } },
+      });
+    }
+    if (req.method === 'POST' && req.url === '/graphql') {
+      let text = '';
+      req.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+      req.on('end', () => {
+        let query = '';
+        try {
+          query = String((JSON.parse(text) as { query?: unknown }).query ?? '');
+        } catch {
+          return reply(400, { errors: [{ message: 'not JSON' }] });
+        }
+        if (!/viewer\s*\{\s*username/.test(query)) return reply(400, { errors: [{ message: 'unexpected query' }] });
+        const auth = req.headers.authorization ?? '';
+        if (auth === `Basic ${Buffer.from(`api:${options.wandbKey}`).toString('base64')}`) return reply(200, { data: { viewer: { username: options.user, entity: 'lab' } } });
+        return auth.startsWith('Basic ') ? reply(200, { data: { viewer: null } }) : reply(401, {});
+      });
+      return;
+    }
+    if (req.url === '/broken/api/whoami-v2') return reply(200, { hello: 'not the Hub' });
+    reply(404, { error: 'not found' });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
