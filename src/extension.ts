@@ -10,6 +10,7 @@ import { registerMergeRun } from './commands/mergeRun';
 import { registerOpenConfigEditor } from './commands/openConfigEditor';
 import { registerOpenRunLog } from './commands/openRunLog';
 import { registerOpenRunPanel, showRunPanel } from './commands/openRunPanel';
+import { registerOpenWandbRun } from './commands/openWandbRun';
 import { registerPreviewSamples } from './commands/previewSamples';
 import { registerRefreshRuns } from './commands/refreshRuns';
 import { registerRestartRun } from './commands/restartRun';
@@ -55,10 +56,11 @@ export function activate(context: vscode.ExtensionContext): void {
     registerRefreshRuns(registry),
     registerRevealRunFolder(registry),
     registerOpenRunLog(registry),
+    registerOpenWandbRun(registry),
     registerResumeRun({ extensionUri: context.extensionUri, python, registry, log, openPanel, accounts }),
     registerAccountCommands(accounts),
     registerRestartRun(registry, log),
-    registerMergeRun({ extensionUri: context.extensionUri, python, registry, log }),
+    registerMergeRun({ extensionUri: context.extensionUri, python, registry, log, accounts }),
     registerDeleteRun(registry, log),
     registerCompareRuns(context.extensionUri, registry, log),
     notifyRunEnds(registry, {

@@ -3,6 +3,7 @@
 
 import path from 'node:path';
 import * as vscode from 'vscode';
+import type { Accounts } from '../accounts/accounts';
 import { mergeArgs, mergeRun } from '../core/mergeRun';
 import { hasAdapter } from '../core/runArtifacts';
 import { isActiveStatus } from '../core/runExplorer';
@@ -17,6 +18,8 @@ export interface MergeRunDeps {
   readonly python: PythonEnvironment;
   readonly registry: RunRegistry;
   readonly log: vscode.LogOutputChannel;
+  /** The kept Hugging Face token: a Hub base model (MedGemma is gated) is loaded with it. */
+  readonly accounts: Accounts;
 }
 
 /** Runs being merged now; deleting one of them is refused. */
@@ -83,6 +86,7 @@ async function merge(deps: MergeRunDeps, arg: unknown): Promise<void> {
     }
   }
   const python = await deps.python.resolve();
+  const baseEnv = await deps.accounts.runEnvironment();
   merging.add(runId);
   try {
     const outcome = await vscode.window.withProgress(
@@ -94,6 +98,7 @@ async function merge(deps: MergeRunDeps, arg: unknown): Promise<void> {
         return mergeRun({
           python,
           extensionRoot: deps.extensionUri.fsPath,
+          baseEnv,
           runDir,
           signal: abort.signal,
           onLine: (line) => {

@@ -80,6 +80,7 @@ export const FLAG_CHECKPOINTS = 'checkpoints';
 export const FLAG_RESUMABLE = 'resumable';
 export const FLAG_MERGEABLE = 'mergeable';
 export const FLAG_MERGED = 'merged';
+export const FLAG_WANDB = 'wandb';
 export const CHECKPOINT_CONTEXT = 'checkpoint';
 export const MERGED_CONTEXT = 'mergedModel';
 export const LOG_CONTEXT = 'runLog';
@@ -89,9 +90,9 @@ export const TARGET_CONTEXT = 'runTarget';
 /**
  * `run.active` or `run.ended`, then `+flag` for each action that fits: `checkpoints`,
  * `resumable` (stopped/failed/lost with a complete checkpoint), `mergeable` (ended, with a
- * LoRA adapter), `merged` (a merged model exists).
+ * LoRA adapter), `merged` (a merged model exists), `wandb` (it reported an online W&B run).
  */
-export function runContextValue(status: RunStatus, artifacts: RunArtifacts): string {
+export function runContextValue(status: RunStatus, artifacts: RunArtifacts, wandb = false): string {
   const active = isActiveStatus(status);
   const parts = [active ? RUN_ACTIVE : RUN_ENDED];
   if (artifacts.checkpoints.length > 0) {
@@ -105,6 +106,9 @@ export function runContextValue(status: RunStatus, artifacts: RunArtifacts): str
   }
   if (artifacts.merged.length > 0) {
     parts.push(FLAG_MERGED);
+  }
+  if (wandb) {
+    parts.push(FLAG_WANDB);
   }
   return parts.join('+');
 }

@@ -38,6 +38,8 @@ export interface RunEventsState {
   readonly attempt?: number;
   /** The step the current attempt resumed from; null or absent when it started fresh. */
   readonly resumeStep?: number | null;
+  /** The W&B run's page, once the trainer reported it (an online W&B run). */
+  readonly wandbUrl?: string;
 }
 
 export const EMPTY_RUN_STATE: RunEventsState = { checkpoints: [], eventCount: 0 };
@@ -81,6 +83,7 @@ export function reduceRunEvents(state: RunEventsState, events: readonly TrainerE
         next = { ...next, finished: event.status };
         break;
       case 'log':
+        if (event.wandb_url !== undefined) next = { ...next, wandbUrl: event.wandb_url };
         break;
     }
   }
@@ -235,6 +238,7 @@ export function deriveSummary(runId: string, state: RunEventsState, liveness: Li
     ...(reason !== undefined ? { reason } : {}),
     ...(attempt > 1 ? { attempt } : {}),
     ...(current && typeof state.resumeStep === 'number' ? { resumeStep: state.resumeStep } : {}),
+    ...(state.wandbUrl !== undefined ? { wandbUrl: state.wandbUrl } : {}),
   };
 }
 

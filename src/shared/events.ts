@@ -65,6 +65,9 @@ export interface LogEvent extends EventBase {
   readonly type: 'log';
   readonly level: LogLevel;
   readonly message: string;
+  /** On the trainer's report of its W&B run: the run's id, and its page when it logs online. */
+  readonly wandb_run_id?: string;
+  readonly wandb_url?: string;
 }
 export interface ErrorEvent extends EventBase {
   readonly type: 'error';
@@ -170,7 +173,14 @@ export function toTrainerEvent(raw: unknown): TrainerEvent | undefined {
       return isNum(raw.step) && isStr(raw.path) ? { ...base, type: 'checkpoint', step: raw.step, path: raw.path } : undefined;
     case 'log':
       return isStr(raw.level) && LOG_LEVELS.has(raw.level) && isStr(raw.message)
-        ? { ...base, type: 'log', level: raw.level as LogLevel, message: raw.message }
+        ? {
+            ...base,
+            type: 'log',
+            level: raw.level as LogLevel,
+            message: raw.message,
+            ...(isStr(raw.wandb_run_id) ? { wandb_run_id: raw.wandb_run_id } : {}),
+            ...(isStr(raw.wandb_url) && /^https?:\/\//.test(raw.wandb_url) ? { wandb_url: raw.wandb_url } : {}),
+          }
         : undefined;
     case 'error':
       if (!isStr(raw.message)) {

@@ -59,4 +59,6 @@ export interface RunSummary {
   readonly attempt?: number;
   /** The checkpoint step the current attempt resumed from; absent when it started fresh. */
   readonly resumeStep?: number;
+  /** The W&B run's page, when the run logs to W&B online. */
+  readonly wandbUrl?: string;
 }

@@ -136,7 +136,7 @@ function runItem(record: RunRecord): vscode.TreeItem {
   const progress = formatProgress(summary);
   item.description = progress ? `${STATUS_LABELS[summary.status]} · ${progress}` : STATUS_LABELS[summary.status];
   item.iconPath = statusIcon(summary.status);
-  item.contextValue = runContextValue(summary.status, artifacts);
+  item.contextValue = runContextValue(summary.status, artifacts, summary.wandbUrl !== undefined);
   item.id = record.runId;
   const tooltip = new vscode.MarkdownString(undefined, true);
   tooltip.appendMarkdown(`**${record.runId}** — ${STATUS_LABELS[summary.status]}\n\n`);

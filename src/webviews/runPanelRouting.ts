@@ -24,6 +24,7 @@ export const ACTION_COMMANDS: Readonly<Record<RunAction, string>> = {
   revealFolder: 'medvlm.revealRunFolder',
   openLog: 'medvlm.openRunLog',
   merge: 'medvlm.mergeRun',
+  openWandb: 'medvlm.openWandbRun',
   delete: 'medvlm.deleteRun',
 };
 

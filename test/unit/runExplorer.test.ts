@@ -124,6 +124,10 @@ test('the menus offer only what fits each item', () => {
   assert.deepEqual(offered(runContextValue('stopped', withCheckpoint), true), ['openRunPanel', 'resumeRun']);
   assert.deepEqual(offered(runContextValue('finished', merged)), [...always, 'deleteRun', 'mergeRun'].sort());
   assert.deepEqual(offered(runContextValue('failed', NO_ARTIFACTS)), [...always, 'deleteRun'].sort());
+  // A run that reported an online W&B run offers its page, live or ended.
+  assert.equal(runContextValue('training', NO_ARTIFACTS, true), 'run.active+wandb');
+  assert.deepEqual(offered(runContextValue('training', NO_ARTIFACTS, true)), [...always, 'openWandbRun', 'stopRun'].sort());
+  assert.deepEqual(offered(runContextValue('finished', merged, true)), [...always, 'deleteRun', 'mergeRun', 'openWandbRun'].sort());
   assert.deepEqual(offered(checkpointContextValue('stopped', checkpoint('checkpoint-20', true))), ['resumeRun']);
   assert.deepEqual(offered(checkpointContextValue('stopped', checkpoint('checkpoint-20', true)), true), ['resumeRun']);
   for (const value of [checkpointContextValue('finished', checkpoint('checkpoint-20', true)), MERGED_CONTEXT, LOG_CONTEXT, EVENTS_CONTEXT, TARGET_CONTEXT]) {

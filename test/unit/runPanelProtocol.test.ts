@@ -153,6 +153,7 @@ describe('host router', () => {
       revealFolder: 'medvlm.revealRunFolder',
       openLog: 'medvlm.openRunLog',
       merge: 'medvlm.mergeRun',
+      openWandb: 'medvlm.openWandbRun',
       delete: 'medvlm.deleteRun',
     });
     const commands = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).contributes.commands.map(
@@ -221,6 +222,10 @@ describe('host -> webview messages', () => {
     assert.ok(matchMessage(SummaryMessage, envelope(SummaryMessage, { runId: 'r', status: 'failed', error: 'OOM' })));
     assert.ok(matchMessage(SummaryMessage, envelope(SummaryMessage, { runId: 'r', status: 'lost', reason: 'killed by SIGKILL', attempt: 2, resumeStep: 40 })));
     assert.equal(matchMessage(SummaryMessage, { type: SummaryMessage.type, payload: { runId: 'r' } }), undefined);
+    assert.ok(matchMessage(SummaryMessage, envelope(SummaryMessage, { runId: 'r', status: 'training', wandbUrl: 'https://wandb.ai/lab/p/runs/r' })));
+    for (const wandbUrl of ['javascript:alert(1)', 'file:///etc/passwd', 'https://a b', `https://x/${'y'.repeat(3000)}`]) {
+      assert.equal(matchMessage(SummaryMessage, { type: SummaryMessage.type, payload: { runId: 'r', status: 'training', wandbUrl } }), undefined, wandbUrl);
+    }
     assert.equal(matchMessage(SummaryMessage, { type: SummaryMessage.type, payload: [] }), undefined);
     assert.equal(matchMessage(SummaryMessage, { type: SummaryMessage.type, payload: { runId: 'r', status: 'lost', attempt: 'two' } }), undefined);
   });
@@ -390,6 +395,12 @@ describe('actions for a run\'s status', () => {
     assert.ok(!fit('finished', 0, false).includes('merge'), 'full fine-tuning has no adapter');
     assert.ok(!fit('failed', 0).includes('merge'), 'no checkpoint, no adapter');
     assert.ok(!fit('training', 4).includes('merge'));
+  });
+
+  it('offers the W&B run once the trainer reported an online one', () => {
+    assert.ok(!fit('training').includes('openWandb'));
+    assert.deepEqual(actionsFor({ status: 'training', checkpoints: 0, wandb: true }), ['stop', 'openLog', 'openWandb', 'revealFolder']);
+    assert.ok(actionsFor({ status: 'finished', checkpoints: 1, wandb: true }).includes('openWandb'));
   });
 });
 

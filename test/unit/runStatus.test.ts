@@ -4,6 +4,7 @@ import { deriveStatus, deriveSummary, EMPTY_RUN_STATE, formatProgress, reduceRun
 import { formatDuration } from '../../src/shared/format';
 import type { Liveness } from '../../src/core/runStatus';
 import type { TrainerEvent } from '../../src/shared/events';
+import { toTrainerEvent } from '../../src/shared/events';
 import type { RunStatus } from '../../src/shared/runStatus';
 
 const ev = {
@@ -154,4 +155,22 @@ test('reasons: the signal, a full disk, out of memory, a deleted folder, a proce
   const failed = deriveSummary('r', reduceRunEvents(EMPTY_RUN_STATE, [ev.started, ev.error, ev.failed]), dead);
   assert.deepEqual([failed.error, failed.reason], ['CUDA out of memory', undefined]);
   assert.equal(deriveSummary('r', reduceRunEvents(EMPTY_RUN_STATE, [ev.started, ev.stopped]), dead).reason, undefined);
+});
+
+test('the W&B run the trainer reports is in the summary, through events.jsonl as the trainer writes it', () => {
+  // Raw lines as the trainer emits them (medvlm_sft/train/callbacks.py), parsed as the reader does.
+  const lines = [
+    { v: 1, t: 20, type: 'log', level: 'info', message: 'W&B run r-1: https://wandb.ai/lab/medvlm/runs/r-1', wandb_run_id: 'r-1', wandb_url: 'https://wandb.ai/lab/medvlm/runs/r-1' },
+    { v: 1, t: 21, type: 'log', level: 'info', message: 'W&B run r-2 is offline', wandb_run_id: 'r-2' },
+    { v: 1, t: 22, type: 'log', level: 'info', message: 'not a web page', wandb_run_id: 'r-3', wandb_url: 'javascript:alert(1)' },
+  ];
+  const events = lines.map((line) => toTrainerEvent(line)).filter((e): e is TrainerEvent => e !== undefined);
+  assert.equal(events.length, 3);
+  assert.equal(deriveSummary('r', reduceRunEvents(EMPTY_RUN_STATE, [ev.started]), alive).wandbUrl, undefined);
+  const online = deriveSummary('r', reduceRunEvents(EMPTY_RUN_STATE, [ev.started, ...events.slice(0, 1)]), alive);
+  assert.equal(online.wandbUrl, 'https://wandb.ai/lab/medvlm/runs/r-1');
+  // An offline report, or a URL that is not a web page, never replaces (or becomes) the link.
+  const after = deriveSummary('r', reduceRunEvents(EMPTY_RUN_STATE, [ev.started, ...events]), dead);
+  assert.equal(after.wandbUrl, 'https://wandb.ai/lab/medvlm/runs/r-1');
+  assert.equal(deriveSummary('r', reduceRunEvents(EMPTY_RUN_STATE, events.slice(1)), dead).wandbUrl, undefined);
 });

@@ -243,6 +243,11 @@ describe('run panel in headless Chromium', () => {
     await view.page.locator('.actions vscode-button', { hasText: 'Stop' }).click();
     await view.page.waitForFunction(() => (window as unknown as { __posted: unknown[] }).__posted.length >= 2);
     assert.deepEqual((await view.posted()).slice(1), [{ type: 'runPanel/stop', payload: {} }]);
+    // Once the trainer reports an online W&B run, its page is one button away (the host opens it).
+    await view.send(envelope(SummaryMessage, { runId: 'live', status: 'training', wandbUrl: 'https://wandb.ai/lab/medvlm/runs/live' }));
+    await view.page.locator('.actions vscode-button:not([hidden])', { hasText: 'W&B run' }).click();
+    await view.page.waitForFunction(() => (window as unknown as { __posted: unknown[] }).__posted.length >= 3);
+    assert.deepEqual((await view.posted()).slice(2), [{ type: 'runPanel/openWandb', payload: {} }], 'the page sends the intent, never a URL');
     assert.deepEqual(view.consoleErrors, []);
     await view.page.close();
   });

@@ -86,7 +86,7 @@ function start(): void {
     }
     if (!compare) {
       view.renderHeader(headerModel(summary, state, Date.now() / 1000));
-      view.setActions(actionsFor({ status: summary.status, checkpoints: state.checkpoints, loraEnabled: state.loraEnabled }));
+      view.setActions(actionsFor({ status: summary.status, checkpoints: state.checkpoints, loraEnabled: state.loraEnabled, wandb: summary.wandbUrl !== undefined }));
       view.renderError(state.error, summary.status === 'failed' || summary.status === 'lost' ? (summary.error ?? summary.reason) : undefined);
     }
     if (document.body.dataset.runStatus !== summary.status) document.body.dataset.runStatus = summary.status;

@@ -27,6 +27,7 @@ const ACTION_LABELS: Readonly<Record<RunAction, string>> = {
   merge: 'Merge LoRA',
   openLog: 'Open log',
   revealFolder: 'Reveal folder',
+  openWandb: 'W&B run',
   delete: 'Delete…',
 };
 /** The primary action of a state gets the filled button; the rest are secondary. */

@@ -45,9 +45,10 @@ export const RevealFolderMessage = defineMessage<Empty>('runPanel/revealFolder',
 export const OpenLogMessage = defineMessage<Empty>('runPanel/openLog', isEmpty);
 export const MergeMessage = defineMessage<Empty>('runPanel/merge', isEmpty);
 export const DeleteMessage = defineMessage<Empty>('runPanel/delete', isEmpty);
+export const OpenWandbMessage = defineMessage<Empty>('runPanel/openWandb', isEmpty);
 
 /** The run actions the panel offers, in button order. */
-export const RUN_ACTIONS = ['stop', 'resume', 'restart', 'merge', 'openLog', 'revealFolder', 'delete'] as const;
+export const RUN_ACTIONS = ['stop', 'resume', 'restart', 'merge', 'openLog', 'openWandb', 'revealFolder', 'delete'] as const;
 export type RunAction = (typeof RUN_ACTIONS)[number];
 
 export const ACTION_MESSAGES: Readonly<Record<RunAction, MessageType<Empty>>> = {
@@ -57,6 +58,7 @@ export const ACTION_MESSAGES: Readonly<Record<RunAction, MessageType<Empty>>> = 
   revealFolder: RevealFolderMessage,
   openLog: OpenLogMessage,
   merge: MergeMessage,
+  openWandb: OpenWandbMessage,
   delete: DeleteMessage,
 };
 
@@ -66,6 +68,8 @@ export interface ActionContext {
   readonly checkpoints: number;
   /** From the run's config; undefined while unknown (LoRA is the default). */
   readonly loraEnabled?: boolean;
+  /** The trainer reported an online W&B run. */
+  readonly wandb?: boolean;
 }
 
 /**
@@ -82,6 +86,7 @@ export function actionsFor(context: ActionContext): RunAction[] {
     restart: ended,
     merge: ended && context.loraEnabled !== false && (context.status === 'finished' || context.checkpoints > 0),
     openLog: true,
+    openWandb: context.wandb === true,
     revealFolder: true,
     delete: ended,
   };
@@ -156,6 +161,9 @@ const LOG_LEVELS: ReadonlySet<string> = new Set<LogLevel>(['debug', 'info', 'war
 const FINISH: ReadonlySet<string> = new Set<FinishStatus>(['finished', 'failed', 'stopped']);
 const SPLITS: ReadonlySet<string> = new Set<ColumnSplit>(['train', 'eval', 'progress']);
 
+/** An http(s) URL of sane length: the only kind the panel offers to open. */
+const isWebUrl = (x: unknown): x is string => isBoundedString(2048)(x) && /^https?:\/\/[^\s]+$/.test(x);
+
 export function isRunSummary(x: unknown): x is RunSummary {
   return (
     isObject(x) &&
@@ -172,7 +180,8 @@ export function isRunSummary(x: unknown): x is RunSummary {
     isOptional(isBoundedString(MAX_LOG_TAIL_CHARS))(x.error) &&
     isOptional(isBoundedString(MAX_LOG_TAIL_CHARS))(x.reason) &&
     isOptional(isFiniteNumber)(x.attempt) &&
-    isOptional(isFiniteNumber)(x.resumeStep)
+    isOptional(isFiniteNumber)(x.resumeStep) &&
+    isOptional(isWebUrl)(x.wandbUrl)
   );
 }
 

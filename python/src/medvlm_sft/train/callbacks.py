@@ -6,6 +6,7 @@ never from console text (TRL's console formatting turns them into strings).
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,26 @@ class EventsCallback(TrainerCallback):
         self._start_time = time.monotonic()
         self._start_step = state.global_step
         say(f"training: {state.max_steps} steps, starting at step {state.global_step}")
+        self._report_wandb_run()
+
+    def _report_wandb_run(self) -> None:
+        """Where W&B logs this run (its reporting callback runs before this one), for the run panel."""
+        wandb = sys.modules.get("wandb")
+        run = getattr(wandb, "run", None) if wandb is not None else None
+        if run is None:
+            return
+        try:
+            url = run.url if not getattr(run, "offline", False) else None
+        except Exception:  # offline runs have no URL in some wandb versions
+            url = None
+        if url:
+            message = f"W&B run {run.id}: {url}"
+        else:
+            files = getattr(run, "dir", "?")
+            message = f"W&B run {run.id} is offline: its files are in {files}; `wandb sync` uploads them"
+        fields = {"wandb_run_id": run.id, **({"wandb_url": url} if url else {})}
+        self.writer.emit("log", level="info", message=message, **fields)
+        say(message)
 
     def _rates(self, state) -> tuple[float | None, float | None]:
         done = state.global_step - self._start_step

@@ -30,6 +30,11 @@ def resolve_model_path(base: str, config_dir: Path) -> str:
     return base
 
 
+def wandb_run_id(run_dir: Path) -> str:
+    """The W&B run id of a run folder: one W&B run per folder, continued on resume."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", Path(run_dir).name)
+
+
 def cuda_in_use(cfg: RunConfig) -> bool:
     import torch
 
@@ -120,8 +125,10 @@ def sft_config(cfg: RunConfig, run_dir: Path, has_eval: bool, max_steps: int):
             os.environ.setdefault("WANDB_ENTITY", wandb.entity)
         os.environ.setdefault("WANDB_MODE", wandb.mode)
         # One W&B run per run folder: a resumed run continues its charts instead of starting new ones.
-        os.environ.setdefault("WANDB_RUN_ID", re.sub(r"[^A-Za-z0-9._-]", "-", run_dir.name))
+        os.environ.setdefault("WANDB_RUN_ID", wandb_run_id(run_dir))
         os.environ.setdefault("WANDB_RESUME", "allow")
+        # W&B's own files (offline runs, logs) stay with the run, not in the working directory.
+        os.environ.setdefault("WANDB_DIR", str(run_dir))
     # transformers 5 reads a warmup below 1 as a ratio of the total steps.
     warmup = min(cfg.train.warmup_ratio, 0.999999)
     return SFTConfig(
