@@ -113,8 +113,13 @@ async function signIn<A>(flow: SignIn<A>): Promise<void> {
     void vscode.window.showErrorMessage(`MedVLM: ${message}`);
     return;
   }
-  await flow.store(secret);
+  // Said at once, while the token is written (the OS keychain, or a web VS Code's storage, may
+  // take a moment); a run started meanwhile reads the token after this write.
+  const storing = flow.store(secret);
   void vscode.window.showInformationMessage(`MedVLM: signed in to ${flow.service} as ${flow.describe(account)}. Runs get the token in their environment.`);
+  await storing.catch((err: unknown) => {
+    void vscode.window.showErrorMessage(`MedVLM: the ${flow.service} token could not be kept: ${err instanceof Error ? err.message : String(err)}`);
+  });
 }
 
 export function registerAccountCommands(accounts: Accounts): vscode.Disposable {
