@@ -6,8 +6,11 @@
 // a workspace cannot set them, so a cloned repository can never send a token elsewhere.
 
 import * as vscode from 'vscode';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { parse } from 'yaml';
 import type { HubAccount, RunSecrets, WandbAccount } from '../core/accounts';
-import { AccountError, baseUrl, checkHubToken, checkWandbKey, DEFAULT_HUB_URL, DEFAULT_WANDB_URL, runEnvironment } from '../core/accounts';
+import { AccountError, baseUrl, checkHubToken, checkModelAccess, checkWandbKey, DEFAULT_HUB_URL, DEFAULT_WANDB_URL, hubModelId, runEnvironment } from '../core/accounts';
 
 const HF_SECRET = 'medvlm.huggingFace.token';
 const WANDB_SECRET = 'medvlm.wandb.apiKey';
@@ -62,6 +65,56 @@ export class Accounts {
     await this.secrets.delete(WANDB_SECRET);
     return had;
   }
+}
+
+/**
+ * Before a run starts: can it download its Hub base model? A gated model (MedGemma) without
+ * access would otherwise fail minutes later, after data preparation. Returns whether to go on;
+ * when the Hub cannot be asked, the run goes on and finds out itself.
+ */
+export async function confirmModelAccess(configFile: string, accounts: Accounts, log: (line: string) => void): Promise<boolean> {
+  let base: unknown;
+  try {
+    const config = parse(await readFile(configFile, 'utf8')) as { model?: { base?: unknown } } | null;
+    base = config?.model?.base;
+  } catch {
+    return true; // validation reported what is wrong with the file
+  }
+  if (typeof base !== 'string') return true;
+  const folder = path.resolve(path.dirname(configFile), base.startsWith('~') ? path.join(process.env.HOME ?? '', base.slice(1)) : base);
+  const isFolder = await stat(folder).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  const modelId = hubModelId(base, isFolder);
+  if (modelId === undefined) return true;
+  const token = await accounts.hfToken();
+  const access = await checkModelAccess(modelId, token ?? process.env.HF_TOKEN, hubUrl());
+  const page = `${hubUrl()}/${modelId}`;
+  let message: string;
+  const actions: string[] = [];
+  switch (access.kind) {
+    case 'ok':
+      return true;
+    case 'unknown':
+      log(`could not check access to ${modelId} before the run: ${access.why}`);
+      return true;
+    case 'sign-in':
+      message = `${modelId} needs a Hugging Face sign-in (it is gated or private, and ${token === undefined ? 'no token is kept' : 'the Hub refuses the kept token'}), so the run was not started.`;
+      actions.push('Sign in to Hugging Face', 'Open model page');
+      break;
+    case 'no-access':
+      message = `Your Hugging Face account has no access to ${modelId}: it is gated, and its terms must be accepted on its page first. The run was not started.`;
+      actions.push('Open model page');
+      break;
+    case 'not-found':
+      message = `${modelId} is not on ${hubUrl()} (or it is private to another account), so the run was not started: check model.base.`;
+      break;
+  }
+  const choice = await vscode.window.showErrorMessage(`MedVLM: ${message}`, ...actions);
+  if (choice === 'Sign in to Hugging Face') await vscode.commands.executeCommand('medvlm.signInHuggingFace');
+  if (choice === 'Open model page') await vscode.env.openExternal(vscode.Uri.parse(page));
+  return false;
 }
 
 function describeHub(account: HubAccount): string {

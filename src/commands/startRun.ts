@@ -5,6 +5,7 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import type { Accounts } from '../accounts/accounts';
+import { confirmModelAccess } from '../accounts/accounts';
 import { describeProblem } from '../core/validation';
 import type { ConfigLanguageService } from '../language/configLanguage';
 import { startLocalRun } from '../launch/localLauncher';
@@ -92,6 +93,9 @@ async function startRun(deps: StartRunDeps, arg: unknown): Promise<void> {
     void vscode.window.showWarningMessage(`MedVLM: starting despite ${warnings.length} warning(s): ${first ? describeProblem(first) : ''}`);
   }
 
+  if (!(await confirmModelAccess(config.fsPath, deps.accounts, (line) => deps.log.info(line)))) {
+    return;
+  }
   const started = await startLocalRun({ pythonPath: python, extensionRoot, configPath: config.fsPath, runsRoot: root, env: await deps.accounts.runEnvironment() });
   deps.log.info(`started ${started.runId} (pid ${started.pid}) in ${started.runDir}`);
   await deps.registry.refresh();

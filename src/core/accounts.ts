@@ -129,3 +129,49 @@ export function runEnvironment(base: NodeJS.ProcessEnv, secrets: RunSecrets): No
   if (secrets.wandbUrl !== undefined && secrets.wandbUrl !== DEFAULT_WANDB_URL) env.WANDB_BASE_URL = secrets.wandbUrl;
   return env;
 }
+
+/** Whether a run can download a Hub model, as far as the Hub says before the run starts. */
+export type ModelAccess =
+  | { readonly kind: 'ok' }
+  /** Gated or private, and no token (or a token the Hub refuses) was given. */
+  | { readonly kind: 'sign-in' }
+  /** Gated, and the token's account has not been granted access (terms not accepted). */
+  | { readonly kind: 'no-access' }
+  /** No such model, or a private one the token cannot see. */
+  | { readonly kind: 'not-found' }
+  /** The Hub could not be asked; the run finds out itself. */
+  | { readonly kind: 'unknown'; readonly why: string };
+
+/**
+ * Asks the Hub whether `token` (or no token) may download `modelId`: its auth check, which
+ * answers 401 without a token and 403 for a gated model whose terms the account has not accepted.
+ */
+export async function checkModelAccess(modelId: string, token: string | undefined, hubUrl: string = DEFAULT_HUB_URL): Promise<ModelAccess> {
+  let response: Response;
+  try {
+    response = await fetch(`${hubUrl}/api/models/${modelId.split('/').map(encodeURIComponent).join('/')}/auth-check`, {
+      headers: token !== undefined ? { Authorization: `Bearer ${token}` } : {},
+      signal: AbortSignal.timeout(15_000),
+    });
+  } catch (err) {
+    return { kind: 'unknown', why: networkError('Hugging Face', hubUrl, err).message };
+  }
+  await response.body?.cancel().catch(() => undefined);
+  if (response.ok) return { kind: 'ok' };
+  // 401: no token, or one the Hub no longer accepts.
+  if (response.status === 401) return { kind: 'sign-in' };
+  if (response.status === 403) return { kind: 'no-access' };
+  if (response.status === 404) return { kind: 'not-found' };
+  return { kind: 'unknown', why: `the Hub answered ${response.status}` };
+}
+
+/**
+ * The Hub id a run config's `model.base` names, as the trainer resolves it: undefined when it
+ * is a local folder (relative to the config) or meant as one.
+ */
+export function hubModelId(base: string, isLocalFolder: boolean): string | undefined {
+  if (isLocalFolder) return undefined;
+  const id = base.trim();
+  if (id === '' || /^[.~/\\]/.test(id) || id.includes('\\') || id.split('/').length > 2) return undefined;
+  return /^[\w.-]+(\/[\w.-]+)?$/.test(id) ? id : undefined;
+}

@@ -10,7 +10,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { AccountError, baseUrl, checkHubToken, checkWandbKey, runEnvironment } from '../../src/core/accounts';
+import { AccountError, baseUrl, checkHubToken, checkModelAccess, checkWandbKey, hubModelId, runEnvironment } from '../../src/core/accounts';
 import { runPaths } from '../../src/core/runDir';
 import { startLocalRun } from '../../src/launch/localLauncher';
 import { stopLocalRun } from '../../src/launch/localStop';
@@ -26,7 +26,7 @@ describe('accounts', () => {
   let url = '';
 
   before(async () => {
-    hub = await startLocalHub({ hfToken: HF_TOKEN, wandbKey: WANDB_KEY, user: 'radiologist' });
+    hub = await startLocalHub({ hfToken: HF_TOKEN, wandbKey: WANDB_KEY, user: 'radiologist', openModels: ['Qwen/Qwen2.5-VL-3B-Instruct'], gatedModels: ['google/medgemma-4b-it'] });
     url = hub.url;
   });
   after(async () => {
@@ -53,6 +53,25 @@ describe('accounts', () => {
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     await assert.rejects(checkHubToken(HF_TOKEN, dead), (err: unknown) => err instanceof AccountError && !err.rejected && /cannot reach Hugging Face at .*ECONNREFUSED/.test(err.message));
     await assert.rejects(checkWandbKey(WANDB_KEY, dead), (err: unknown) => err instanceof AccountError && !err.rejected && /cannot reach W&B/.test(err.message));
+  });
+
+  it('knows before a run whether it may download its Hub model: open, gated, missing', async () => {
+    assert.deepEqual(await checkModelAccess('Qwen/Qwen2.5-VL-3B-Instruct', undefined, url), { kind: 'ok' });
+    assert.deepEqual(await checkModelAccess('google/medgemma-4b-it', undefined, url), { kind: 'sign-in' }, 'gated, no token');
+    assert.deepEqual(await checkModelAccess('google/medgemma-4b-it', 'hf_someoneElse', url), { kind: 'no-access' }, 'gated, terms not accepted');
+    assert.deepEqual(await checkModelAccess('google/medgemma-4b-it', HF_TOKEN, url), { kind: 'ok' });
+    assert.deepEqual(await checkModelAccess('nobody/no-such-model', HF_TOKEN, url), { kind: 'not-found' });
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const dead = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const unknown = await checkModelAccess('google/medgemma-4b-it', HF_TOKEN, dead);
+    assert.equal(unknown.kind, 'unknown', 'an unreachable Hub never blocks a run');
+    // model.base as the trainer resolves it: a local folder, or a Hub id.
+    assert.equal(hubModelId('google/medgemma-4b-it', false), 'google/medgemma-4b-it');
+    assert.equal(hubModelId('gpt2', false), 'gpt2');
+    assert.equal(hubModelId('google/medgemma-4b-it', true), undefined, 'a folder of that name wins');
+    for (const folderish of ['./tiny', '../models/x', '~/m', '/abs/model', 'a/b/c', 'C:\\m', 'has space/x']) assert.equal(hubModelId(folderish, false), undefined, folderish);
   });
 
   it('puts kept tokens and non-default endpoints in the run environment, over the editor’s own', () => {

@@ -1,7 +1,8 @@
 // A stand-in for the Hugging Face Hub and W&B on 127.0.0.1, for tests: neither service can be
 // reached from these machines. It speaks the endpoints the extension uses and checks their
 // auth headers as the services do: the Hub's GET /api/whoami-v2 (Bearer token, 401 otherwise)
-// and W&B's POST /graphql `viewer` query (Basic api:KEY; an unknown key gets `viewer: null`).
+// and GET /api/models/{id}/auth-check, and W&B's POST /graphql `viewer` query (Basic api:KEY;
+// an unknown key gets `viewer: null`).
 
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
@@ -12,6 +13,9 @@ export interface LocalHubOptions {
   readonly hfToken: string;
   readonly wandbKey: string;
   readonly user: string;
+  /** Models anyone may download, and gated ones only `hfToken`'s account may. */
+  readonly openModels?: readonly string[];
+  readonly gatedModels?: readonly string[];
 }
 
 export interface LocalHub {
@@ -56,6 +60,19 @@ export async function startLocalHub(options: LocalHubOptions): Promise<LocalHub>
         return auth.startsWith('Basic ') ? reply(200, { data: { viewer: null } }) : reply(401, {});
       });
       return;
+    }
+    // The auth check of model repos: open models for anyone; a gated one needs a token whose
+    // account accepted its terms (401 without a token, 403 with another account's).
+    const check = /^\/api\/models\/(.+)\/auth-check$/.exec(req.url ?? '');
+    if (req.method === 'GET' && check !== null) {
+      const model = decodeURIComponent(check[1] ?? '');
+      const auth = req.headers.authorization;
+      if (options.openModels?.includes(model)) return reply(200, {});
+      if (options.gatedModels?.includes(model)) {
+        if (auth === undefined) return reply(401, { error: 'Access to model is restricted. You must have access to it and be authenticated to access it.' });
+        return auth === `Bearer ${options.hfToken}` ? reply(200, {}) : reply(403, { error: 'Access to model is restricted and you are not in the authorized list.' });
+      }
+      return reply(404, { error: 'Repository not found' });
     }
     if (req.url === '/broken/api/whoami-v2') return reply(200, { hello: 'not the Hub' });
     reply(404, { error: 'not found' });
