@@ -6,10 +6,9 @@
 // a workspace cannot set them, so a cloned repository can never send a token elsewhere.
 
 import * as vscode from 'vscode';
-import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { parse } from 'yaml';
 import type { HubAccount, RunSecrets, WandbAccount } from '../core/accounts';
+import { configModelBase, localModelFolder } from '../core/modelBase';
 import { AccountError, baseUrl, checkHubToken, checkModelAccess, checkWandbKey, DEFAULT_HUB_URL, DEFAULT_WANDB_URL, hubModelId, runEnvironment } from '../core/accounts';
 
 const HF_SECRET = 'medvlm.huggingFace.token';
@@ -73,20 +72,10 @@ export class Accounts {
  * when the Hub cannot be asked, the run goes on and finds out itself.
  */
 export async function confirmModelAccess(configFile: string, accounts: Accounts, log: (line: string) => void): Promise<boolean> {
-  let base: unknown;
-  try {
-    const config = parse(await readFile(configFile, 'utf8')) as { model?: { base?: unknown } } | null;
-    base = config?.model?.base;
-  } catch {
-    return true; // validation reported what is wrong with the file
-  }
-  if (typeof base !== 'string') return true;
-  const folder = path.resolve(path.dirname(configFile), base.startsWith('~') ? path.join(process.env.HOME ?? '', base.slice(1)) : base);
-  const isFolder = await stat(folder).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
-  const modelId = hubModelId(base, isFolder);
+  // A file that cannot be read: validation has said what is wrong with it.
+  const base = await configModelBase(configFile);
+  if (base === undefined) return true;
+  const modelId = hubModelId(base, (await localModelFolder(base, path.dirname(configFile))) !== undefined);
   if (modelId === undefined) return true;
   const token = await accounts.hfToken();
   const access = await checkModelAccess(modelId, token ?? process.env.HF_TOKEN, hubUrl());
@@ -130,7 +119,8 @@ function describeWandb(account: WandbAccount): string {
 interface SignIn<A> {
   readonly service: string;
   readonly prompt: string;
-  readonly placeHolder: string;
+  /** What a token looks like, shown in the empty box. */
+  readonly example: string;
   readonly check: (secret: string) => Promise<A>;
   readonly describe: (account: A) => string;
   readonly store: (secret: string) => Promise<void>;
@@ -142,7 +132,7 @@ async function signIn<A>(flow: SignIn<A>): Promise<void> {
     await vscode.window.showInputBox({
       title: `MedVLM: ${flow.service}`,
       prompt: flow.prompt,
-      placeHolder: flow.placeHolder,
+      placeHolder: flow.example,
       password: true,
       ignoreFocusOut: true,
       validateInput: (value) => (value.trim() === '' ? 'Paste the token here.' : /\s/.test(value.trim()) ? 'A token has no spaces in it.' : undefined),
@@ -181,7 +171,7 @@ export function registerAccountCommands(accounts: Accounts): vscode.Disposable {
       signIn({
         service: 'Hugging Face',
         prompt: `An access token from ${hubUrl()}/settings/tokens ("read" to load gated models such as MedGemma, "write" to push). Kept in the editor's secret storage.`,
-        placeHolder: 'hf_…',
+        example: 'hf_…',
         check: (token) => checkHubToken(token, hubUrl()),
         describe: describeHub,
         store: (token) => accounts.storeHfToken(token),
@@ -191,7 +181,7 @@ export function registerAccountCommands(accounts: Accounts): vscode.Disposable {
       signIn({
         service: 'W&B',
         prompt: "Your API key from https://wandb.ai/authorize. Kept in the editor's secret storage.",
-        placeHolder: 'API key',
+        example: 'API key',
         check: (key) => checkWandbKey(key, wandbUrl()),
         describe: describeWandb,
         store: (key) => accounts.storeWandbKey(key),

@@ -109,7 +109,7 @@ describe('sample preview in VS Code (code-server + Chromium)', () => {
     const chat = (await frame.locator('pre.chat').textContent()) ?? '';
     const target = (await frame.locator('pre.target').textContent()) ?? '';
     const prompt = (await frame.locator('pre.prompt').textContent()) ?? '';
-    // The tiny Qwen2.5-VL template: the image placeholder, the prompt, then the marked answer.
+    // The tiny Qwen2.5-VL template: the image's vision tokens, the prompt, then the marked answer.
     assert.ok(chat.includes(`<|vision_start|><|image_pad|><|vision_end|>${prompt}<|im_end|>`), chat);
     assert.equal(await frame.locator('pre.chat span.answer').textContent(), `${target}<|im_end|>\n`);
     // smart_resize(64, 64): 64 / 28 rounds to 2, so 56 x 56, 2 x 2 image tokens.

@@ -14,6 +14,7 @@ import type { Layers } from './draw';
 import { createSliceControl, createWindowControl, createZoomControl } from './controls';
 import { drawSample, fitScale, resizedCanvas, sliceCanvas, targetBox } from './draw';
 import type { SamplePreviewTestHooks } from './testHooks';
+import { createTextPanel } from './textPanel';
 
 const KIND_LABELS: Readonly<Record<string, string>> = {
   detection: 'detection',
@@ -35,6 +36,8 @@ function start(): void {
   let chat: ChatPayload | undefined;
   /** Show the image at the model's input size instead of the stored pixels. */
   let modelView = false;
+  /** The shown slice resampled to the model's input size, while it is the one shown. */
+  let resized: { from: HTMLCanvasElement; canvas: HTMLCanvasElement } | undefined;
   const layers: { -readonly [K in keyof Layers]: boolean } = { boxes: true, points: true, lines: true };
 
   // --- Layout ---------------------------------------------------------------------------
@@ -111,11 +114,7 @@ function start(): void {
   }
   const info = el('p', 'note');
   const measures = el('table', 'measures');
-  const promptText = el('pre', 'prompt');
-  const targetText = el('pre', 'target');
-  const textNote = el('p', 'note');
-  const chatText = el('pre', 'chat');
-  const chatNote = el('p', 'note');
+  const texts = createTextPanel();
   const modelInput = el('input');
   modelInput.type = 'checkbox';
   modelInput.title = 'Show the image at the size the model family’s processor resizes it to';
@@ -134,14 +133,7 @@ function start(): void {
     stage,
     info,
     measures,
-    el('h2', 'section', 'Prompt'),
-    promptText,
-    el('h2', 'section', 'Target'),
-    targetText,
-    textNote,
-    el('h2', 'section', 'Chat-templated turn'),
-    chatText,
-    chatNote,
+    ...texts.elements,
   );
   const body = el('div', 'body');
   body.append(list, detail);
@@ -193,20 +185,7 @@ function start(): void {
   };
 
   const renderText = () => {
-    promptText.textContent = sample?.text?.prompt ?? '';
-    targetText.textContent = sample?.text?.target ?? '';
-    textNote.textContent = sample === undefined ? '' : (sample.textProblem ?? (sample.text === undefined && sample.slice !== undefined && sample.slice.index !== sample.slice.record ? 'The text belongs to the record’s own slice.' : ''));
-    textNote.classList.toggle('error-text', sample?.textProblem !== undefined);
-    const own = chat !== undefined && chat.index === sample?.index && sample.text !== undefined;
-    chatText.replaceChildren();
-    if (own && chat?.text !== undefined) {
-      // The answer (what the loss covers) marked in the conversation the collator encodes.
-      const start = chat.answerStart ?? chat.text.length;
-      const answer = el('span', 'answer', chat.text.slice(start));
-      answer.title = 'The answer: the tokens the loss is computed on';
-      chatText.append(chat.text.slice(0, start), answer);
-    }
-    chatNote.textContent = own ? (chat?.unavailable ?? '') : sample?.text !== undefined ? 'Asking the model’s processor for its chat template…' : '';
+    texts.render(sample, chat);
     const stored = storedSize();
     const model = modelSize();
     if (stored !== undefined && sample?.resize !== undefined) {
@@ -229,7 +208,11 @@ function start(): void {
   const redraw = () => {
     if (sample === undefined || slice === undefined) return;
     const model = modelView ? modelSize() : undefined;
-    const shown = model !== undefined ? resizedCanvas(slice, model[0], model[1]) : slice;
+    // Resampled once per slice canvas and size: zooming and toggling layers redraw the same one.
+    if (model !== undefined && (resized?.from !== slice || resized.canvas.height !== model[0] || resized.canvas.width !== model[1])) {
+      resized = { from: slice, canvas: resizedCanvas(slice, model[0], model[1]) };
+    }
+    const shown = model !== undefined && resized !== undefined ? resized.canvas : slice;
     const stretch: [number, number] = model !== undefined ? [model[1] / slice.width, model[0] / slice.height] : [1, 1];
     drawSample(canvas, shown, zoom.scale(scale / stretch[0]), sample.overlays, layers, sample.image?.spacing?.[1], detectionTarget(), stretch);
     document.body.dataset.drawn = String(sample.index);

@@ -4,15 +4,16 @@
 // `data.box_convention`); from a bare records file, the family's published defaults.
 // Mirrors python/src/medvlm_sft/data/resize.py (read the processor config without transformers).
 
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
 import type { FormatOptions, ResizeRule } from '../../shared/preview/formatting';
 import type { ImageNormalization, ModelFamily } from '../../shared/protocol/samplePreview';
+import { localModelFolder } from '../modelBase';
 import { imageNormalization } from './greyLevels';
+import { isObject } from '../../shared/protocol/message';
 
 type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** What a run config says about its samples' text. */
 export interface ConfigSampleSettings {
@@ -41,14 +42,6 @@ async function readJson(file: string): Promise<unknown> {
     return JSON.parse(await readFile(file, 'utf8')) as unknown;
   } catch {
     return undefined;
-  }
-}
-
-async function isDirectory(folder: string): Promise<boolean> {
-  try {
-    return (await stat(folder)).isDirectory();
-  } catch {
-    return false;
   }
 }
 
@@ -84,13 +77,6 @@ export async function resizeRuleOf(family: ModelFamily, folder: string | undefin
   return height !== undefined && width !== undefined ? { family, fixedHw: [height, width] } : { family };
 }
 
-/** A config's model folder, the way the trainer resolves `model.base` (else it is a Hub id). */
-async function modelFolder(base: string, configDir: string): Promise<string | undefined> {
-  const expanded = base.startsWith('~') ? path.join(process.env.HOME ?? '', base.slice(1)) : base;
-  const candidate = path.resolve(configDir, expanded);
-  return (await isDirectory(candidate)) ? candidate : undefined;
-}
-
 /** Reads what a run config says about text; a config that cannot be read gives the defaults. */
 export async function configSampleSettings(configFile: string): Promise<ConfigSampleSettings> {
   let config: unknown;
@@ -109,7 +95,7 @@ export async function configSampleSettings(configFile: string): Promise<ConfigSa
   const withImage = image.mode !== 'minmax' ? { image } : {};
   if (typeof model.base !== 'string' || model.base.trim() === '') return { options, ...withImage };
   const configDir = path.dirname(configFile);
-  const folder = await modelFolder(model.base, configDir);
+  const folder = await localModelFolder(model.base, configDir);
   let family: ModelFamily | undefined = model.family === 'qwen2_5_vl' || model.family === 'medgemma' ? model.family : undefined;
   if (family === undefined && (model.family === undefined || model.family === 'auto') && folder !== undefined) {
     const modelConfig = await readJson(path.join(folder, 'config.json'));

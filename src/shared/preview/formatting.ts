@@ -9,11 +9,11 @@
 // pixel-size arithmetic is float32.
 
 import type { TaskKind } from './overlays';
-import { columnar, lookupTask } from './overlays';
+import { columnar, first, labelName, lookupTask, OverlayError } from './overlays';
+import { isObject } from '../protocol/message';
 
 type Json = Record<string, unknown>;
 
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** A record the formatter cannot turn into text, with what to change. */
 export class FormatError extends Error {
@@ -181,8 +181,6 @@ export function pixelSizeText([adjH, adjW]: readonly [number, number], unit: str
   return `The pixel size for this image is ${pyFixed(adjW, 3)} ${unit} (width) x ${pyFixed(adjH, 3)} ${unit} (height).`;
 }
 
-const first = (value: unknown): unknown => (Array.isArray(value) ? value[0] : value);
-
 function description(entry: Json): string {
   const text = entry.image_description;
   if (text === undefined || text === null) throw new FormatError('the task metadata has no `image_description` (use "" when there is none)');
@@ -192,16 +190,6 @@ function description(entry: Json): string {
 /** Python's str() of a JSON value as the reference interpolates it. */
 function pyStr(value: unknown): string {
   return typeof value === 'number' && !Number.isInteger(value) ? pyRepr(value) : String(value);
-}
-
-function labelName(entry: Json, record: Json): string {
-  const labels = entry.labels_map;
-  if (!isObject(labels)) throw new FormatError('the task metadata has no `labels_map`: add it to its tasks.json entry');
-  const name = labels[String(record.label)];
-  if (name === undefined || name === null) {
-    throw new FormatError(`label ${JSON.stringify(record.label)} is not in the task's labels_map (${Object.keys(labels).join(', ') || 'empty'}): fix the record's label or add it to tasks.json`);
-  }
-  return pyStr(name);
 }
 
 function detectionTarget(record: Json, pixelEdge: boolean): string {
@@ -311,15 +299,15 @@ function formatTumorLesion(record: Json, entry: Json, adj: readonly [number, num
 export function formatRecord(kind: TaskKind, record: Json, tasks: Json | undefined, geometry: SliceGeometry, rule: ResizeRule, options: FormatOptions = {}): FormattedText {
   if (kind === 'generic') return genericText(record);
   if (tasks === undefined) throw new FormatError(`this ${kind} record needs task metadata, but no tasks.json was given: set \`tasks:\` for this data source in the run config`);
-  let entry: Json;
   try {
-    entry = lookupTask(tasks, record, kind);
+    const entry = lookupTask(tasks, record, kind);
+    if (kind === 'detection') return formatDetection(record, entry, options);
+    const adj = adjustedPixelSize(geometry.spacingHw, geometry.shapeHw, modelImageSize(rule, geometry.shapeHw[0], geometry.shapeHw[1]));
+    return kind === 'angle_distance' ? formatAngleDistance(record, entry, adj) : formatTumorLesion(record, entry, adj);
   } catch (err) {
-    throw new FormatError((err as Error).message);
+    // The metadata lookups are the overlays' own; their errors are this record's text problems too.
+    throw err instanceof OverlayError ? new FormatError(err.message) : err;
   }
-  if (kind === 'detection') return formatDetection(record, entry, options);
-  const adj = adjustedPixelSize(geometry.spacingHw, geometry.shapeHw, modelImageSize(rule, geometry.shapeHw[0], geometry.shapeHw[1]));
-  return kind === 'angle_distance' ? formatAngleDistance(record, entry, adj) : formatTumorLesion(record, entry, adj);
 }
 
 /** A generic record's user text and the assistant's answer, as its `messages` hold them. */

@@ -54,7 +54,7 @@ export function columnar(value: unknown): unknown {
 }
 
 /** The first element of a length-1 list (a `Sequence` field), or the value itself. */
-const first = (value: unknown): unknown => (Array.isArray(value) ? value[0] : value);
+export const first = (value: unknown): unknown => (Array.isArray(value) ? value[0] : value);
 
 /** The task kind, decided in the normative order: boxes, T/L axes, A/D metric, messages. */
 export function detectKind(record: Json): TaskKind {
@@ -108,11 +108,14 @@ function sliceDimOf(record: Json): number {
   return dim;
 }
 
-function labelName(entry: Json, record: Json): string {
+/** `labels_map[str(label)]` of the task metadata, as detection and tumour/lesion records name their label. */
+export function labelName(entry: Json, record: Json): string {
   const labels = entry.labels_map;
-  if (!isObject(labels)) throw new OverlayError('the task metadata has no `labels_map`');
+  if (!isObject(labels)) throw new OverlayError('the task metadata has no `labels_map`: add it to its tasks.json entry');
   const name = labels[String(record.label)];
-  if (name === undefined) throw new OverlayError(`label ${JSON.stringify(record.label)} is not in the task's labels_map (${Object.keys(labels).join(', ') || 'empty'})`);
+  if (name === undefined || name === null) {
+    throw new OverlayError(`label ${JSON.stringify(record.label)} is not in the task's labels_map (${Object.keys(labels).join(', ') || 'empty'}): fix the record's label or add it to tasks.json`);
+  }
   return String(name);
 }
 
