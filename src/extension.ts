@@ -7,6 +7,7 @@ import { registerCheckDataset } from './commands/checkDataset';
 import { registerCompareRuns } from './commands/compareRuns';
 import { registerDeleteRun } from './commands/deleteRun';
 import { registerMergeRun } from './commands/mergeRun';
+import { registerPushToHub } from './commands/pushToHub';
 import { registerOpenConfigEditor } from './commands/openConfigEditor';
 import { registerOpenRunLog } from './commands/openRunLog';
 import { registerOpenRunPanel, showRunPanel } from './commands/openRunPanel';
@@ -61,6 +62,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerAccountCommands(accounts),
     registerRestartRun(registry, log),
     registerMergeRun({ extensionUri: context.extensionUri, python, registry, log, accounts }),
+    registerPushToHub({ registry, accounts, log, state: context.workspaceState }),
     registerDeleteRun(registry, log),
     registerCompareRuns(context.extensionUri, registry, log),
     notifyRunEnds(registry, {

@@ -81,6 +81,8 @@ export const FLAG_RESUMABLE = 'resumable';
 export const FLAG_MERGEABLE = 'mergeable';
 export const FLAG_MERGED = 'merged';
 export const FLAG_WANDB = 'wandb';
+export const FLAG_ADAPTER = 'adapter';
+export const FLAG_ENDED = 'ended';
 export const CHECKPOINT_CONTEXT = 'checkpoint';
 export const MERGED_CONTEXT = 'mergedModel';
 export const LOG_CONTEXT = 'runLog';
@@ -113,7 +115,19 @@ export function runContextValue(status: RunStatus, artifacts: RunArtifacts, wand
   return parts.join('+');
 }
 
-/** `checkpoint`, plus `+resumable` when training can resume from this very checkpoint. */
+/**
+ * `checkpoint`, plus `+resumable` when training can resume from this very checkpoint, and
+ * `+adapter` when it holds a LoRA adapter of an ended run (one that can be pushed to the Hub;
+ * a live run may still rotate it away).
+ */
 export function checkpointContextValue(status: RunStatus, checkpoint: CheckpointArtifact): string {
-  return RESUMABLE_STATUSES.has(status) && checkpoint.complete ? `${CHECKPOINT_CONTEXT}+${FLAG_RESUMABLE}` : CHECKPOINT_CONTEXT;
+  const parts = [CHECKPOINT_CONTEXT];
+  if (RESUMABLE_STATUSES.has(status) && checkpoint.complete) parts.push(FLAG_RESUMABLE);
+  if (!isActiveStatus(status) && checkpoint.adapter) parts.push(FLAG_ADAPTER);
+  return parts.join('+');
+}
+
+/** `mergedModel`, plus `+ended` once its run has ended (then it can be pushed to the Hub). */
+export function mergedContextValue(status: RunStatus | undefined): string {
+  return status !== undefined && !isActiveStatus(status) ? `${MERGED_CONTEXT}+${FLAG_ENDED}` : MERGED_CONTEXT;
 }

@@ -13,7 +13,7 @@ import {
   groupRunsByTarget,
   LOCAL_TARGET,
   LOG_CONTEXT,
-  MERGED_CONTEXT,
+  mergedContextValue,
   runContextValue,
   runTargetOf,
   showTargetGroups,
@@ -59,7 +59,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
         item.iconPath = new vscode.ThemeIcon('package');
         item.resourceUri = vscode.Uri.file(node.path);
         item.tooltip = `${node.path}\nA standard Hugging Face model folder: the LoRA adapter folded into its base.`;
-        item.contextValue = MERGED_CONTEXT;
+        item.contextValue = mergedContextValue(this.registry.get(node.runId)?.summary.status);
         return item;
       }
       case 'file': {

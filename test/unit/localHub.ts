@@ -2,11 +2,13 @@
 // reached from these machines. It speaks the endpoints the extension uses and checks their
 // auth headers as the services do: the Hub's GET /api/whoami-v2 (Bearer token, 401 otherwise)
 // and GET /api/models/{id}/auth-check, and W&B's POST /graphql `viewer` query (Basic api:KEY;
-// an unknown key gets `viewer: null`).
+// an unknown key gets `viewer: null`); model repositories, pushes and downloads are in
+// localHubRepos.ts.
 
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { HubRepos } from './localHubRepos';
 
 export interface LocalHubOptions {
   /** The one Hugging Face token the Hub accepts, and whose it is. */
@@ -16,19 +18,30 @@ export interface LocalHubOptions {
   /** Models anyone may download, and gated ones only `hfToken`'s account may. */
   readonly openModels?: readonly string[];
   readonly gatedModels?: readonly string[];
+  /** More accounts, token -> name: one to own a repository `user` may not write to. */
+  readonly otherAccounts?: Readonly<Record<string, string>>;
+  /** Uploads of at least this many bytes go in parts of `partSize` (see localHubRepos.ts). */
+  readonly multipartSize?: number;
+  readonly partSize?: number;
 }
 
 export interface LocalHub {
   readonly url: string;
   /** Requests seen, as `METHOD path`. */
   readonly requests: string[];
+  /** The repositories pushed to it, their files and the LFS objects (see localHubRepos.ts). */
+  readonly repos: HubRepos;
   close(): Promise<void>;
 }
 
 export async function startLocalHub(options: LocalHubOptions): Promise<LocalHub> {
   const requests: string[] = [];
+  const accounts = new Map<string, string>([[options.hfToken, options.user], ...Object.entries(options.otherAccounts ?? {})]);
+  const repos = new HubRepos({ accounts, multipartSize: options.multipartSize, partSize: options.partSize });
+  let url = '';
   const server: Server = createServer((req, res) => {
     requests.push(`${req.method ?? '?'} ${req.url ?? '?'}`);
+    if (repos.handle(req, res, url)) return;
     const reply = (status: number, body: unknown) => {
       res.writeHead(status, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(body));
@@ -78,9 +91,11 @@ export async function startLocalHub(options: LocalHubOptions): Promise<LocalHub>
     reply(404, { error: 'not found' });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url,
     requests,
+    repos,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -12,7 +12,7 @@ import {
   groupRunsByTarget,
   LOCAL_TARGET,
   LOG_CONTEXT,
-  MERGED_CONTEXT,
+  mergedContextValue,
   runContextValue,
   runTargetOf,
   showTargetGroups,
@@ -85,10 +85,14 @@ test('context values: active or ended, then the flags that fit', () => {
   assert.equal(runContextValue('finished', merged), 'run.ended+checkpoints+mergeable+merged');
   assert.equal(runContextValue('lost', NO_ARTIFACTS), 'run.ended');
   assert.equal(runContextValue('finished', { checkpoints: [checkpoint('final', false, false)], merged: [] }), 'run.ended+checkpoints');
-  assert.equal(checkpointContextValue('stopped', checkpoint('checkpoint-20', true)), 'checkpoint+resumable');
-  assert.equal(checkpointContextValue('stopped', checkpoint('checkpoint-20', false)), 'checkpoint');
-  assert.equal(checkpointContextValue('finished', checkpoint('checkpoint-20', true)), 'checkpoint');
+  assert.equal(checkpointContextValue('stopped', checkpoint('checkpoint-20', true)), 'checkpoint+resumable+adapter');
+  assert.equal(checkpointContextValue('stopped', checkpoint('checkpoint-20', false)), 'checkpoint+adapter');
+  assert.equal(checkpointContextValue('finished', checkpoint('checkpoint-20', true)), 'checkpoint+adapter');
+  assert.equal(checkpointContextValue('finished', checkpoint('final', false, false)), 'checkpoint');
   assert.equal(checkpointContextValue('training', checkpoint('checkpoint-20', true)), 'checkpoint');
+  assert.equal(mergedContextValue('finished'), 'mergedModel+ended');
+  assert.equal(mergedContextValue('merging'), 'mergedModel');
+  assert.equal(mergedContextValue(undefined), 'mergedModel');
 });
 
 interface MenuEntry {
@@ -120,17 +124,19 @@ test('the menus offer only what fits each item', () => {
   const always = ['compareRuns', 'openRunLog', 'openRunPanel', 'restartRun', 'revealRunFolder'];
   assert.deepEqual(offered(runContextValue('training', withCheckpoint)), [...always, 'stopRun'].sort());
   assert.deepEqual(offered(runContextValue('training', withCheckpoint), true), ['openRunPanel', 'stopRun']);
-  assert.deepEqual(offered(runContextValue('stopped', withCheckpoint)), [...always, 'deleteRun', 'mergeRun', 'resumeRun'].sort());
+  assert.deepEqual(offered(runContextValue('stopped', withCheckpoint)), [...always, 'deleteRun', 'mergeRun', 'pushAdapterToHub', 'resumeRun'].sort());
   assert.deepEqual(offered(runContextValue('stopped', withCheckpoint), true), ['openRunPanel', 'resumeRun']);
-  assert.deepEqual(offered(runContextValue('finished', merged)), [...always, 'deleteRun', 'mergeRun'].sort());
+  assert.deepEqual(offered(runContextValue('finished', merged)), [...always, 'deleteRun', 'mergeRun', 'pushAdapterToHub', 'pushMergedToHub'].sort());
   assert.deepEqual(offered(runContextValue('failed', NO_ARTIFACTS)), [...always, 'deleteRun'].sort());
   // A run that reported an online W&B run offers its page, live or ended.
   assert.equal(runContextValue('training', NO_ARTIFACTS, true), 'run.active+wandb');
   assert.deepEqual(offered(runContextValue('training', NO_ARTIFACTS, true)), [...always, 'openWandbRun', 'stopRun'].sort());
-  assert.deepEqual(offered(runContextValue('finished', merged, true)), [...always, 'deleteRun', 'mergeRun', 'openWandbRun'].sort());
-  assert.deepEqual(offered(checkpointContextValue('stopped', checkpoint('checkpoint-20', true))), ['resumeRun']);
+  assert.deepEqual(offered(runContextValue('finished', merged, true)), [...always, 'deleteRun', 'mergeRun', 'openWandbRun', 'pushAdapterToHub', 'pushMergedToHub'].sort());
+  assert.deepEqual(offered(checkpointContextValue('stopped', checkpoint('checkpoint-20', true))), ['pushAdapterToHub', 'resumeRun']);
   assert.deepEqual(offered(checkpointContextValue('stopped', checkpoint('checkpoint-20', true)), true), ['resumeRun']);
-  for (const value of [checkpointContextValue('finished', checkpoint('checkpoint-20', true)), MERGED_CONTEXT, LOG_CONTEXT, EVENTS_CONTEXT, TARGET_CONTEXT]) {
+  assert.deepEqual(offered(checkpointContextValue('finished', checkpoint('checkpoint-20', true))), ['pushAdapterToHub']);
+  assert.deepEqual(offered(mergedContextValue('finished')), ['pushMergedToHub']);
+  for (const value of [checkpointContextValue('training', checkpoint('checkpoint-20', true)), mergedContextValue('training'), LOG_CONTEXT, EVENTS_CONTEXT, TARGET_CONTEXT]) {
     assert.deepEqual(offered(value), [], value);
     assert.deepEqual(offered(value, true), [], value);
   }
