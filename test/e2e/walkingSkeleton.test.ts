@@ -7,6 +7,7 @@
 // the state the previous one left).
 
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -32,6 +33,27 @@ import {
 } from './harness/workbench';
 
 const SUITE = 'walking-skeleton';
+
+/**
+ * Waits for a notification matching `text`. A toast may come and go between two looks (the
+ * workbench hides info toasts on its own schedule): what is not seen as a toast is looked for
+ * in the notification centre.
+ */
+async function expectNotification(s: Session, text: RegExp, hubRequests: () => readonly string[]): Promise<void> {
+  const seen = new Set<string>();
+  const look = async (where: string) => {
+    for (const message of await s.page.locator(`${where} .notification-list-item-message`).allTextContents()) seen.add(message);
+    return [...seen].some((m) => text.test(m));
+  };
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline) {
+    if (await look('.notifications-toasts')) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await runCommand(s.page, 'Notifications: Show Notifications');
+  await waitUntil(`a notification matching ${text} (seen: ${JSON.stringify([...seen])}; the Hub saw ${JSON.stringify(hubRequests())})`, () => look('.notifications-center'), 30_000, 200);
+  await s.page.keyboard.press('Escape');
+}
 const HF_TOKEN = 'hf_e2eTokenThatMustOnlyBeInTheEnvironment';
 const ACTIVATED = new RegExp(`ExtensionService#_doActivateExtension ${EXTENSION_ID.replace('.', '\\.')}\\b.*`);
 
@@ -99,23 +121,7 @@ describe('MedVLM Studio in VS Code (code-server + Chromium)', () => {
         10_000,
       );
     };
-    const seen = new Set<string>();
-    // A toast may come and go between two looks (the workbench hides info toasts on its own
-    // schedule): what is not seen as a toast is looked for in the notification centre.
-    const toast = async (text: RegExp) => {
-      const look = async (where: string) => {
-        for (const message of await s.page.locator(`${where} .notification-list-item-message`).allTextContents()) seen.add(message);
-        return [...seen].some((m) => text.test(m));
-      };
-      const deadline = Date.now() + 5_000;
-      while (Date.now() < deadline) {
-        if (await look('.notifications-toasts')) return;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      await runCommand(s.page, 'Notifications: Show Notifications');
-      await waitUntil(`a notification matching ${text} (seen: ${JSON.stringify([...seen])}; the Hub saw ${JSON.stringify(hub?.requests)})`, () => look('.notifications-center'), 30_000, 200);
-      await s.page.keyboard.press('Escape');
-    };
+    const toast = (text: RegExp) => expectNotification(need(), text, () => hub?.requests ?? []);
     await signIn('hf_NotTheRightOne');
     await toast(/Hugging Face refused the token \(401\)/);
     await signIn(HF_TOKEN);
@@ -225,6 +231,61 @@ describe('MedVLM Studio in VS Code (code-server + Chromium)', () => {
     // Under the real CSP and resource loading of VS Code: no CSP violation, no failed load, no throw.
     const errors = webviewConsole(s.consoleEntries, frame, EXTENSION_ID).filter((e) => e.type === 'error' || e.type === 'pageerror');
     assert.deepEqual(errors.map((e) => e.text), [], 'the run panel logged no errors');
+  });
+
+  test('Push adapter to Hub sends the final adapter with a model card; after a dropped connection, Retry finishes it', { timeout: 120_000 }, async () => {
+    const s = need();
+    assert.ok(runId && hub, 'needs the run of the earlier test and the local Hub');
+    const final = path.join(s.workspace, '.medvlm', 'runs', runId, 'checkpoints', 'final');
+    const weights = readFileSync(path.join(final, 'adapter_model.safetensors'));
+    const oid = createHash('sha256').update(weights).digest('hex');
+    // The first upload of the adapter's weights loses its connection half way.
+    hub.repos.plantUploadFault({ oid, afterBytes: Math.floor(weights.length / 2) });
+    await runCommand(s.page, 'Notifications: Clear All Notifications');
+    await runCommand(s.page, 'MedVLM: Push adapter to Hub');
+    await pickEntry(s.page, runId);
+    await pickEntry(s.page, 'final');
+    // The repository box suggests the signed-in account's namespace and the run's name.
+    const input = s.page.locator('.quick-input-widget input.input');
+    await waitUntil('the repository box to suggest radiologist/<run>', async () => (await input.inputValue()) === `radiologist/${runId}`, 15_000);
+    await input.fill('radiologist/bad..name');
+    await s.page.locator('.quick-input-widget .quick-input-message', { hasText: 'may not start or end' }).waitFor({ timeout: 10_000 });
+    await input.fill('radiologist/demo-ct-lora');
+    await waitUntil(
+      'the repository box to take the name',
+      async () => {
+        if (!(await s.page.locator('.quick-input-widget .label-name', { hasText: 'Private' }).isVisible())) await input.press('Enter');
+        return s.page.locator('.quick-input-widget .label-name', { hasText: 'Private' }).isVisible();
+      },
+      10_000,
+    );
+    await pickEntry(s.page, 'Private');
+
+    const failure = s.page.locator('.notifications-toasts .notification-list-item', { hasText: 'Pushing again sends only the files that are not on the Hub yet' });
+    await failure.waitFor({ timeout: 60_000 });
+    assert.deepEqual(hub.repos.cut, [oid], 'the planted fault cut the weights upload');
+    assert.equal(hub.repos.repos.get('radiologist/demo-ct-lora')?.commits.length, 0, 'nothing committed yet');
+    const uploadsBefore = hub.repos.uploads.length;
+    await failure.locator('.monaco-button', { hasText: 'Retry' }).click();
+    await expectNotification(s, /pushed the adapter of .* to radiologist\/demo-ct-lora/, () => hub?.requests ?? []);
+
+    const repo = hub.repos.repos.get('radiologist/demo-ct-lora');
+    assert.ok(repo, 'the repository was created');
+    assert.equal(repo.private, true);
+    assert.equal(repo.commits.length, 1, 'one commit, by the retry');
+    assert.deepEqual(hub.repos.uploads.slice(uploadsBefore), [oid], 'the retry uploaded the weights, and nothing it had already');
+    const stateFiles = /^(optimizer\.pt|scheduler\.pt|rng_state.*\.pth|trainer_state\.json|training_args\.bin|README\.md)$/;
+    const expected = readdirSync(final).filter((f) => !stateFiles.test(f));
+    assert.deepEqual([...repo.files.keys()].filter((f) => f !== 'README.md' && f !== 'loss_curve.svg').sort(), expected.sort());
+    for (const file of expected) {
+      const response = await fetch(`${hub.url}/radiologist/demo-ct-lora/resolve/main/${file}`, { headers: { Authorization: `Bearer ${HF_TOKEN}` } });
+      assert.ok(Buffer.from(await response.arrayBuffer()).equals(readFileSync(path.join(final, file))), `${file} downloads back byte-equal`);
+    }
+    const card = repo.files.get('README.md')?.content.toString('utf8') ?? '';
+    assert.match(card, /library_name: peft/);
+    assert.match(card, new RegExp(`Pushed from \`checkpoints/final\` of run \`${runId}\``));
+    assert.match(card, /!\[Training and evaluation loss by step\]\(loss_curve\.svg\)/);
+    assert.ok(repo.files.has('loss_curve.svg'));
   });
 
   // The trainer handles SIGTERM (checkpoint, then run_finished stopped) only once its imports
