@@ -8,6 +8,7 @@ import { registerCompareRuns } from './commands/compareRuns';
 import { registerDeleteRun } from './commands/deleteRun';
 import { registerMergeRun } from './commands/mergeRun';
 import { registerPushToHub } from './commands/pushToHub';
+import { registerPickBaseModel } from './commands/pickBaseModel';
 import { registerOpenConfigEditor } from './commands/openConfigEditor';
 import { registerOpenRunLog } from './commands/openRunLog';
 import { registerOpenRunPanel, showRunPanel } from './commands/openRunPanel';
@@ -63,6 +64,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerRestartRun(registry, log),
     registerMergeRun({ extensionUri: context.extensionUri, python, registry, log, accounts }),
     registerPushToHub({ registry, accounts, log, state: context.workspaceState }),
+    registerPickBaseModel(accounts, context.globalState, log),
     registerDeleteRun(registry, log),
     registerCompareRuns(context.extensionUri, registry, log),
     notifyRunEnds(registry, {

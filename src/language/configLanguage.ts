@@ -86,6 +86,7 @@ export class ConfigLanguageService implements vscode.Disposable {
       vscode.workspace.onDidGrantWorkspaceTrust(() => vscode.workspace.textDocuments.forEach((doc) => this.opened(doc))),
       vscode.languages.registerHoverProvider(CONFIG_SELECTOR, { provideHover: (doc, pos) => this.hover(doc, pos) }),
       vscode.languages.registerCompletionItemProvider(CONFIG_SELECTOR, { provideCompletionItems: (doc, pos) => this.complete(doc, pos) }, ':', ' ', '-'),
+      vscode.languages.registerCodeLensProvider(CONFIG_SELECTOR, { provideCodeLenses: (doc) => this.codeLenses(doc) }),
       vscode.languages.registerCodeActionsProvider(CONFIG_SELECTOR, { provideCodeActions: (doc, range, context) => this.codeActions(doc, range, context) }, {
         providedCodeActionKinds: [vscode.CodeActionKind.QuickFix],
       }),
@@ -118,6 +119,23 @@ export class ConfigLanguageService implements vscode.Disposable {
     this.checks.delete(document.uri.toString());
     this.publish(document);
     this.changed.fire(document.uri);
+  }
+
+  /** "Pick base model from Hugging Face…" over `model.base` (or `model:` while it has none). */
+  private codeLenses(document: vscode.TextDocument): vscode.CodeLens[] {
+    const root = this.entry(document).check.parsed.root;
+    const model = root?.entries.find((e) => e.key === 'model');
+    if (model === undefined) return [];
+    const base = model.value.kind === 'map' ? model.value.entries.find((e) => e.key === 'base') : undefined;
+    const at = document.positionAt((base ?? model).keyRange.start);
+    return [
+      new vscode.CodeLens(new vscode.Range(at, at), {
+        title: '$(search) Pick base model from Hugging Face…',
+        tooltip: 'Search the Hub; shows each model\'s size and whether it is gated and you have access',
+        command: 'medvlm.pickBaseModel',
+        arguments: [document.uri],
+      }),
+    ];
   }
 
   private opened(document: vscode.TextDocument): void {

@@ -69,7 +69,15 @@ describe('MedVLM Studio in VS Code (code-server + Chromium)', () => {
   // Cold, this includes the one-time code-server install (a few minutes).
   before(async () => {
     resetArtifacts(SUITE);
-    hub = await startLocalHub({ hfToken: HF_TOKEN, wandbKey: 'unused-in-this-suite', user: 'radiologist' });
+    hub = await startLocalHub({
+      hfToken: HF_TOKEN,
+      wandbKey: 'unused-in-this-suite',
+      user: 'radiologist',
+      models: [
+        { id: 'google/medgemma-4b-it', gated: 'manual', parameters: 4_300_079_472, downloads: 900 },
+        { id: 'lab/medgemma-ct-lora', downloads: 5 },
+      ],
+    });
     session = await startSession({ name: 'skeleton', prepareWorkspace: makeDemoWorkspace, userSettings: { 'medvlm.huggingFace.endpoint': hub.url } });
   }, { timeout: 20 * 60_000 });
   after(async () => {
@@ -311,5 +319,37 @@ describe('MedVLM Studio in VS Code (code-server + Chromium)', () => {
       250,
     );
     assert.equal(statusOf(ended), 'stopped', `the run the user stopped reads ${JSON.stringify(ended.description)}`);
+  });
+  test('the CodeLens over model.base opens the Hub picker: search shows size and access; the pick edits the YAML', { timeout: 90_000 }, async () => {
+    const s = need();
+    await openFile(s.page, DEMO_CONFIG);
+    const lens = s.page.locator('.codelens-decoration a', { hasText: 'Pick base model from Hugging Face' });
+    await lens.waitFor({ timeout: 20_000 });
+    await lens.click();
+    const input = s.page.locator('.quick-input-widget input.input');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await input.fill('medgemma');
+    // A model only the search finds (the presets are listed before any search).
+    await s.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'lab/medgemma-ct-lora' }).waitFor({ timeout: 20_000 });
+    const row = s.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'google/medgemma-4b-it' });
+    await waitUntil(
+      'the search result to say its size and that the signed-in account has access',
+      async () => {
+        const text = (await row.allTextContents()).join(' ');
+        return /4\.30B parameters, 8\.6 GB of bf16 weights/.test(text) && /gated, the authors approve requests; you have access/.test(text);
+      },
+      20_000,
+      200,
+    );
+    assert.ok(hub?.requests.some((r) => /^GET \/api\/models\?.*search=medgemma/.test(r)), 'the search went to the (local) Hub');
+    await pickEntry(s.page, 'google/medgemma-4b-it');
+    // Monaco draws spaces as no-break spaces.
+    const editorText = async () => ((await s.page.locator('.editor-instance .view-lines').first().textContent()) ?? '').replace(/\u00a0/g, ' ');
+    await waitUntil('model.base to read google/medgemma-4b-it in the editor', async () => (await editorText()).includes('base: google/medgemma-4b-it'), 10_000);
+    // The pick is an edit of the open document (undoable), not a write behind its back.
+    assert.match(readFileSync(path.join(s.workspace, DEMO_CONFIG), 'utf8'), /base: tiny-qwen2_5_vl/, 'the file on disk is unchanged until saved');
+    await s.page.locator('.editor-instance .view-lines').first().click();
+    await s.page.keyboard.press('Control+z');
+    await waitUntil('the undo to bring tiny-qwen2_5_vl back', async () => (await editorText()).includes('base: tiny-qwen2_5_vl'), 10_000);
   });
 });

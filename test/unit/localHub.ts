@@ -18,11 +18,21 @@ export interface LocalHubOptions {
   /** Models anyone may download, and gated ones only `hfToken`'s account may. */
   readonly openModels?: readonly string[];
   readonly gatedModels?: readonly string[];
+  /** The model catalogue: search (GET /api/models) and model info; gated ones answer the auth check as `gatedModels`. */
+  readonly models?: readonly CatalogueModel[];
   /** More accounts, token -> name: one to own a repository `user` may not write to. */
   readonly otherAccounts?: Readonly<Record<string, string>>;
   /** Uploads of at least this many bytes go in parts of `partSize` (see localHubRepos.ts). */
   readonly multipartSize?: number;
   readonly partSize?: number;
+}
+
+export interface CatalogueModel {
+  readonly id: string;
+  readonly gated?: 'auto' | 'manual';
+  readonly parameters?: number;
+  readonly downloads?: number;
+  readonly task?: string;
 }
 
 export interface LocalHub {
@@ -74,14 +84,40 @@ export async function startLocalHub(options: LocalHubOptions): Promise<LocalHub>
       });
       return;
     }
+    const route = new URL(req.url ?? '/', 'http://x');
+    const listed = (m: CatalogueModel) => ({
+      _id: `id-${m.id}`,
+      id: m.id,
+      private: false,
+      pipeline_tag: m.task ?? 'image-text-to-text',
+      downloads: m.downloads ?? 0,
+      likes: 0,
+      gated: m.gated ?? false,
+      lastModified: '2026-11-01T00:00:00.000Z',
+      ...(route.searchParams.getAll('expand').includes('safetensors') && m.parameters !== undefined ? { safetensors: { parameters: { BF16: m.parameters }, total: m.parameters } } : {}),
+    });
+    if (req.method === 'GET' && route.pathname === '/api/models') {
+      const query = (route.searchParams.get('search') ?? '').toLowerCase();
+      const task = route.searchParams.get('pipeline_tag');
+      const found = (options.models ?? [])
+        .filter((m) => m.id.toLowerCase().includes(query) && (task === null || (m.task ?? 'image-text-to-text') === task))
+        .sort((a, b) => (b.downloads ?? 0) - (a.downloads ?? 0))
+        .slice(0, Number(route.searchParams.get('limit') ?? '1000'));
+      return reply(200, found.map(listed));
+    }
+    const info = /^\/api\/models\/(.+)\/revision\/([^/]+)$/.exec(route.pathname);
+    if (req.method === 'GET' && info !== null) {
+      const model = (options.models ?? []).find((m) => m.id === decodeURIComponent(info[1] ?? ''));
+      return model === undefined ? reply(404, { error: 'Repository not found' }) : reply(200, listed(model));
+    }
     // The auth check of model repos: open models for anyone; a gated one needs a token whose
     // account accepted its terms (401 without a token, 403 with another account's).
     const check = /^\/api\/models\/(.+)\/auth-check$/.exec(req.url ?? '');
     if (req.method === 'GET' && check !== null) {
       const model = decodeURIComponent(check[1] ?? '');
       const auth = req.headers.authorization;
-      if (options.openModels?.includes(model)) return reply(200, {});
-      if (options.gatedModels?.includes(model)) {
+      if (options.openModels?.includes(model) || options.models?.some((m) => m.id === model && m.gated === undefined)) return reply(200, {});
+      if (options.gatedModels?.includes(model) || options.models?.some((m) => m.id === model && m.gated !== undefined)) {
         if (auth === undefined) return reply(401, { error: 'Access to model is restricted. You must have access to it and be authenticated to access it.' });
         return auth === `Bearer ${options.hfToken}` ? reply(200, {}) : reply(403, { error: 'Access to model is restricted and you are not in the authorized list.' });
       }
