@@ -2,7 +2,7 @@
 // the disk or a process. Runs are detached, so deactivation leaves them running.
 
 import * as vscode from 'vscode';
-import { Accounts, registerAccountCommands } from './accounts/accounts';
+import { Accounts, hubUrl, registerAccountCommands } from './accounts/accounts';
 import { registerCheckDataset } from './commands/checkDataset';
 import { registerCompareRuns } from './commands/compareRuns';
 import { registerDeleteRun } from './commands/deleteRun';
@@ -29,6 +29,7 @@ import { runsRoot } from './settings';
 import { showActiveRunsStatus } from './views/activeRunsStatusBar';
 import { RunsTreeProvider } from './views/runsTreeProvider';
 import { ConfigEditorProvider } from './webviews/configEditor';
+import { ModelShapeCache } from './core/modelShapeCache';
 import { NiftiViewerProvider } from './webviews/niftiViewer';
 
 export function activate(context: vscode.ExtensionContext): void {
@@ -43,7 +44,14 @@ export function activate(context: vscode.ExtensionContext): void {
   const configLanguage = new ConfigLanguageService({ extensionUri: context.extensionUri, python, log });
   const tree = new RunsTreeProvider(registry);
   const openPanel = (runId: string): void => showRunPanel(context.extensionUri, registry, log, runId);
-  const configEditor = ConfigEditorProvider.register({ extensionUri: context.extensionUri, language: configLanguage, log: (line) => log.warn(line) });
+  const shapesLoaded = new vscode.EventEmitter<void>();
+  const modelShapes = new ModelShapeCache({ hubUrl, token: () => accounts.hfToken(), onLoaded: () => shapesLoaded.fire() });
+  const configEditor = ConfigEditorProvider.register({
+    extensionUri: context.extensionUri,
+    language: configLanguage,
+    log: (line) => log.warn(line),
+    modelShapes: { lookup: (dir) => modelShapes.lookup(dir), onDidLoad: shapesLoaded.event },
+  });
 
   context.subscriptions.push(
     log,
@@ -73,6 +81,8 @@ export function activate(context: vscode.ExtensionContext): void {
       isPanelVisible: (runId) => registry.isFollowed(runId) && isRunPanelVisible(runId),
     }),
     configEditor.disposable,
+    shapesLoaded,
+    { dispose: () => modelShapes.dispose() },
     registerOpenConfigEditor(configEditor.provider),
     registerPreviewSamples({ extensionUri: context.extensionUri, python, log }),
     registerCheckDataset({ extensionUri: context.extensionUri, python }),

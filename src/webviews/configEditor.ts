@@ -9,6 +9,7 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import { CONFIG_PRESETS } from '../core/config/presets';
 import { deriveNumbers } from '../core/config/derivedNumbers';
+import type { ModelLookup } from '../core/config/memoryEstimate';
 import type { EditResult } from '../core/config/yamlEdit';
 import { appendListItem, removeValue, setValue } from '../core/config/yamlEdit';
 import type { ConfigAnalysis, ConfigLanguageService } from '../language/configLanguage';
@@ -42,6 +43,8 @@ export interface ConfigEditorOptions {
   readonly language: ConfigLanguageService;
   /** Where rejected webview messages and host errors are logged. */
   readonly log: (line: string) => void;
+  /** Shapes of models outside the estimate's own list, from their config.json; fires when one is read. */
+  readonly modelShapes: { lookup(configDir: string): ModelLookup; readonly onDidLoad: vscode.Event<void> };
 }
 
 export class ConfigEditorProvider implements vscode.CustomTextEditorProvider {
@@ -131,6 +134,7 @@ class ConfigEditorSession {
         if (uri.toString() === document.uri.toString()) this.coalescer.request();
       }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => this.coalescer.request()),
+      options.modelShapes.onDidLoad(() => this.coalescer.request()),
     );
     const scriptUri = webview.asWebviewUri(vscode.Uri.joinPath(options.extensionUri, 'dist', 'webview', 'configEditor.js'));
     webview.html = buildConfigEditorHtml({
@@ -158,7 +162,7 @@ class ConfigEditorSession {
   private state(): ConfigEditorState {
     const { analysis, value, empty, problems: located } = this.readable();
     if (value !== undefined) {
-      this.lastDerived = derivedItems(deriveNumbers(value, analysis.dataSizes));
+      this.lastDerived = derivedItems(deriveNumbers(value, analysis.dataSizes, this.options.modelShapes.lookup(path.dirname(this.document.uri.fsPath))));
     }
     const trusted = vscode.workspace.isTrusted;
     return {

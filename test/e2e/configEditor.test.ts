@@ -4,7 +4,7 @@
 // edits the YAML (one line, comments kept), follows text edits, and undoes.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
@@ -182,6 +182,38 @@ describe('config editor in VS Code (code-server + Chromium)', () => {
     }, 10_000);
     assert.equal(shown.problems.length, 1, `one problem under the field: ${JSON.stringify(shown.problems)}`);
     await retypeLine(s.page, line, 'dropout: 0.0');
+    await runCommand(s.page, 'File: Save');
+    await waitUntil('the saved file to equal the original', () => readFileSync(configPath(), 'utf8') === original, 10_000);
+  });
+  test('a local model folder outside the estimate\'s list gets a memory estimate from its config.json', { timeout: 120_000 }, async () => {
+    const s = need();
+    // The tiny model under another name: not in KNOWN_MODELS, so only its config.json can tell.
+    cpSync(path.join(s.workspace, 'tiny-qwen2_5_vl'), path.join(s.workspace, 'my-ct-model'), { recursive: true });
+    await openFile(s.page, DEMO_CONFIG);
+    await runCommand(s.page, 'MedVLM: Open config editor');
+    const frame = await expectWebviewRendered(s, { name: 'config editor', frame: '[data-path="lora.r"]', rendered: 'body[data-version]' });
+    await runCommand(s.page, 'View: Focus First Editor Group');
+    const baseLine = lineOf(original, 'base: tiny-qwen2_5_vl');
+    const cpuLine = lineOf(original, 'use_cpu: true');
+    await retypeLine(s.page, cpuLine, 'use_cpu: false');
+    await retypeLine(s.page, baseLine, 'base: my-ct-model');
+    const memory = frame.locator('[data-derived="memory"]');
+    let last = '';
+    const shown = await waitUntil(
+      'the memory estimate from my-ct-model/config.json',
+      async () => {
+        // How a known number comes about is the row's tooltip.
+        const text = `${(await memory.textContent()) ?? ''} | ${(await memory.getAttribute('title')) ?? ''}`;
+        last = text;
+        return /my-ct-model \(shapes from its config\.json\)/.test(text) ? text : undefined;
+      },
+      20_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; the memory row says: ${last}`);
+    });
+    assert.match(shown, /^GPU memory per GPUabout \d+\.\d GiB/, `a number, not "unknown": ${shown}`);
+    await retypeLine(s.page, baseLine, 'base: tiny-qwen2_5_vl');
+    await retypeLine(s.page, cpuLine, 'use_cpu: true');
     await runCommand(s.page, 'File: Save');
     await waitUntil('the saved file to equal the original', () => readFileSync(configPath(), 'utf8') === original, 10_000);
   });

@@ -8,7 +8,7 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HubRepos } from './localHubRepos';
+import { HubRepos, sendBytes } from './localHubRepos';
 
 export interface LocalHubOptions {
   /** The one Hugging Face token the Hub accepts, and whose it is. */
@@ -33,6 +33,8 @@ export interface CatalogueModel {
   readonly parameters?: number;
   readonly downloads?: number;
   readonly task?: string;
+  /** Files of the repository (config.json), served by resolve, gated like the model. */
+  readonly files?: Readonly<Record<string, string>>;
 }
 
 export interface LocalHub {
@@ -51,6 +53,21 @@ export async function startLocalHub(options: LocalHubOptions): Promise<LocalHub>
   let url = '';
   const server: Server = createServer((req, res) => {
     requests.push(`${req.method ?? '?'} ${req.url ?? '?'}`);
+    const resolve = /^\/([^/]+\/[^/]+)\/resolve\/[^/]+\/(.+)$/.exec(req.url ?? '');
+    const catalogued = resolve !== null ? options.models?.find((m) => m.id === decodeURIComponent(resolve[1] ?? '')) : undefined;
+    if (req.method === 'GET' && resolve !== null && catalogued !== undefined) {
+      const auth = req.headers.authorization;
+      if (catalogued.gated !== undefined && auth !== `Bearer ${options.hfToken}`) {
+        res.writeHead(auth === undefined ? 401 : 403, { 'Content-Type': 'application/json' });
+        return res.end(JSON.stringify({ error: `Access to model ${catalogued.id} is restricted.` }));
+      }
+      const text = catalogued.files?.[decodeURIComponent(resolve[2] ?? '')];
+      if (text === undefined) {
+        res.writeHead(404, { 'Content-Type': 'application/json', 'X-Error-Code': 'EntryNotFound' });
+        return res.end(JSON.stringify({ error: 'Entry not found' }));
+      }
+      return sendBytes(req, res, Buffer.from(text));
+    }
     if (repos.handle(req, res, url)) return;
     const reply = (status: number, body: unknown) => {
       res.writeHead(status, { 'Content-Type': 'application/json' });

@@ -103,11 +103,13 @@ export class HubRepos {
     if (req.method === 'GET' && (m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(route))) {
       const repo = this.repos.get(decodeURIComponent(m[1] ?? ''));
       const file = repo?.files.get(decodeURIComponent(m[3] ?? ''));
-      if (repo === undefined || file === undefined || (repo.private && this.account(req) !== repo.owner)) {
-        reply(res, 404, { error: 'Entry not found' });
+      if (repo === undefined || (repo.private && this.account(req) !== repo.owner)) {
+        reply(res, 404, { error: 'Repository not found' });
+      } else if (file === undefined) {
+        res.writeHead(404, { 'Content-Type': 'application/json', 'X-Error-Code': 'EntryNotFound' });
+        res.end(JSON.stringify({ error: 'Entry not found' }));
       } else {
-        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': file.content.length });
-        res.end(file.content);
+        sendBytes(req, res, file.content);
       }
       return true;
     }
@@ -291,6 +293,22 @@ export class HubRepos {
     const oid = createHash('sha1').update(`${repoId}:${repo.commits.length}`).digest('hex');
     reply(res, 200, { success: true, commitOid: oid, commitUrl: `${base}/${repoId}/commit/${oid}`, commitMessage: header.value.summary });
   }
+}
+
+/** A file's bytes, or the range of them a `Range: bytes=a-b` header asks for (as the Hub's resolve does). */
+export function sendBytes(req: IncomingMessage, res: ServerResponse, bytes: Buffer): void {
+  const etag = `"${createHash('sha1').update(bytes).digest('hex')}"`;
+  const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+  if (range === null) {
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': bytes.length, 'Accept-Ranges': 'bytes', ETag: etag });
+    res.end(bytes);
+    return;
+  }
+  const start = Number(range[1]);
+  const end = Math.min(range[2] ? Number(range[2]) : bytes.length - 1, bytes.length - 1);
+  const part = bytes.subarray(start, end + 1);
+  res.writeHead(206, { 'Content-Type': 'application/octet-stream', 'Content-Length': part.length, 'Content-Range': `bytes ${start}-${end}/${bytes.length}`, ETag: etag });
+  res.end(part);
 }
 
 function readBody(req: IncomingMessage, then: (body: Buffer) => void): void {

@@ -25,6 +25,7 @@
 import { dottedPath, isPlainObject, withDefaults } from '../../shared/configSchema';
 import type { JsonValue } from '../../shared/configSchema';
 import { estimateMemory } from './memoryEstimate';
+import type { ModelLookup } from './memoryEstimate';
 import type { MemoryEstimate } from './memoryEstimate';
 import type { DataSizes } from '../validation';
 import { RUN_CONFIG_SCHEMA } from './validateConfig';
@@ -73,7 +74,7 @@ function whole(config: JsonValue | undefined, path: string[], min: number): numb
 const plural = (n: number, word: string, many = `${word}s`): string => `${n} ${n === 1 ? word : many}`;
 
 /** Never throws: partial or invalid configs give nulls with reasons. */
-export function deriveNumbers(config: JsonValue, sizes: DataSizes | undefined): DerivedNumbers {
+export function deriveNumbers(config: JsonValue, sizes: DataSizes | undefined, models?: ModelLookup): DerivedNumbers {
   const cfg = withDefaults(RUN_CONFIG_SCHEMA, isPlainObject(config) ? config : {});
 
   const p = whole(cfg, ['launch', 'num_processes'], 1);
@@ -176,7 +177,7 @@ export function deriveNumbers(config: JsonValue, sizes: DataSizes | undefined): 
     evaluations,
     checkpointsSaved,
     checkpointsKept,
-    memory: estimateMemory(cfg ?? {}),
+    memory: estimateMemory(cfg ?? {}, models),
   };
 }
 

@@ -165,7 +165,7 @@ export const KNOWN_MODELS: readonly KnownModel[] = [
   {
     id: 'tiny-medgemma',
     family: 'medgemma',
-    text: { hidden: 64, intermediate: 128, layers: 2, heads: 4, kvHeads: 2, headDim: 16, vocab: 710, tiedEmbeddings: true },
+    text: { hidden: 64, intermediate: 128, layers: 2, heads: 4, kvHeads: 2, headDim: 16, vocab: 713, tiedEmbeddings: true },
     vision: { kind: 'siglip', hidden: 32, intermediate: 64, layers: 2, heads: 2, patches: 16, imageTokens: 4, fullAttentionLayers: 2 },
     source: 'medvlm-sft make-tiny-model --family medgemma (models/tiny.py)',
   },
@@ -263,13 +263,21 @@ function positive(value: JsonValue | undefined): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) && value >= 1 ? value : undefined;
 }
 
+/**
+ * Shapes of a model outside KNOWN_MODELS, read from its config.json (see modelShapes.ts and
+ * core/modelShapeCache.ts): the model, or why there is none (yet).
+ */
+export type ModelLookup = (base: string) => KnownModel | { readonly why: string } | undefined;
+
 /** Peak GPU memory per GPU for a run config whose defaults are filled in (see withDefaults). */
-export function estimateMemory(config: JsonValue): MemoryEstimate {
+export function estimateMemory(config: JsonValue, lookup?: ModelLookup): MemoryEstimate {
   const base = get(config, 'model', 'base');
   if (typeof base !== 'string' || base.trim() === '') return unknown('needs `model.base`');
   if (get(config, 'train', 'use_cpu') === true) return unknown('training on the CPU (`train.use_cpu`): no GPU memory is used');
-  const model = findModel(base);
-  if (model === undefined) return unknown('unknown model; the estimate covers the models listed in the docs');
+  const found = findModel(base) ?? lookup?.(base);
+  if (found === undefined) return unknown('unknown model; the estimate covers the models listed in the docs and models whose config.json can be read');
+  if ('why' in found) return unknown(found.why);
+  const model = found;
   const batch = positive(get(config, 'train', 'per_device_batch_size'));
   if (batch === undefined) return unknown('needs `train.per_device_batch_size`');
   const quantized = get(config, 'model', 'quantization') === '4bit';
@@ -349,7 +357,7 @@ export function estimateMemory(config: JsonValue): MemoryEstimate {
   const total = breakdown.weightsGiB + breakdown.adaptersGiB + breakdown.activationsGiB + breakdown.overheadGiB;
   if (!Number.isFinite(total)) return unknown('the settings are too large to estimate');
   const how = [
-    `${model.id}, ${quantized ? '4-bit NF4' : weightBytes === 4 ? 'fp32' : 'bf16'} weights`,
+    `${model.source.startsWith('config.json') ? `${model.id} (shapes from its config.json)` : model.id}, ${quantized ? '4-bit NF4' : weightBytes === 4 ? 'fp32' : 'bf16'} weights`,
     lora ? `LoRA r${rank}` : 'full fine-tuning',
     `batch ${batch} x ${sequence} tokens${maxLength === undefined ? ' (a typical MedVision sample)' : ''}`,
     checkpointing ? 'gradient checkpointing' : 'no gradient checkpointing',
