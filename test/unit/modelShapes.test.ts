@@ -116,7 +116,7 @@ describe('model shapes from config.json', () => {
     after(() => hub.close());
 
     it('reads local folders and Hub models once, says "reading…" meanwhile, and why when it cannot', async () => {
-      let token: string | undefined;
+      let token: string | undefined = undefined;
       let now = 0;
       let loaded = 0;
       const cache = new ModelShapeCache({ hubUrl: () => hub.url, token: async () => token, onLoaded: () => (loaded += 1), now: () => now, readDelayMs: 50 });
