@@ -111,6 +111,7 @@ class ConfigEditorSession {
         startRun: () => void this.startRun(),
         showText: () => void this.showText(),
         dataset: (action, source) => void this.datasetAction(action, source),
+        pickBaseModel: () => void vscode.commands.executeCommand('medvlm.pickBaseModel', this.document.uri),
       },
       log,
     );

@@ -21,6 +21,7 @@ import {
   ReadyMessage,
   RemoveValueMessage,
   SetValueMessage,
+  PickBaseModelMessage,
   ShowTextMessage,
   StartRunMessage,
 } from '../shared/protocol/configEditor';
@@ -34,6 +35,7 @@ export interface ConfigEditorHandlers {
   startRun(): void;
   showText(): void;
   dataset(action: DatasetAction, source: number): void;
+  pickBaseModel(): void;
 }
 
 /** After this many, rejected messages are logged only every LOG_EVERY-th time. */
@@ -92,6 +94,7 @@ export function createConfigEditorRouter(
     on(ApplyPresetMessage, ({ presetId }) => handlers.applyPreset(presetId)),
     on(StartRunMessage, () => handlers.startRun()),
     on(ShowTextMessage, () => handlers.showText()),
+    on(PickBaseModelMessage, () => handlers.pickBaseModel()),
     on(DatasetActionMessage, ({ action, source }) => handlers.dataset(action, source)),
   ];
   const receive = (data: unknown): void => {

@@ -189,8 +189,7 @@ describe('config editor in VS Code (code-server + Chromium)', () => {
     const s = need();
     // The tiny model under another name: not in KNOWN_MODELS, so only its config.json can tell.
     cpSync(path.join(s.workspace, 'tiny-qwen2_5_vl'), path.join(s.workspace, 'my-ct-model'), { recursive: true });
-    await openFile(s.page, DEMO_CONFIG);
-    await runCommand(s.page, 'MedVLM: Open config editor');
+    // The config editor beside the text, as the earlier tests left them.
     const frame = await expectWebviewRendered(s, { name: 'config editor', frame: '[data-path="lora.r"]', rendered: 'body[data-version]' });
     await runCommand(s.page, 'View: Focus First Editor Group');
     const baseLine = lineOf(original, 'base: tiny-qwen2_5_vl');
@@ -212,6 +211,13 @@ describe('config editor in VS Code (code-server + Chromium)', () => {
       throw new Error(`${err.message}; the memory row says: ${last}`);
     });
     assert.match(shown, /^GPU memory per GPUabout \d+\.\d GiB/, `a number, not "unknown": ${shown}`);
+    // The form's model.base field opens the Hub picker (its own e2e test is in walkingSkeleton).
+    await frame.locator('[data-pick-base-model="model.base"]').click();
+    await s.page.locator('.quick-input-widget .quick-input-title', { hasText: 'Base model (model.base)' }).waitFor({ timeout: 10_000 });
+    await s.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'google/medgemma-4b-it' }).waitFor({ timeout: 10_000 });
+    await s.page.keyboard.press('Escape');
+    await s.page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 5_000 });
+    await runCommand(s.page, 'View: Focus First Editor Group');
     await retypeLine(s.page, baseLine, 'base: tiny-qwen2_5_vl');
     await retypeLine(s.page, cpuLine, 'use_cpu: true');
     await runCommand(s.page, 'File: Save');

@@ -14,6 +14,7 @@ import type { ConfigEditorState } from '../../src/shared/protocol/configEditor';
 import {
   AppendItemMessage,
   DatasetActionMessage,
+  PickBaseModelMessage,
   ApplyPresetMessage,
   isBoundedJson,
   isConfigPath,
@@ -66,6 +67,7 @@ const VALID: ReadonlyArray<[string, unknown]> = [
   ['show text', envelope(ShowTextMessage, {})],
   ['preview a data source', envelope(DatasetActionMessage, { action: 'preview', source: 1 })],
   ['check a data source', envelope(DatasetActionMessage, { action: 'check', source: 0 })],
+  ['pick the base model', envelope(PickBaseModelMessage, {})],
 ];
 
 /** Everything a confused or hostile webview might post. */
@@ -101,6 +103,7 @@ const MALFORMED: ReadonlyArray<[string, unknown]> = [
   ['a path to preview', { type: DatasetActionMessage.type, payload: { action: 'preview', source: 0, records: '/etc/passwd' } }],
   ['an unknown dataset action', { type: DatasetActionMessage.type, payload: { action: 'delete', source: 0 } }],
   ['a negative data source', { type: DatasetActionMessage.type, payload: { action: 'check', source: -1 } }],
+  ['a model id in pick base model', { type: PickBaseModelMessage.type, payload: { model: 'evil/model' } }],
   ['host-bound type', { type: NoticeMessage.type, payload: { severity: 'info', message: 'x' } }],
   ['unknown type', { type: 'configEditor/writeText', payload: { text: 'x' } }],
 ];
@@ -128,6 +131,7 @@ function setup() {
     startRun: () => calls.push(['startRun']),
     showText: () => calls.push(['showText']),
     dataset: (action, source) => calls.push(['dataset', action, source]),
+    pickBaseModel: () => calls.push(['pickBaseModel']),
   };
   const router = createConfigEditorRouter(schema, handlers, (line) => logged.push(line));
   return { calls, logged, router };
@@ -154,6 +158,7 @@ describe('config editor: webview -> host', () => {
       ['showText'],
       ['dataset', 'preview', 1],
       ['dataset', 'check', 0],
+      ['pickBaseModel'],
     ]);
   });
 

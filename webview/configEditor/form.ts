@@ -110,6 +110,14 @@ export class ConfigForm {
     this.updaters.set(pathKey(node.path), (next, readOnly) => {
       if (next.type === 'field') view.update(next, readOnly);
     });
+    if (dottedPath(node.path) === 'model.base') {
+      // The Hub picker (search, size, gated and access) sets the field through the host.
+      const browse = button('Browse Hugging Face…', () => this.actions.pickBaseModel());
+      browse.dataset.pickBaseModel = 'model.base';
+      browse.setAttribute('aria-label', 'Pick model.base from Hugging Face');
+      this.buttons.push(browse);
+      view.element.append(browse);
+    }
     return view.element;
   }
 

@@ -132,4 +132,6 @@ export interface FormActions {
   pickKind(path: ConfigPath, kind: string): void;
   /** Preview the samples of `data.sources[source]`, or check its records. */
   dataset(action: 'preview' | 'check', source: number): void;
+  /** Open the host's Hub picker for `model.base`. */
+  pickBaseModel(): void;
 }

@@ -15,6 +15,7 @@ import {
   ReadyMessage,
   RemoveValueMessage,
   SetValueMessage,
+  PickBaseModelMessage,
   ShowTextMessage,
   StartRunMessage,
   StateMessage,
@@ -70,6 +71,7 @@ function start(): void {
     remove: (path) => postToHost(RemoveValueMessage, { path: [...path] }),
     append: (listPath, item) => postToHost(AppendItemMessage, { listPath: [...listPath], item }),
     dataset: (action, source) => postToHost(DatasetActionMessage, { action, source }),
+    pickBaseModel: () => postToHost(PickBaseModelMessage, {}),
     pickKind: (path, kind) => {
       pending.set(pathKey(path), { kind, before: JSON.stringify(valueAt(lastValue, path) ?? null) });
       render();

@@ -141,6 +141,8 @@ export const ApplyPresetMessage = defineMessage<ApplyPresetPayload>('configEdito
 export const StartRunMessage = defineMessage<Empty>('configEditor/startRun', isEmpty);
 /** Shows the document in a text editor beside the form. */
 export const ShowTextMessage = defineMessage<Empty>('configEditor/showText', isEmpty);
+/** Opens the Hub picker for this editor's `model.base` (`medvlm.pickBaseModel`). */
+export const PickBaseModelMessage = defineMessage<Empty>('configEditor/pickBaseModel', isEmpty);
 
 export type DatasetAction = 'preview' | 'check';
 export interface DatasetActionPayload {

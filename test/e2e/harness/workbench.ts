@@ -91,7 +91,8 @@ export async function runCommand(page: Page, title: string): Promise<void> {
 /** Opens a workspace file through quick open and waits for its editor tab to be active. */
 export async function openFile(page: Page, fileName: string): Promise<void> {
   await quickPick(page, fileName, fileName);
-  await page.locator('.tabs-container .tab.active', { hasText: fileName }).waitFor({ timeout: 10_000 });
+  // The file may be active in more than one editor group (the config editor beside its text).
+  await page.locator('.tabs-container .tab.active', { hasText: fileName }).first().waitFor({ timeout: 10_000 });
 }
 
 export interface TreeRow {
