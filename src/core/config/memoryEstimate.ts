@@ -49,7 +49,8 @@
 //   more copy of the trainable gradients).
 //
 // Model shapes come from each model's published config.json on the Hugging Face Hub; see
-// KNOWN_MODELS.
+// KNOWN_MODELS. Other models' shapes come from their own config.json (modelShapes.ts), through
+// the lookup estimateMemory is given.
 
 import { isPlainObject } from '../../shared/configSchema';
 import type { JsonValue } from '../../shared/configSchema';
