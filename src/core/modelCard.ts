@@ -111,7 +111,7 @@ export function modelCard(input: ModelCardInput): string {
   lines.push(
     kind === 'adapter'
       ? `A LoRA adapter for ${baseModelRef(input)}, fine-tuned with MedVLM Studio (supervised fine-tuning on medical images).`
-      : `${baseModelRef(input)} with a LoRA adapter merged into its weights, fine-tuned with MedVLM Studio (supervised fine-tuning on medical images).`,
+      : `${capitalised(baseModelRef(input))} with a LoRA adapter merged into its weights, fine-tuned with MedVLM Studio (supervised fine-tuning on medical images).`,
     '',
   );
   lines.push(`Pushed from \`${input.source}\` of run \`${history.runId}\`${history.trainerVersion ? ` (trainer ${history.trainerVersion})` : ''}.`, '');
@@ -129,6 +129,10 @@ export function modelCard(input: ModelCardInput): string {
     '',
   );
   return lines.join('\n');
+}
+
+function capitalised(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 function baseModelRef(input: ModelCardInput): string {

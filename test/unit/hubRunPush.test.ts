@@ -16,7 +16,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { modelFiles, pushToHub } from '../../src/core/hubPush';
-import { LOSS_CURVE_FILE, lossCurveSvg, modelCard, readConfigSnapshot, readRunHistory } from '../../src/core/modelCard';
+import { mergeRun } from '../../src/core/mergeRun';
+import { LOSS_CURVE_FILE, lossCurveSvg, modelCard, readConfigSnapshot, readRunHistory, runPushPlan } from '../../src/core/modelCard';
 import { runPaths } from '../../src/core/runDir';
 import { followRun, startLocalRun } from '../../src/launch/localLauncher';
 import type { LocalHub } from './localHub';
@@ -123,6 +124,25 @@ describe('pushing a real run to the Hub', () => {
     const image = (await download('radiologist/demo-adapter-card', LOSS_CURVE_FILE)).toString('utf8');
     const lines = [...image.matchAll(/<polyline [^>]*points="([^"]+)"/g)].map((m) => (m[1] ?? '').split(' ').length);
     assert.deepEqual(lines, [trainSteps, evalLosses.length], 'one vertex per logged loss, train then eval');
+  });
+
+  it('a merged model goes with a card of its own (library transformers), its weights by LFS', async () => {
+    const merged = await mergeRun({ python: python as string, extensionRoot: repoRoot, runDir });
+    assert.equal(merged.kind, 'merged', JSON.stringify(merged));
+    const folder = path.join(runDir, 'merged');
+    const plan = await runPushPlan(runDir, folder, 'merged', workspace);
+    assert.match(plan.commitTitle, /^MedVLM Studio: merged model of run \S+ \(merged\)$/);
+    assert.ok(plan.files.some((f) => f.path === 'model.safetensors'), JSON.stringify(plan.files.map((f) => f.path)));
+    await pushToHub({ hubUrl: hub.url, token: TOKEN, repoId: 'radiologist/demo-merged', private: true, files: plan.files, extra: plan.extra, commitTitle: plan.commitTitle });
+    const repo = hub.repos.repos.get('radiologist/demo-merged');
+    assert.ok(repo);
+    for (const file of plan.files) assert.ok((await download('radiologist/demo-merged', file.path)).equals(readFileSync(file.file)), `${file.path} is byte-equal`);
+    assert.equal(repo.files.get('model.safetensors')?.lfsOid, createHash('sha256').update(readFileSync(path.join(folder, 'model.safetensors'))).digest('hex'));
+    const card = (await download('radiologist/demo-merged', 'README.md')).toString('utf8');
+    assert.match(card, /^---\nlibrary_name: transformers\n/);
+    assert.match(card, /  - merged-lora\n/);
+    assert.match(card, /\n\nThe local model `tiny-qwen2_5_vl` with a LoRA adapter merged into its weights/);
+    assert.match(card, /Pushed from `merged` of run/);
   });
 });
 
