@@ -20,6 +20,8 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 
 /** Mirror of TRAINING_STATE_FILES in python/src/medvlm_sft/train/finish.py: not part of a model. */
 const TRAINING_STATE = [/^optimizer\.pt$/, /^scheduler\.pt$/, /^scaler\.pt$/, /^rng_state.*\.pth$/, /^trainer_state\.json$/, /^training_args\.bin$/];
+/** An LFS upload that moves no byte for this long has lost its connection. */
+const UPLOAD_IDLE_MS = 120_000;
 /** The loss-curve image the model card shows (see modelCard.ts). */
 export const LOSS_CURVE_FILE = 'loss_curve.svg';
 /** The card we write replaces peft's placeholder README.md. */
@@ -92,6 +94,8 @@ export interface PushOptions {
   readonly commitTitle: string;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: PushProgress) => void;
+  /** How long an LFS upload may move no byte before it counts as cut (default 2 minutes). */
+  readonly uploadIdleMs?: number;
 }
 
 export interface PushResult {
@@ -137,7 +141,7 @@ export async function pushToHub(options: PushOptions): Promise<PushResult> {
       title: options.commitTitle,
       operations,
       useXet: false,
-      fetch: uploadingFetch(signal),
+      fetch: uploadingFetch(signal, options.uploadIdleMs ?? UPLOAD_IDLE_MS),
       ...(signal ? { abortSignal: signal } : {}),
     });
     let phase: PushProgress['phase'] = 'hashing';
@@ -214,7 +218,7 @@ interface ProgressHint {
  * node:http(s) with its Content-Length, streamed from the file and counted for `progressHint`;
  * everything else is the global fetch.
  */
-function uploadingFetch(signal: AbortSignal | undefined): typeof fetch {
+function uploadingFetch(signal: AbortSignal | undefined, idleMs: number): typeof fetch {
   const partsProgress = new Map<(progress: number) => void, number[]>();
   const api = timedFetch(signal);
   return (async (input: string | URL | Request, init?: RequestInit & { progressHint?: ProgressHint }) => {
@@ -231,11 +235,11 @@ function uploadingFetch(signal: AbortSignal | undefined): typeof fetch {
       partsProgress.set(hint.progressCallback, parts);
       hint.progressCallback(Math.min(parts.reduce((a, b) => a + b, 0) / hint.numParts, 0.9999999999));
     };
-    return putBlob(new URL(input), init.body, new Headers(init.headers), init.signal ?? signal, onProgress);
+    return putBlob(new URL(input), init.body, new Headers(init.headers), init.signal ?? signal, idleMs, onProgress);
   }) as typeof fetch;
 }
 
-function putBlob(url: URL, body: Blob, headers: Headers, signal: AbortSignal | null | undefined, onProgress: (fraction: number) => void): Promise<Response> {
+function putBlob(url: URL, body: Blob, headers: Headers, signal: AbortSignal | null | undefined, idleMs: number, onProgress: (fraction: number) => void): Promise<Response> {
   return new Promise<Response>((resolve, reject) => {
     const outgoing: Record<string, string> = Object.fromEntries(headers.entries());
     outgoing['content-length'] = String(body.size);
@@ -249,10 +253,16 @@ function putBlob(url: URL, body: Blob, headers: Headers, signal: AbortSignal | n
         for (const [key, value] of Object.entries(res.headers)) {
           if (value !== undefined) responseHeaders.set(key, Array.isArray(value) ? value.join(', ') : value);
         }
-        resolve(new Response(chunks.length > 0 ? Buffer.concat(chunks) : null, { status: res.statusCode ?? 500, statusText: res.statusMessage ?? '', headers: responseHeaders }));
+        const status = res.statusCode ?? 500;
+        // A Response of these statuses may not have a body.
+        const body = chunks.length > 0 && ![204, 205, 304].includes(status) ? Buffer.concat(chunks) : null;
+        resolve(new Response(body, { status, statusText: res.statusMessage ?? '', headers: responseHeaders }));
       });
     });
     req.on('error', reject);
+    // A connection that stalls (a network gone without a reset) fails the push instead of
+    // holding it forever; pushing again resumes.
+    req.setTimeout(idleMs, () => req.destroy(new Error(`no progress for ${idleMs / 1000} s`)));
     let sentBytes = 0;
     const source = Readable.fromWeb(body.stream() as WebReadableStream<Uint8Array>);
     source.on('data', (chunk: Buffer) => {

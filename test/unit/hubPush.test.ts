@@ -133,6 +133,18 @@ describe('push to the Hub', () => {
     assert.ok((await download(hub, 'radiologist/drop', 'b.safetensors')).equals(large));
   });
 
+  it('an upload that stalls (no reset, no bytes) fails after the idle time instead of hanging; pushing again finishes', async (t) => {
+    const dir = tempDir(t);
+    const weights = randomBytes(300 * KB);
+    writeFileSync(path.join(dir, 'adapter_model.safetensors'), weights);
+    const files = await modelFiles(dir);
+    hub.repos.plantUploadFault({ oid: sha256(weights), afterBytes: 64 * KB, stall: true });
+    const push = () => pushToHub({ hubUrl: hub.url, token: TOKEN, repoId: 'radiologist/stall', private: true, files, extra: {}, commitTitle: 'push', uploadIdleMs: 500 });
+    await assert.rejects(push(), (err: unknown) => err instanceof PushError && err.kind === 'network' && /no progress for 0\.5 s/.test(err.message));
+    await push();
+    assert.ok((await download(hub, 'radiologist/stall', 'adapter_model.safetensors')).equals(weights));
+  });
+
   it('says what is wrong with a bad token, another account\'s namespace, a bad name, an unreachable Hub', async (t) => {
     const dir = tempDir(t);
     writeFileSync(path.join(dir, 'adapter_config.json'), '{}');

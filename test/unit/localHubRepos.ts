@@ -44,6 +44,8 @@ export interface UploadFault {
   readonly oid?: string;
   /** Cut after this many bytes of the request body have arrived. */
   readonly afterBytes: number;
+  /** Instead of cutting, stop reading and never answer (a network gone without a reset). */
+  readonly stall?: boolean;
 }
 
 export interface HubReposOptions {
@@ -217,16 +219,18 @@ export class HubRepos {
       req.resume();
       return;
     }
-    const fault = this.faults.findIndex((f) => f.oid === undefined || f.oid === oid);
-    const cutAfter = fault >= 0 ? this.faults.splice(fault, 1)[0]?.afterBytes : undefined;
+    const index = this.faults.findIndex((f) => f.oid === undefined || f.oid === oid);
+    const fault = index >= 0 ? this.faults.splice(index, 1)[0] : undefined;
+    const cutAfter = fault?.afterBytes;
     const chunks: Buffer[] = [];
     let received = 0;
     req.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       received += chunk.length;
-      if (cutAfter !== undefined && received >= cutAfter && !req.destroyed) {
+      if (cutAfter !== undefined && received >= cutAfter && !req.destroyed && !req.isPaused()) {
         this.cut.push(oid);
-        req.socket.destroy();
+        if (fault?.stall === true) req.pause();
+        else req.socket.destroy();
       }
     });
     req.on('end', () => {
