@@ -1,0 +1,181 @@
+// A real OpenSSH server on 127.0.0.1 for tests (`/usr/sbin/sshd`; .ci/run installs
+// openssh-server): its own host key, a client key, an ssh config file naming it, and a
+// known_hosts that has (or, on request, lacks or contradicts) its host key. Logs go to a
+// file, so tests can count handshakes. Stopped by the pid in its pid file.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export const SSHD = '/usr/sbin/sshd';
+
+export interface LocalSshd {
+  readonly port: number;
+  readonly dir: string;
+  /** An ssh config with host `alias` (the right key and known_hosts) and variants for faults. */
+  readonly configFile: string;
+  readonly alias: string;
+  /** Same server; its host key is not in the known_hosts this alias uses. */
+  readonly unknownKeyAlias: string;
+  /** Same server; the known_hosts this alias uses holds another key for it. */
+  readonly changedKeyAlias: string;
+  /** Same server; a client key it does not accept. */
+  readonly wrongKeyAlias: string;
+  /** A port on 127.0.0.1 where nothing listens. */
+  readonly closedPortAlias: string;
+  /** sshd's log so far. */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function keygen(file: string): string {
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', file]);
+  return readFileSync(`${file}.pub`, 'utf8').trim();
+}
+
+export async function startLocalSshd(): Promise<LocalSshd> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'medvlm-sshd-'));
+  const port = await freePort();
+  const closedPort = await freePort();
+  const hostKey = keygen(path.join(dir, 'host_key'));
+  const otherHostKey = keygen(path.join(dir, 'other_host_key'));
+  const clientKey = keygen(path.join(dir, 'client_key'));
+  keygen(path.join(dir, 'stranger_key'));
+  writeFileSync(path.join(dir, 'authorized_keys'), `${clientKey}\n`);
+  const [type, key] = hostKey.split(' ');
+  const [otherType, otherKey] = otherHostKey.split(' ');
+  writeFileSync(path.join(dir, 'known_hosts'), `[127.0.0.1]:${port} ${type} ${key}\n`);
+  writeFileSync(path.join(dir, 'known_hosts_changed'), `[127.0.0.1]:${port} ${otherType} ${otherKey}\n`);
+  writeFileSync(path.join(dir, 'known_hosts_empty'), '');
+  const pidFile = path.join(dir, 'sshd.pid');
+  const logFile = path.join(dir, 'sshd.log');
+  writeFileSync(
+    path.join(dir, 'sshd_config'),
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${path.join(dir, 'host_key')}`,
+      `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'StrictModes no',
+      'UsePAM no',
+      `PidFile ${pidFile}`,
+      'LogLevel VERBOSE',
+      'MaxSessions 50',
+      'AcceptEnv NONE',
+    ].join('\n') + '\n',
+  );
+  const user = os.userInfo().username;
+  const block = (alias: string, identity: string, knownHosts: string, hostPort = port) =>
+    [
+      `Host ${alias}`,
+      '  HostName 127.0.0.1',
+      `  Port ${hostPort}`,
+      `  User ${user}`,
+      `  IdentityFile ${path.join(dir, identity)}`,
+      '  IdentitiesOnly yes',
+      `  UserKnownHostsFile ${path.join(dir, knownHosts)}`,
+      '  GlobalKnownHostsFile /dev/null',
+      '  LogLevel ERROR',
+    ].join('\n');
+  const configFile = path.join(dir, 'ssh_config');
+  writeFileSync(
+    configFile,
+    [
+      block('medvlm-test', 'client_key', 'known_hosts'),
+      block('medvlm-unknown-key', 'client_key', 'known_hosts_empty'),
+      block('medvlm-changed-key', 'client_key', 'known_hosts_changed'),
+      block('medvlm-wrong-key', 'stranger_key', 'known_hosts'),
+      block('medvlm-closed-port', 'client_key', 'known_hosts', closedPort),
+    ].join('\n') + '\n',
+  );
+  mkdirRun();
+  const started = spawnSync(SSHD, ['-f', path.join(dir, 'sshd_config'), '-E', logFile], { encoding: 'utf8' });
+  if (started.status !== 0) throw new Error(`sshd did not start: ${started.stderr}`);
+  const deadline = Date.now() + 10_000;
+  while (!(await listening(port))) {
+    if (Date.now() > deadline) throw new Error(`sshd is not listening on 127.0.0.1:${port}: ${existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    port,
+    dir,
+    configFile,
+    alias: 'medvlm-test',
+    unknownKeyAlias: 'medvlm-unknown-key',
+    changedKeyAlias: 'medvlm-changed-key',
+    wrongKeyAlias: 'medvlm-wrong-key',
+    closedPortAlias: 'medvlm-closed-port',
+    log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
+    stop: async () => {
+      const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : NaN;
+      if (Number.isInteger(pid) && pid > 0) {
+        // The listener and the per-connection processes it forked (they outlive it otherwise).
+        for (const target of [...descendants(pid), pid]) {
+          try {
+            process.kill(target, 'SIGTERM');
+          } catch {
+            // Already gone.
+          }
+        }
+        const end = Date.now() + 5_000;
+        while (Date.now() < end && (await listening(port))) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Every process below `pid`, from /proc. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // Gone while listing.
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number): void => {
+    for (const child of children.get(p) ?? []) {
+      out.push(child);
+      walk(child);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/** sshd wants its privilege-separation folder. */
+function mkdirRun(): void {
+  if (!existsSync('/run/sshd')) execFileSync('mkdir', ['-p', '/run/sshd']);
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
