@@ -6,13 +6,15 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { shellCommand, shellQuote, ShellQuoteError } from '../../src/core/remote/shellQuote';
-import { closeSsh, runSsh, SshError } from '../../src/core/remote/ssh';
+import { closeSsh, runSsh, SshError, sshOptions } from '../../src/core/remote/ssh';
 import type { SshHost } from '../../src/core/remote/ssh';
+import { RemoteEventsTail } from '../../src/core/remote/remoteTail';
 import { sshConfigHosts } from '../../src/core/remote/sshConfig';
 import type { LocalSshd } from './helpers/localSshd';
 import { startLocalSshd } from './helpers/localSshd';
@@ -78,6 +80,59 @@ describe('remote commands over ssh (real sshd on 127.0.0.1)', () => {
 
   it('a failing remote command reports its exit status and last line', async () => {
     await assert.rejects(runSsh(host, 'echo "disk full" >&2; exit 3'), (err: unknown) => err instanceof SshError && err.kind === 'command' && err.exitCode === 3 && /exit status 3\): disk full/.test(err.message));
+  });
+
+  it('follows a remote events.jsonl across a killed master connection and an sshd restart: every event once, in order', async (t) => {
+    const dir = tempDir(t);
+    const file = path.join(dir, 'run with spaces', 'events.jsonl');
+    mkdirSync(path.dirname(file));
+    let n = 0;
+    const line = () => `${JSON.stringify({ v: 1, t: 1000 + n, type: 'progress', step: ++n, max_steps: 1000, epoch: 0, samples_per_s: 1, eta_s: 1 })}\n`;
+    appendFileSync(file, line() + line() + line());
+    const got: number[] = [];
+    const states: string[] = [];
+    let offset = 0;
+    const tail = new RemoteEventsTail({
+      host,
+      file,
+      onEvents: (events, at) => {
+        for (const e of events) if (e.type === 'progress') got.push(e.step);
+        offset = at;
+      },
+      onState: (state) => states.push(state.kind),
+    });
+    t.after(() => tail.dispose());
+    const until = async (what: string, check: () => boolean) => {
+      const end = Date.now() + 20_000;
+      while (!check()) {
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(got)}, states ${states.join(',')}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    await until('the first three events', () => got.length === 3);
+    appendFileSync(file, line() + line());
+    await until('appended events', () => got.length === 5);
+
+    // The link drops: the master connection is killed. Events written meanwhile, and a line
+    // torn at the moment of the cut, arrive once the follower is back.
+    const check = spawnSync('ssh', [...sshOptions(host), '-O', 'check', sshd.alias], { encoding: 'utf8' });
+    const master = Number(/pid=(\d+)/.exec(check.stderr)?.[1]);
+    assert.ok(master > 0, check.stderr);
+    process.kill(master, 'SIGKILL');
+    const whole = line();
+    const torn = line();
+    appendFileSync(file, whole + torn.slice(0, 20));
+    await until('the reconnect', () => states.filter((s) => s === 'reconnecting').length >= 1 && states.at(-1) === 'following');
+    appendFileSync(file, torn.slice(20) + line());
+    await until('the events written across the cut', () => got.length === 8);
+
+    // sshd restarts (every connection it served ends).
+    await sshd.restart();
+    appendFileSync(file, line() + line());
+    await until('the events written across the restart', () => got.length === 10);
+    assert.deepEqual(got, Array.from({ length: 10 }, (_, i) => i + 1), 'every event once, in order');
+    assert.equal(offset, readFileSync(file).length, 'the offset is the whole file');
+    assert.ok(states.filter((s) => s === 'reconnecting').length >= 2, states.join(','));
   });
 
   it('says why a connection fails: key refused, unknown or changed host key, nothing listening', async () => {

@@ -27,6 +27,8 @@ export interface LocalSshd {
   readonly closedPortAlias: string;
   /** sshd's log so far. */
   log(): string;
+  /** Stops the server and every connection it serves, then starts it again on the same port. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -103,14 +105,31 @@ export async function startLocalSshd(): Promise<LocalSshd> {
       block('medvlm-closed-port', 'client_key', 'known_hosts', closedPort),
     ].join('\n') + '\n',
   );
-  mkdirRun();
-  const started = spawnSync(SSHD, ['-f', path.join(dir, 'sshd_config'), '-E', logFile], { encoding: 'utf8' });
-  if (started.status !== 0) throw new Error(`sshd did not start: ${started.stderr}`);
-  const deadline = Date.now() + 10_000;
-  while (!(await listening(port))) {
-    if (Date.now() > deadline) throw new Error(`sshd is not listening on 127.0.0.1:${port}: ${existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const launch = async (): Promise<void> => {
+    mkdirRun();
+    const started = spawnSync(SSHD, ['-f', path.join(dir, 'sshd_config'), '-E', logFile], { encoding: 'utf8' });
+    if (started.status !== 0) throw new Error(`sshd did not start: ${started.stderr}`);
+    const deadline = Date.now() + 10_000;
+    while (!(await listening(port))) {
+      if (Date.now() > deadline) throw new Error(`sshd is not listening on 127.0.0.1:${port}: ${existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const kill = async (): Promise<void> => {
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : NaN;
+    if (!Number.isInteger(pid) || pid <= 0) return;
+    // The listener and the per-connection processes it forked (they outlive it otherwise).
+    for (const target of [...descendants(pid), pid]) {
+      try {
+        process.kill(target, 'SIGTERM');
+      } catch {
+        // Already gone.
+      }
+    }
+    const end = Date.now() + 5_000;
+    while (Date.now() < end && (await listening(port))) await new Promise((resolve) => setTimeout(resolve, 50));
+  };
+  await launch();
   return {
     port,
     dir,
@@ -121,20 +140,12 @@ export async function startLocalSshd(): Promise<LocalSshd> {
     wrongKeyAlias: 'medvlm-wrong-key',
     closedPortAlias: 'medvlm-closed-port',
     log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
+    restart: async () => {
+      await kill();
+      await launch();
+    },
     stop: async () => {
-      const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : NaN;
-      if (Number.isInteger(pid) && pid > 0) {
-        // The listener and the per-connection processes it forked (they outlive it otherwise).
-        for (const target of [...descendants(pid), pid]) {
-          try {
-            process.kill(target, 'SIGTERM');
-          } catch {
-            // Already gone.
-          }
-        }
-        const end = Date.now() + 5_000;
-        while (Date.now() < end && (await listening(port))) await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await kill();
       rmSync(dir, { recursive: true, force: true });
     },
   };
