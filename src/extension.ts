@@ -9,6 +9,7 @@ import { registerDeleteRun } from './commands/deleteRun';
 import { registerMergeRun } from './commands/mergeRun';
 import { registerPushToHub } from './commands/pushToHub';
 import { registerPickBaseModel } from './commands/pickBaseModel';
+import { registerCheckTarget } from './commands/checkTarget';
 import { registerOpenConfigEditor } from './commands/openConfigEditor';
 import { registerOpenRunLog } from './commands/openRunLog';
 import { registerOpenRunPanel, showRunPanel } from './commands/openRunPanel';
@@ -73,6 +74,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerMergeRun({ extensionUri: context.extensionUri, python, registry, log, accounts }),
     registerPushToHub({ registry, accounts, log, state: context.workspaceState }),
     registerPickBaseModel(accounts, context.globalState, log),
+    registerCheckTarget(log),
     registerDeleteRun(registry, log),
     registerCompareRuns(context.extensionUri, registry, log),
     notifyRunEnds(registry, {

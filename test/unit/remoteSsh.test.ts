@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,6 +16,8 @@ import { closeSsh, runSsh, SshError, sshOptions } from '../../src/core/remote/ss
 import type { SshHost } from '../../src/core/remote/ssh';
 import { RemoteEventsTail } from '../../src/core/remote/remoteTail';
 import { sshConfigHosts } from '../../src/core/remote/sshConfig';
+import { checkTarget, describeReport, parseProbe, remotePath } from '../../src/core/remote/targetCheck';
+import { DEFAULT_WORK_FOLDER, readTargets } from '../../src/core/remote/targets';
 import type { LocalSshd } from './helpers/localSshd';
 import { startLocalSshd } from './helpers/localSshd';
 import { tempDir } from './testUtil';
@@ -135,6 +137,21 @@ describe('remote commands over ssh (real sshd on 127.0.0.1)', () => {
     assert.ok(states.filter((s) => s === 'reconnecting').length >= 2, states.join(','));
   });
 
+  it('Check target asks the host in one call: Python, GPUs, free disk in a work folder it creates', async (t) => {
+    const dir = tempDir(t);
+    const work = path.join(dir, 'work folder $(x)', 'medvlm');
+    const report = await checkTarget(host, work);
+    // The python3 of an ssh login's PATH, which need not be this process's.
+    assert.match(report.python ?? '', /^3\.\d+\.\d+/);
+    assert.ok(existsSync(work), 'the work folder was created, its odd name intact');
+    assert.ok((report.diskFreeBytes ?? 0) > 0);
+    assert.equal(report.workProblem, undefined);
+    assert.match(report.os, /^Linux /);
+    // This machine has no NVIDIA driver: said, not an error.
+    assert.deepEqual(report.gpus, []);
+    assert.match(report.gpuProblem ?? '', /nvidia-smi is not installed/);
+  });
+
   it('says why a connection fails: key refused, unknown or changed host key, nothing listening', async () => {
     // The fault aliases reach the same user@127.0.0.1:port, so they would share the running
     // master connection (its socket is named by those); each must make its own.
@@ -165,4 +182,60 @@ it('ssh config hosts: Host names through Includes (globs, ~/.ssh-relative), patt
   );
   assert.deepEqual(await sshConfigHosts(path.join(dir, 'config')), ['bastion', 'gpu-a', 'gpu-b', 'cluster login', 'final']);
   assert.deepEqual(await sshConfigHosts(path.join(os.tmpdir(), 'no-such-ssh-config')), []);
+});
+
+it('targets: the setting\'s entries (checked) and the ssh config\'s hosts', () => {
+  const { targets, problems } = readTargets(
+    [
+      { name: 'gpu box', host: 'me@gpu.lab.org', workFolder: '/scratch/me/medvlm' },
+      { host: 'cluster' },
+      { name: 'local', host: 'x' },
+      { host: '-oProxyCommand=evil' },
+      { name: 'gpu box', host: 'other' },
+      { host: 'h', workFolder: '' },
+      'not an object',
+    ],
+    ['cluster', 'bastion', 'gpu box'],
+  );
+  assert.deepEqual(targets, [
+    { name: 'gpu box', host: 'me@gpu.lab.org', workFolder: '/scratch/me/medvlm', source: 'settings' },
+    { name: 'cluster', host: 'cluster', workFolder: DEFAULT_WORK_FOLDER, source: 'settings' },
+    { name: 'bastion', host: 'bastion', workFolder: DEFAULT_WORK_FOLDER, source: 'ssh-config' },
+  ]);
+  assert.deepEqual(problems, [
+    'medvlm.remote.targets[2]: "local" is this machine; give the target another name',
+    'medvlm.remote.targets[3].host must be an ssh destination (a Host of your ssh config, or user@hostname)',
+    'medvlm.remote.targets[4]: another target is already called gpu box',
+    'medvlm.remote.targets[5].workFolder must be a folder path on the host',
+    'medvlm.remote.targets[6] is not an object',
+  ]);
+});
+
+it('the target probe\'s report: GPUs from nvidia-smi\'s CSV, problems named', () => {
+  const report = parseProbe(
+    ['python=3.11.7', 'uv=1', 'gpu=0, NVIDIA H100 80GB HBM3, 81559, 550.54.15', 'gpu=1, NVIDIA H100 80GB HBM3, 81559, 550.54.15', 'cuda=12.4', 'disk_free_kb=1048576', 'os=Linux x86_64', 'slurm=1', ''].join('\n'),
+  );
+  assert.deepEqual(report.gpus, [
+    { index: 0, name: 'NVIDIA H100 80GB HBM3', memoryMiB: 81559 },
+    { index: 1, name: 'NVIDIA H100 80GB HBM3', memoryMiB: 81559 },
+  ]);
+  assert.equal(report.driver, '550.54.15');
+  assert.equal(report.diskFreeBytes, 2 ** 30);
+  assert.deepEqual(describeReport('gpu', '~/medvlm', report), [
+    'host: gpu (Linux x86_64)',
+    'python: 3.11.7, uv available',
+    'GPU 0: NVIDIA H100 80GB HBM3, 79.6 GiB',
+    'GPU 1: NVIDIA H100 80GB HBM3, 79.6 GiB',
+    'driver 550.54.15, CUDA 12.4',
+    'free disk in ~/medvlm: 1.0 GiB',
+    'SLURM: sbatch available',
+  ]);
+  const bare = parseProbe('gpu_problem=nvidia-smi is not installed (no NVIDIA driver)\nwork_problem=cannot create the work folder\nos=Linux x86_64\n');
+  assert.deepEqual(describeReport('box', '/data/x', bare).slice(0, 3), [
+    'problem: no python3 on the PATH; install Python 3.10 or newer',
+    'problem: cannot create the work folder /data/x',
+    'no GPU: nvidia-smi is not installed (no NVIDIA driver) (runs there need train.use_cpu)',
+  ]);
+  assert.equal(remotePath('~/medvlm runs/x'), `"$HOME"/'medvlm runs/x'`);
+  assert.equal(remotePath('/abs/it\'s'), `'/abs/it'\\''s'`);
 });

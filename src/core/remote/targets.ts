@@ -1,0 +1,53 @@
+// Remote targets: the hosts runs can go to. Each is a host as ssh knows it (a Host of the
+// user's ssh config, or user@hostname) with a work folder there; they come from the
+// `medvlm.remote.targets` setting and, with the default work folder, from the concrete Host
+// names of ~/.ssh/config. No `vscode`.
+
+export const DEFAULT_WORK_FOLDER = '~/medvlm';
+
+export interface RemoteTarget {
+  /** What the user calls it; a run config's `launch.target` names it. */
+  readonly name: string;
+  /** The ssh destination. */
+  readonly host: string;
+  readonly workFolder: string;
+  readonly source: 'settings' | 'ssh-config';
+}
+
+export interface TargetsRead {
+  readonly targets: readonly RemoteTarget[];
+  /** Setting entries that were left out, and why. */
+  readonly problems: readonly string[];
+}
+
+const HOST = /^(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9._:[\]-]+$/;
+
+/** Targets from the setting's value (as the user wrote it) and the ssh config's hosts. */
+export function readTargets(setting: unknown, sshHosts: readonly string[]): TargetsRead {
+  const targets: RemoteTarget[] = [];
+  const problems: string[] = [];
+  const entries = Array.isArray(setting) ? setting : [];
+  if (setting !== undefined && !Array.isArray(setting)) problems.push('medvlm.remote.targets must be a list of {name, host, workFolder}');
+  entries.forEach((entry: unknown, i) => {
+    const problem = addTarget(targets, entry, `medvlm.remote.targets[${i}]`);
+    if (problem !== undefined) problems.push(problem);
+  });
+  for (const host of sshHosts) {
+    if (host === 'local' || !HOST.test(host) || host.startsWith('-') || targets.some((t) => t.name === host || t.host === host)) continue;
+    targets.push({ name: host, host, workFolder: DEFAULT_WORK_FOLDER, source: 'ssh-config' });
+  }
+  return { targets, problems };
+}
+
+/** Adds the setting entry to `targets`, or says why not. */
+function addTarget(targets: RemoteTarget[], entry: unknown, where: string): string | undefined {
+  if (typeof entry !== 'object' || entry === null) return `${where} is not an object`;
+  const { name, host, workFolder } = entry as Record<string, unknown>;
+  if (typeof host !== 'string' || !HOST.test(host) || host.startsWith('-')) return `${where}.host must be an ssh destination (a Host of your ssh config, or user@hostname)`;
+  const label = typeof name === 'string' && name.trim() !== '' ? name.trim() : host;
+  if (label === 'local') return `${where}: "local" is this machine; give the target another name`;
+  if (targets.some((t) => t.name === label)) return `${where}: another target is already called ${label}`;
+  if (workFolder !== undefined && (typeof workFolder !== 'string' || workFolder.trim() === '' || workFolder.includes('\0'))) return `${where}.workFolder must be a folder path on the host`;
+  targets.push({ name: label, host, workFolder: typeof workFolder === 'string' ? workFolder : DEFAULT_WORK_FOLDER, source: 'settings' });
+  return undefined;
+}
