@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,9 +18,10 @@ import { RemoteEventsTail } from '../../src/core/remote/remoteTail';
 import { sshConfigHosts } from '../../src/core/remote/sshConfig';
 import { checkTarget, describeReport, parseProbe, remotePath } from '../../src/core/remote/targetCheck';
 import { DEFAULT_WORK_FOLDER, readTargets } from '../../src/core/remote/targets';
+import { syncTrainer, trainerFiles } from '../../src/core/remote/trainerSync';
 import type { LocalSshd } from './helpers/localSshd';
 import { startLocalSshd } from './helpers/localSshd';
-import { tempDir } from './testUtil';
+import { repoRoot, tempDir } from './testUtil';
 
 /** Characters that break naive quoting, and some that do not need it. */
 const NASTY = [' ', "'", '"', '$', '(', ')', '`', '\\', '\n', '\t', ';', '&', '|', '<', '>', '*', '?', '[', ']', '{', '}', '~', '#', '!', '=', '%', '-', 'é', '字', '🩻', 'a', 'Z', '0', '.', '/'];
@@ -150,6 +151,31 @@ describe('remote commands over ssh (real sshd on 127.0.0.1)', () => {
     // This machine has no NVIDIA driver: said, not an error.
     assert.deepEqual(report.gpus, []);
     assert.match(report.gpuProblem ?? '', /nvidia-smi is not installed/);
+  });
+
+  it('syncs the trainer by content hash: once, again only when it changed; the synced trainer runs', async (t) => {
+    const python = process.env.MEDVLM_PYTHON;
+    assert.ok(python, 'MEDVLM_PYTHON must name the trainer environment (npm test sets it)');
+    const dir = tempDir(t);
+    const work = path.join(dir, 'remote work');
+    const trainer = await trainerFiles(repoRoot);
+    assert.ok(trainer.files.includes('python/src/medvlm_sft/__main__.py') && trainer.files.includes('python/bootstrap.py'), trainer.files.join(', '));
+    assert.ok(!trainer.files.some((f) => f.includes('__pycache__')));
+    const first = await syncTrainer(host, work, trainer);
+    assert.deepEqual(first, { hash: trainer.hash, folder: `${work}/trainer/${trainer.hash}`, uploaded: true });
+    const again = await syncTrainer(host, work, trainer);
+    assert.equal(again.uploaded, false, 'the same trainer is not sent twice');
+    const help = await runSsh(host, `PYTHONPATH=${shellQuote(`${first.folder}/python/src`)} ${shellQuote(python)} -m medvlm_sft --help`);
+    assert.match(help.stdout, /usage: /);
+
+    // A changed trainer goes to a folder of its own; the old one stays for runs using it.
+    const copy = path.join(dir, 'ext');
+    cpSync(path.join(repoRoot, 'python'), path.join(copy, 'python'), { recursive: true, filter: (src) => !src.includes('__pycache__') && !src.includes('.venv') });
+    appendFileSync(path.join(copy, 'python', 'src', 'medvlm_sft', '__init__.py'), '\n# changed\n');
+    const changed = await trainerFiles(copy);
+    assert.notEqual(changed.hash, trainer.hash);
+    assert.equal((await syncTrainer(host, work, changed)).uploaded, true);
+    assert.deepEqual(readdirSync(path.join(work, 'trainer')).sort(), [trainer.hash, changed.hash].sort(), 'no partial folder left');
   });
 
   it('says why a connection fails: key refused, unknown or changed host key, nothing listening', async () => {

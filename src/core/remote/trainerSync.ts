@@ -1,0 +1,83 @@
+// The bundled trainer on a remote host, synced by content hash (design: remote runs): the
+// trainer package, its requirements and the shared bootstrap go to
+// `<work folder>/trainer/<hash>/`, once. A host that has that folder already gets nothing; a
+// changed trainer gets a new folder beside the old one, so runs still using the old one keep
+// it. The upload is one tar stream over the shared connection, unpacked into a hidden folder
+// and renamed into place, so a cut link never leaves a half trainer that looks whole.
+// No `vscode`.
+
+import { execa } from 'execa';
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { shellQuote } from './shellQuote';
+import { runSsh, sshOptions, sshFailure } from './ssh';
+import type { SshHost } from './ssh';
+import { remotePath } from './targetCheck';
+
+export interface TrainerFiles {
+  /** The folder holding `python/` (the extension's root, or the repository). */
+  readonly root: string;
+  /** Paths under `root`, sorted, `/`-separated. */
+  readonly files: readonly string[];
+  /** sha256 of the paths and contents, 16 hex digits. */
+  readonly hash: string;
+}
+
+/** What makes the trainer: the package's Python files, the requirements and the bootstrap. */
+export async function trainerFiles(root: string): Promise<TrainerFiles> {
+  const files: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    for (const entry of await readdir(path.join(root, rel), { withFileTypes: true })) {
+      const child = `${rel}/${entry.name}`;
+      if (entry.isDirectory() && entry.name !== '__pycache__') await walk(child);
+      else if (entry.isFile() && /\.(py|json|jinja|txt)$/.test(entry.name)) files.push(child);
+    }
+  };
+  await walk('python/src/medvlm_sft');
+  for (const name of await readdir(path.join(root, 'python'))) {
+    if (/^requirements.*\.txt$/.test(name) || name === 'bootstrap.py') files.push(`python/${name}`);
+  }
+  files.sort();
+  const hash = createHash('sha256');
+  for (const file of files) {
+    hash.update(file).update('\0');
+    hash.update(await readFile(path.join(root, file))).update('\0');
+  }
+  return { root, files, hash: hash.digest('hex').slice(0, 16) };
+}
+
+export interface SyncResult {
+  readonly hash: string;
+  /** The synced trainer's folder on the host, as written in the work folder (`~` kept). */
+  readonly folder: string;
+  readonly uploaded: boolean;
+}
+
+/** Makes sure `<workFolder>/trainer/<hash>` holds this trainer. */
+export async function syncTrainer(host: SshHost, workFolder: string, trainer: TrainerFiles, signal?: AbortSignal): Promise<SyncResult> {
+  const folder = `${workFolder.replace(/\/+$/, '')}/trainer/${trainer.hash}`;
+  const target = remotePath(folder);
+  const present = await runSsh(host, `if [ -f ${target}/.complete ]; then echo present; fi`, signal ? { signal } : {});
+  if (present.stdout.trim() === 'present') return { hash: trainer.hash, folder, uploaded: false };
+  const partial = `${target}.partial-$$`;
+  const unpack = [
+    `mkdir -p ${partial}`,
+    `tar -xzf - -C ${partial}`,
+    `: > ${partial}/.complete`,
+    // Another window may have finished the same sync meanwhile: then keep that one.
+    `if [ -e ${target} ]; then rm -rf ${partial}; else mv ${partial} ${target}; fi`,
+  ].join(' && ');
+  let result;
+  try {
+    result = await execa('tar', ['-czf', '-', '-C', trainer.root, '--', ...trainer.files], signal ? { cancelSignal: signal } : {}).pipe(
+      'ssh',
+      [...sshOptions(host), '--', host.alias, `sh -c ${shellQuote(unpack)}`],
+      { reject: false, ...(signal ? { cancelSignal: signal } : {}) },
+    );
+  } catch (err) {
+    throw new Error(`could not pack the trainer: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (result.exitCode !== 0) throw sshFailure(host.alias, result.exitCode ?? -1, String(result.stderr ?? ''));
+  return { hash: trainer.hash, folder, uploaded: true };
+}
