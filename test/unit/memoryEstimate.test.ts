@@ -121,7 +121,7 @@ test('no estimate for unknown models, CPU runs and impossible setups, each with 
   assert.deepEqual(estimateMemory(vary({ model: { base: 'someone/other-vlm' } })), {
     totalGiB: null,
     breakdown: null,
-    why: 'unknown model; the estimate covers the models listed in the docs',
+    why: 'unknown model; the estimate covers the models listed in the docs and models whose config.json can be read',
     trainableParameters: null,
   });
   assert.match(estimateMemory(vary({ train: { use_cpu: true } })).why, /on the CPU/);
