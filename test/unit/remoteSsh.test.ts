@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,7 +18,7 @@ import { RemoteEventsTail } from '../../src/core/remote/remoteTail';
 import { sshConfigHosts } from '../../src/core/remote/sshConfig';
 import { checkTarget, describeReport, parseProbe, remotePath } from '../../src/core/remote/targetCheck';
 import { DEFAULT_WORK_FOLDER, readTargets } from '../../src/core/remote/targets';
-import { syncTrainer, trainerFiles } from '../../src/core/remote/trainerSync';
+import { ensureRemoteEnv, syncTrainer, trainerFiles } from '../../src/core/remote/trainerSync';
 import type { LocalSshd } from './helpers/localSshd';
 import { startLocalSshd } from './helpers/localSshd';
 import { repoRoot, tempDir } from './testUtil';
@@ -167,6 +167,15 @@ describe('remote commands over ssh (real sshd on 127.0.0.1)', () => {
     assert.equal(again.uploaded, false, 'the same trainer is not sent twice');
     const help = await runSsh(host, `PYTHONPATH=${shellQuote(`${first.folder}/python/src`)} ${shellQuote(python)} -m medvlm_sft --help`);
     assert.match(help.stdout, /usage: /);
+
+    // The environment: the bootstrap of the synced trainer finds the one this machine built
+    // (same requirements, same home: the loopback host is this machine). Building one takes
+    // minutes of downloads, so the test only lets it look.
+    const lines: string[] = [];
+    const env = await ensureRemoteEnv(host, first, { existingOnly: true, onLine: (line) => lines.push(line) });
+    assert.equal(realpathSync(env), realpathSync(python));
+    const broken = { ...first, folder: path.join(dir, 'no trainer here') };
+    await assert.rejects(ensureRemoteEnv(host, broken, { existingOnly: true }), /the trainer's environment on medvlm-test could not be made: .*No such file or directory/);
 
     // A changed trainer goes to a folder of its own; the old one stays for runs using it.
     const copy = path.join(dir, 'ext');

@@ -81,3 +81,49 @@ export async function syncTrainer(host: SshHost, workFolder: string, trainer: Tr
   if (result.exitCode !== 0) throw sshFailure(host.alias, result.exitCode ?? -1, String(result.stderr ?? ''));
   return { hash: trainer.hash, folder, uploaded: true };
 }
+
+export interface RemoteEnvOptions {
+  readonly signal?: AbortSignal;
+  /** Each progress line of the bootstrap ("bootstrap: ..."), as it comes. */
+  readonly onLine?: (line: string) => void;
+  /** Only find a complete environment; never start building one (it takes minutes). */
+  readonly existingOnly?: boolean;
+}
+
+/**
+ * The trainer's Python environment on the host, made or reused by the synced trainer's own
+ * bootstrap (design contract 6: keyed by the requirements hash, so a host builds it once, the
+ * first time minutes of downloads). Its progress lines stream to `onLine`; the interpreter's
+ * path comes back. A failed build says the bootstrap's last words.
+ */
+export async function ensureRemoteEnv(host: SshHost, synced: SyncResult, options: RemoteEnvOptions = {}): Promise<string> {
+  const bootstrap = `${remotePath(`${synced.folder}/python/bootstrap.py`)}`;
+  const command = `if ! command -v python3 >/dev/null 2>&1; then echo 'bootstrap: python3 is not on the PATH of an ssh login' >&2; exit 2; fi; exec python3 ${bootstrap}${options.existingOnly === true ? ' --existing' : ''}`;
+  const child = execa('ssh', [...sshOptions(host), '--', host.alias, command], {
+    reject: false,
+    stdin: 'ignore',
+    ...(options.signal ? { cancelSignal: options.signal } : {}),
+  });
+  const lines: string[] = [];
+  let pending = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    pending += chunk.toString('utf8');
+    const parts = pending.split(/\r?\n/);
+    pending = parts.pop() ?? '';
+    for (const line of parts) {
+      if (line.trim() === '') continue;
+      lines.push(line);
+      options.onLine?.(line);
+    }
+  });
+  const result = await child;
+  if (pending.trim() !== '') lines.push(pending);
+  if (result.exitCode === 255) throw sshFailure(host.alias, 255, String(result.stderr ?? ''));
+  const python = String(result.stdout ?? '').trim().split('\n').at(-1)?.trim() ?? '';
+  if (options.existingOnly === true && result.exitCode === 3) throw new Error(`${host.alias} has no environment for this trainer yet`);
+  if (result.exitCode !== 0 || !python.startsWith('/')) {
+    const last = lines.at(-1)?.replace(/^bootstrap:\s*/, '') ?? `exit status ${String(result.exitCode)}`;
+    throw new Error(`the trainer's environment on ${host.alias} could not be made: ${last}`);
+  }
+  return python;
+}
