@@ -4,7 +4,7 @@
 // file, so tests can count handshakes. Stopped by the pid in its pid file.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,8 +48,50 @@ function keygen(file: string): string {
   return readFileSync(`${file}.pub`, 'utf8').trim();
 }
 
+/**
+ * Servers of test processes that died before their `after` hook (a crash, a kill): stopped by
+ * the pid in their pid file, their folders removed.
+ */
+function stopOrphans(): void {
+  for (const name of readdirSync(os.tmpdir()).filter((n) => n.startsWith('medvlm-sshd-'))) {
+    const dir = path.join(os.tmpdir(), name);
+    const ownerText = safeRead(path.join(dir, 'owner'));
+    const owner = Number(ownerText);
+    if (Number.isInteger(owner) && owner > 0 && existsSync(`/proc/${owner}`)) continue;
+    // Another test file (they run in parallel) may have just made its folder.
+    let age: number;
+    try {
+      age = Date.now() - statSync(dir).mtimeMs;
+    } catch {
+      continue; // removed meanwhile
+    }
+    if (ownerText === '' && age < 60_000) continue;
+    const pid = Number(safeRead(path.join(dir, 'sshd.pid')));
+    if (Number.isInteger(pid) && pid > 0) {
+      for (const target of [...descendants(pid), pid]) {
+        try {
+          process.kill(target, 'SIGTERM');
+        } catch {
+          // Already gone.
+        }
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function safeRead(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
 export async function startLocalSshd(): Promise<LocalSshd> {
+  stopOrphans();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'medvlm-sshd-'));
+  writeFileSync(path.join(dir, 'owner'), String(process.pid));
   const port = await freePort();
   const closedPort = await freePort();
   const hostKey = keygen(path.join(dir, 'host_key'));
