@@ -13,7 +13,7 @@ import { lossPoints, statusOf, stepOf, TERMINAL } from './harness/runs';
 import type { Session } from './harness/session';
 import { startSession } from './harness/session';
 import type { TreeRow } from './harness/workbench';
-import { expectWebviewRendered, openFile, pickEntry, readRunsView, runCommand, showRunsView, waitUntil } from './harness/workbench';
+import { expectWebviewRendered, openFile, readRunsView, runCommand, runCommandAndPick, showRunsView, waitUntil } from './harness/workbench';
 
 const SUITE = 'runs';
 /** Long enough that a reload or a stop lands mid-run on a loaded machine. */
@@ -89,8 +89,7 @@ describe('runs in VS Code (code-server + Chromium)', () => {
       250,
     );
     assert.ok(!TERMINAL.has(statusOf(seen)) || statusOf(seen) === 'finished', `after the reload the run reads ${seen.description}`);
-    await runCommand(s.page, 'MedVLM: Open run panel');
-    await pickEntry(s.page, runId);
+    await runCommandAndPick(s.page, 'MedVLM: Open run panel', runId);
     await waitUntil('the run to finish', async () => statusOf((await runRow(s.page, runId)) ?? { label: '', description: '' }) === 'finished', 240_000, 500);
     const frame = await expectWebviewRendered(s, { name: `run panel of ${runId}`, frame: 'main#app canvas', rendered: 'body[data-run-status="finished"]' });
     const expected = lossPoints(eventsOf(runId));
@@ -106,8 +105,7 @@ describe('runs in VS Code (code-server + Chromium)', () => {
     const runId = await startTraining(s.page);
     // Stop once a checkpoint exists (the demo saves every 4 steps).
     await waitUntil('a checkpoint of the run', () => /"type": ?"checkpoint"/.test(eventsOf(runId)), 120_000, 250);
-    await runCommand(s.page, 'MedVLM: Stop run');
-    await pickEntry(s.page, runId);
+    await runCommandAndPick(s.page, 'MedVLM: Stop run', runId);
     const stopped = await waitUntil('the run to stop', async () => {
       const row = await runRow(s.page, runId);
       return row && TERMINAL.has(statusOf(row)) ? row : undefined;
@@ -116,8 +114,7 @@ describe('runs in VS Code (code-server + Chromium)', () => {
     const stoppedAt = stepOf(stopped) ?? 0;
     assert.ok(stoppedAt < MAX_STEPS, `stopped before the end (${stopped.description})`);
 
-    await runCommand(s.page, 'MedVLM: Resume run from checkpoint');
-    await pickEntry(s.page, runId);
+    await runCommandAndPick(s.page, 'MedVLM: Resume run from checkpoint', runId);
     await waitUntil('the resumed run to finish', async () => statusOf((await runRow(s.page, runId)) ?? { label: '', description: '' }) === 'finished', 300_000, 500);
     const events = eventsOf(runId);
     const starts = events.split('\n').filter((line) => /"type": ?"run_started"/.test(line)).map((line) => JSON.parse(line) as { attempt?: number; resume_step?: number | null });
@@ -125,8 +122,7 @@ describe('runs in VS Code (code-server + Chromium)', () => {
     assert.equal(starts[1]?.attempt, 2);
     assert.ok(typeof starts[1]?.resume_step === 'number' && starts[1].resume_step > 0 && starts[1].resume_step <= stoppedAt, `resumed from a checkpoint at or before step ${stoppedAt}: ${JSON.stringify(starts[1])}`);
 
-    await runCommand(s.page, 'MedVLM: Open run panel');
-    await pickEntry(s.page, runId);
+    await runCommandAndPick(s.page, 'MedVLM: Open run panel', runId);
     const frame = await expectWebviewRendered(s, { name: `run panel of ${runId}`, frame: 'main#app canvas', rendered: 'body[data-run-status="finished"]' });
     const expected = lossPoints(events);
     assert.deepEqual(expected.trainLoss.map((p) => p.x), Array.from({ length: MAX_STEPS }, (_, i) => i + 1), 'the events hold every step');

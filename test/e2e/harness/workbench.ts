@@ -88,6 +88,26 @@ export async function runCommand(page: Page, title: string): Promise<void> {
   await quickPick(page, `>${title}`, title);
 }
 
+/**
+ * Runs a command that asks with a quick pick (the run to stop) and picks `label` in it. Focus
+ * moving meanwhile (a run panel revealing itself) closes the pick unanswered: then the command
+ * is run again, as a user would.
+ */
+export async function runCommandAndPick(page: Page, title: string, label: string): Promise<void> {
+  const widget = page.locator('.quick-input-widget');
+  for (let attempt = 1; ; attempt += 1) {
+    await runCommand(page, title);
+    try {
+      // The command's pick shows up a moment after the palette closes: wait for the entry.
+      await pickEntry(page, label);
+      return;
+    } catch (err) {
+      if (attempt >= 3 || (await widget.isVisible())) throw err;
+      console.error(`e2e: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}; running ${title} again`);
+    }
+  }
+}
+
 /** Opens a workspace file through quick open and waits for its editor tab to be active. */
 export async function openFile(page: Page, fileName: string): Promise<void> {
   await quickPick(page, fileName, fileName);
