@@ -4,6 +4,7 @@
 
 import { listModels, modelInfo } from '@huggingface/hub';
 import type { ModelAccess } from './accounts';
+import { timedFetch } from './timedFetch';
 
 export interface HubModelSummary {
   readonly id: string;
@@ -20,11 +21,6 @@ export interface HubQuery {
   readonly hubUrl: string;
   readonly token?: string | undefined;
   readonly signal?: AbortSignal;
-}
-
-function fetchWith(signal: AbortSignal | undefined): typeof fetch {
-  const timeout = AbortSignal.timeout(20_000);
-  return (input, init) => fetch(input, { ...init, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
 }
 
 interface WithSafetensors {
@@ -53,7 +49,7 @@ export async function searchHubModels(query: string, options: HubQuery & { reado
     additionalFields: ['safetensors'],
     hubUrl: options.hubUrl,
     ...(options.token !== undefined ? { accessToken: options.token } : {}),
-    fetch: fetchWith(options.signal),
+    fetch: timedFetch(20_000, options.signal),
   })) {
     out.push(summary(entry as typeof entry & WithSafetensors));
   }
@@ -66,7 +62,7 @@ export async function hubModelSummary(id: string, options: HubQuery): Promise<Hu
     additionalFields: ['safetensors'],
     hubUrl: options.hubUrl,
     ...(options.token !== undefined ? { accessToken: options.token } : {}),
-    fetch: fetchWith(options.signal),
+    fetch: timedFetch(20_000, options.signal),
   });
   return summary(info as typeof info & WithSafetensors);
 }

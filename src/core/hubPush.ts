@@ -16,6 +16,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { timedFetch } from './timedFetch';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 
 /** Mirror of TRAINING_STATE_FILES in python/src/medvlm_sft/train/finish.py: not part of a model. */
@@ -24,7 +25,7 @@ const TRAINING_STATE = [/^optimizer\.pt$/, /^scheduler\.pt$/, /^scaler\.pt$/, /^
 const UPLOAD_IDLE_MS = 120_000;
 /** The loss-curve image the model card shows (see modelCard.ts). */
 export const LOSS_CURVE_FILE = 'loss_curve.svg';
-/** The card we write replaces peft's placeholder README.md. */
+/** The card we write replaces the README.md peft generates. */
 const REPLACED = new Set(['README.md', LOSS_CURVE_FILE]);
 
 export class PushError extends Error {
@@ -121,7 +122,7 @@ export async function pushToHub(options: PushOptions): Promise<PushResult> {
   report('creating');
   let created = true;
   try {
-    await createRepo({ repo: { type: 'model', name: repoId }, accessToken: token, hubUrl, private: options.private, fetch: timedFetch(signal) });
+    await createRepo({ repo: { type: 'model', name: repoId }, accessToken: token, hubUrl, private: options.private, fetch: timedFetch(60_000, signal) });
   } catch (err) {
     if (err instanceof HubApiError && err.statusCode === 409) {
       created = false;
@@ -199,14 +200,6 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
-/** fetch with the push's cancel signal and a timeout for a Hub API call. */
-function timedFetch(signal: AbortSignal | undefined): typeof fetch {
-  return (input, init) => {
-    const timeout = AbortSignal.timeout(60_000);
-    return fetch(input, { ...init, signal: signal ? AbortSignal.any([signal, timeout, ...(init?.signal ? [init.signal] : [])]) : (init?.signal ?? timeout) });
-  };
-}
-
 interface ProgressHint {
   readonly progressCallback: (progress: number) => void;
   readonly part?: number;
@@ -220,7 +213,7 @@ interface ProgressHint {
  */
 function uploadingFetch(signal: AbortSignal | undefined, idleMs: number): typeof fetch {
   const partsProgress = new Map<(progress: number) => void, number[]>();
-  const api = timedFetch(signal);
+  const api = timedFetch(60_000, signal);
   return (async (input: string | URL | Request, init?: RequestInit & { progressHint?: ProgressHint }) => {
     if (init?.method !== 'PUT' || !(init.body instanceof Blob) || (typeof input !== 'string' && !(input instanceof URL))) return api(input, init);
     const hint = init.progressHint;

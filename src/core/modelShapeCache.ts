@@ -12,6 +12,7 @@ import { hubModelId } from './accounts';
 import type { KnownModel, ModelLookup } from './config/memoryEstimate';
 import { ModelShapeError, modelFromConfigJson } from './config/modelShapes';
 import { localModelFolder } from './modelBase';
+import { timedFetch } from './timedFetch';
 import { resizeRuleOf } from './preview/sampleSettings';
 
 const RETRY_FAILED_MS = 60_000;
@@ -101,7 +102,7 @@ export class ModelShapeCache {
         path: 'config.json',
         hubUrl: this.options.hubUrl(),
         ...(token !== undefined ? { accessToken: token } : {}),
-        fetch: (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(20_000) }),
+        fetch: timedFetch(20_000),
       });
       if (blob === null) return { model: { why: `${id} is not on the Hub (or it has no config.json)` }, failed: true };
       return { model: modelFromConfigJson(id, parse(await blob.text())), failed: false };

@@ -32,7 +32,7 @@ function checkpointFolder(dir: string, sizes: { adapter: number; big: number }):
     'shards/model-00001.safetensors': randomBytes(sizes.big),
   };
   const state = { 'optimizer.pt': randomBytes(4 * KB), 'rng_state_0.pth': randomBytes(KB), 'trainer_state.json': Buffer.from('{}'), 'training_args.bin': randomBytes(KB) };
-  for (const [name, bytes] of Object.entries({ ...model, ...state, 'README.md': Buffer.from('peft placeholder card') })) {
+  for (const [name, bytes] of Object.entries({ ...model, ...state, 'README.md': Buffer.from('the card peft generates') })) {
     mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
     writeFileSync(path.join(dir, name), bytes);
   }
@@ -63,7 +63,7 @@ describe('push to the Hub', () => {
     const dir = tempDir(t);
     const model = checkpointFolder(dir, { adapter: 120 * KB, big: 300 * KB });
     const files = await modelFiles(dir);
-    assert.deepEqual(files.map((f) => f.path), Object.keys(model).sort(), 'training state and the placeholder README are left out');
+    assert.deepEqual(files.map((f) => f.path), Object.keys(model).sort(), "training state and peft's own README are left out");
     const progress: PushProgress[] = [];
     const card = '---\nlibrary_name: peft\n---\n# card\n';
     const result = await pushToHub({
@@ -85,7 +85,7 @@ describe('push to the Hub', () => {
     for (const [name, bytes] of Object.entries(model)) {
       assert.ok((await download(hub, 'radiologist/ct-lora', name)).equals(bytes), `${name} came back byte-equal`);
     }
-    assert.equal((await download(hub, 'radiologist/ct-lora', 'README.md')).toString('utf8'), card, 'our card replaced the placeholder');
+    assert.equal((await download(hub, 'radiologist/ct-lora', 'README.md')).toString('utf8'), card, "our card replaced peft's");
     // Weights went by LFS (the big one in parts), configs inline.
     assert.equal(repo.files.get('adapter_model.safetensors')?.lfsOid, sha256(model['adapter_model.safetensors'] as Buffer));
     assert.equal(repo.files.get('shards/model-00001.safetensors')?.lfsOid, sha256(model['shards/model-00001.safetensors'] as Buffer));
