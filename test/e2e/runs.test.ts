@@ -16,8 +16,12 @@ import type { TreeRow } from './harness/workbench';
 import { expectWebviewRendered, openFile, readRunsView, runCommand, runCommandAndPick, showRunsView, waitUntil } from './harness/workbench';
 
 const SUITE = 'runs';
-/** Long enough that a reload or a stop lands mid-run on a loaded machine. */
-const MAX_STEPS = 24;
+/**
+ * Long enough that a reload or a stop lands mid-run. The tiny model trains about four steps a
+ * second here: with 24 steps the run went from its first checkpoint to its end in 5 s, and CI
+ * once saw "Stop run" offer no active run because the run had finished before the palette did.
+ */
+const MAX_STEPS = 96;
 
 /** The demo workspace, with a longer run that saves a checkpoint every 4 steps. */
 async function longerDemo(dir: string): Promise<void> {
