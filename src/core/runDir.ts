@@ -26,8 +26,50 @@ export function launchFileName(attempt: number): string {
   return `launch-${attempt}.json`;
 }
 
-export interface RunTarget {
+export const REMOTE_STATE_FILE = 'remote.json';
+
+/** A run on this machine: its folder is where the trainer writes. */
+export interface LocalRunTarget {
   readonly kind: 'local';
+}
+
+/**
+ * A run on a host reached over ssh. The trainer writes in `run_dir` on the host; the folder on
+ * this machine is its mirror: run.json and the config snapshot from the launch, events.jsonl
+ * and stdout.log copied byte for byte as they grow, exit.json once the host has one, and
+ * remote.json with what was last learned about the process there.
+ */
+export interface SshRunTarget {
+  readonly kind: 'ssh';
+  /** The target's name (a run config's `launch.target`). */
+  readonly name: string;
+  /** The ssh destination. */
+  readonly host: string;
+  /** An ssh config file other than ~/.ssh/config (`ssh -F`), when the target names one. */
+  readonly ssh_config?: string;
+  /** The run folder on the host, absolute. */
+  readonly run_dir: string;
+}
+
+export type RunTarget = LocalRunTarget | SshRunTarget;
+
+function isRunTarget(raw: unknown): raw is RunTarget {
+  if (typeof raw !== 'object' || raw === null) {
+    return false;
+  }
+  const t = raw as Record<string, unknown>;
+  if (t.kind === 'local') {
+    return true;
+  }
+  return (
+    t.kind === 'ssh' &&
+    typeof t.name === 'string' &&
+    typeof t.host === 'string' &&
+    t.host.length > 0 &&
+    (t.ssh_config === undefined || typeof t.ssh_config === 'string') &&
+    typeof t.run_dir === 'string' &&
+    t.run_dir.startsWith('/')
+  );
 }
 
 export interface RunInfo {
@@ -58,6 +100,7 @@ export function runPaths(runDir: string) {
     checkpoints: path.join(runDir, CHECKPOINTS_DIR),
     merged: path.join(runDir, MERGED_DIR),
     exitRecord: path.join(runDir, EXIT_FILE),
+    remoteState: path.join(runDir, REMOTE_STATE_FILE),
   };
 }
 
@@ -70,16 +113,13 @@ export function parseRunInfo(raw: unknown): RunInfo | undefined {
     return undefined;
   }
   const r = raw as Record<string, unknown>;
-  const target = r.target as Record<string, unknown> | null | undefined;
   const ok =
     r.version === 1 &&
     typeof r.run_id === 'string' &&
     typeof r.created === 'string' &&
     typeof r.config_path === 'string' &&
     typeof r.config_file === 'string' &&
-    typeof target === 'object' &&
-    target !== null &&
-    target.kind === 'local' &&
+    isRunTarget(r.target) &&
     isNumOrNull(r.pid) &&
     isNumOrNull(r.pid_start_time) &&
     isStrOrNull(r.trainer_version) &&
@@ -380,4 +420,45 @@ export function parseExitRecord(text: string): ExitRecord | undefined {
     (r.code !== null || r.signal !== null) &&
     typeof r.t === 'number';
   return ok ? { attempt: r.attempt as number, pid: r.pid as number, code: r.code as number | null, signal: r.signal as string | null, t: r.t as number } : undefined;
+}
+
+/**
+ * What the mirror of a remote run last learned about its process on the host (remote.json in
+ * the local mirror folder). `alive` is null while the host cannot be reached; `false` is
+ * written only once everything the run wrote there has been copied here, so a run never reads
+ * as ended before its last events arrived.
+ */
+export interface RemoteState {
+  readonly version: 1;
+  /** Unix seconds. */
+  readonly t: number;
+  readonly alive: boolean | null;
+  /** Why the host cannot be reached, while it cannot. */
+  readonly unreachable?: string;
+  /** Free bytes where the run folder is on the host, once the run ended. */
+  readonly free_bytes?: number;
+}
+
+export async function writeRemoteState(runDir: string, state: RemoteState): Promise<void> {
+  await writeJsonAtomic(runDir, REMOTE_STATE_FILE, state);
+}
+
+export async function readRemoteState(runDir: string): Promise<RemoteState | undefined> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path.join(runDir, REMOTE_STATE_FILE), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof raw !== 'object' || raw === null) {
+    return undefined;
+  }
+  const r = raw as Record<string, unknown>;
+  const ok =
+    r.version === 1 &&
+    typeof r.t === 'number' &&
+    (r.alive === null || typeof r.alive === 'boolean') &&
+    (r.unreachable === undefined || typeof r.unreachable === 'string') &&
+    (r.free_bytes === undefined || typeof r.free_bytes === 'number');
+  return ok ? (raw as RemoteState) : undefined;
 }

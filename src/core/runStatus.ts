@@ -10,6 +10,7 @@ import type { ExitRecord } from './runDir';
 import type { FinishStatus, Phase, ProgressEvent, RunStartedEvent, TrainerEvent } from '../shared/events';
 import type { RunStatus, RunSummary } from '../shared/runStatus';
 import { formatDuration } from '../shared/format';
+import { TERMINAL_STATUSES } from '../shared/runStatus';
 
 /** A folder with no run.json younger than this is a launch in progress, not a lost run. */
 export const STARTING_GRACE_MS = 60_000;
@@ -132,6 +133,8 @@ export interface Liveness {
   readonly freeBytes?: number;
   /** The run folder is gone. */
   readonly deleted?: boolean;
+  /** A remote run's host cannot be reached now: why (its status is the last one known). */
+  readonly unreachable?: string;
 }
 
 /** Whether the events already hold the launcher's latest attempt (or, without launch facts, any). */
@@ -239,6 +242,7 @@ export function deriveSummary(runId: string, state: RunEventsState, liveness: Li
     ...(attempt > 1 ? { attempt } : {}),
     ...(current && typeof state.resumeStep === 'number' ? { resumeStep: state.resumeStep } : {}),
     ...(state.wandbUrl !== undefined ? { wandbUrl: state.wandbUrl } : {}),
+    ...(liveness.unreachable !== undefined && !TERMINAL_STATUSES.has(status) ? { unreachable: liveness.unreachable } : {}),
   };
 }
 

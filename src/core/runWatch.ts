@@ -14,8 +14,8 @@ import { TERMINAL_STATUSES } from '../shared/runStatus';
 import { followEvents } from './eventsTail';
 import type { EventsFollower } from './eventsTail';
 import { isProcessAlive } from './processAlive';
-import { createdTime, readExitRecord, readRunInfo, readRunProcess, runPaths } from './runDir';
-import type { RunInfo, RunProcess } from './runDir';
+import { createdTime, readExitRecord, readRemoteState, readRunInfo, readRunProcess, runPaths } from './runDir';
+import type { RemoteState, RunInfo, RunProcess } from './runDir';
 import { deriveSummary, EMPTY_RUN_STATE, reduceRunEvents, STARTING_GRACE_MS } from './runStatus';
 import type { Liveness, RunEventsState } from './runStatus';
 
@@ -176,23 +176,36 @@ export class RunWatch {
     if (ended !== undefined && ended.attempt === proc.attempt && ended.pid === proc.pid) {
       return { ...base, ...ended.facts, alive: false };
     }
-    if (typeof proc.pid === 'number' && isProcessAlive(proc.pid, proc.pid_start_time)) {
+    let remote: RemoteState | undefined;
+    if (this.infoValue?.target.kind === 'ssh') {
+      // The process is on a host: its mirror (remote.json) says what was last learned there.
+      // Until it says the process ended, the events decide; while the host cannot be reached,
+      // the run is not taken for lost.
+      remote = await readRemoteState(this.runDir);
+      if (remote?.alive !== false) {
+        this.ended = undefined;
+        return { ...base, alive: true, ...(remote?.unreachable !== undefined ? { unreachable: remote.unreachable } : {}) };
+      }
+    } else if (typeof proc.pid === 'number' && isProcessAlive(proc.pid, proc.pid_start_time)) {
       this.ended = undefined;
       return { ...base, alive: true };
     }
-    const facts = await this.endFacts(proc);
+    const facts = await this.endFacts(proc, remote);
     this.ended = { attempt: proc.attempt, pid: proc.pid, facts };
     return { ...base, ...facts, alive: false };
   }
 
   /** How the attempt's process ended: its exit record and, when that says it failed, the end of its log. */
-  private async endFacts(proc: RunProcess): Promise<Partial<Liveness>> {
+  private async endFacts(proc: RunProcess, remote: RemoteState | undefined): Promise<Partial<Liveness>> {
     const record = await readExitRecord(this.runDir);
     const exit = record !== undefined && record.attempt === proc.attempt && record.pid === proc.pid ? record : undefined;
     if (exit === undefined || (exit.code === 0 && exit.signal === null)) {
       return exit ? { exit } : {};
     }
-    const [logTail, freeBytes] = await Promise.all([readLogTail(runPaths(this.runDir).stdoutLog), freeSpace(this.runDir)]);
+    const [logTail, freeBytes] = await Promise.all([
+      readLogTail(runPaths(this.runDir).stdoutLog),
+      remote !== undefined ? Promise.resolve(remote.free_bytes) : freeSpace(this.runDir),
+    ]);
     return { exit, ...(logTail !== undefined ? { logTail } : {}), ...(freeBytes !== undefined ? { freeBytes } : {}) };
   }
 

@@ -136,6 +136,9 @@ export async function resumeLocalRun(options: ResumeLocalRunOptions): Promise<St
   if (info === undefined) {
     throw new Error(`${runDir} has no readable run.json, so it is not a run that can be resumed.`);
   }
+  if (info.target.kind !== 'local') {
+    throw new Error(`run ${info.run_id} ran on ${info.target.name}; its checkpoints are there, so it cannot be resumed on this machine.`);
+  }
   const current = await readRunProcess(runDir, info);
   if (current !== undefined && isRunning(current) && !(await endsSoon(runDir, current))) {
     throw new Error(`run ${info.run_id} is still running (pid ${current.pid}): stop it, or wait for it to end, before resuming.`);
@@ -292,7 +295,8 @@ async function spawnDetached(command: TrainerCommand, logFile: string, cwd: stri
   }
 }
 
-async function readTrainerVersion(extensionRoot: string): Promise<string | null> {
+/** The bundled trainer's `__version__`, or null when it cannot be read. */
+export async function readTrainerVersion(extensionRoot: string): Promise<string | null> {
   try {
     const init = await readFile(path.join(extensionRoot, 'python', 'src', 'medvlm_sft', '__init__.py'), 'utf8');
     return /^__version__\s*=\s*["']([^"']+)["']/m.exec(init)?.[1] ?? null;

@@ -4,7 +4,7 @@
 import { open } from 'node:fs/promises';
 import { parseEventLines } from '../core/eventsTail';
 import { isProcessAlive, readCommandLine } from '../core/processAlive';
-import { readRunProcess, runPaths } from '../core/runDir';
+import { readRunInfo, readRunProcess, runPaths } from '../core/runDir';
 import type { TrainerEvent } from '../shared/events';
 
 export const DEFAULT_STOP_GRACE_MS = 60_000;
@@ -28,7 +28,12 @@ export type StopOutcome = 'not-running' | 'terminated' | 'killed';
  * after the handler, so the signal waits for that event, within the same grace period.
  */
 export async function stopLocalRun(runDir: string, options: StopLocalRunOptions = {}): Promise<StopOutcome> {
-  const proc = await readRunProcess(runDir);
+  const info = await readRunInfo(runDir);
+  if (info !== undefined && info.target.kind !== 'local') {
+    // Its pid is a process on another machine: never signal whatever has that pid here.
+    throw new Error(`run ${info.run_id} runs on ${info.target.name}, not on this machine`);
+  }
+  const proc = await readRunProcess(runDir, info);
   const pid = proc?.pid;
   if (proc === undefined || typeof pid !== 'number' || !isProcessAlive(pid, proc.pid_start_time) || !isTrainer(pid)) {
     return 'not-running';

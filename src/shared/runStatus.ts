@@ -61,4 +61,6 @@ export interface RunSummary {
   readonly resumeStep?: number;
   /** The W&B run's page, when the run logs to W&B online. */
   readonly wandbUrl?: string;
+  /** A run on a host that cannot be reached now, and why; its status is the last one known. */
+  readonly unreachable?: string;
 }

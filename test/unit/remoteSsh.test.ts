@@ -229,12 +229,15 @@ it('targets: the setting\'s entries (checked) and the ssh config\'s hosts', () =
       { name: 'gpu box', host: 'other' },
       { host: 'h', workFolder: '' },
       'not an object',
+      { name: 'lab', host: 'lab', sshConfigFile: '/etc/medvlm/ssh_config' },
+      { name: 'rel', host: 'rel', sshConfigFile: 'ssh_config' },
     ],
     ['cluster', 'bastion', 'gpu box'],
   );
   assert.deepEqual(targets, [
     { name: 'gpu box', host: 'me@gpu.lab.org', workFolder: '/scratch/me/medvlm', source: 'settings' },
     { name: 'cluster', host: 'cluster', workFolder: DEFAULT_WORK_FOLDER, source: 'settings' },
+    { name: 'lab', host: 'lab', workFolder: DEFAULT_WORK_FOLDER, sshConfigFile: '/etc/medvlm/ssh_config', source: 'settings' },
     { name: 'bastion', host: 'bastion', workFolder: DEFAULT_WORK_FOLDER, source: 'ssh-config' },
   ]);
   assert.deepEqual(problems, [
@@ -243,6 +246,7 @@ it('targets: the setting\'s entries (checked) and the ssh config\'s hosts', () =
     'medvlm.remote.targets[4]: another target is already called gpu box',
     'medvlm.remote.targets[5].workFolder must be a folder path on the host',
     'medvlm.remote.targets[6] is not an object',
+    'medvlm.remote.targets[8].sshConfigFile must be an absolute path',
   ]);
 });
 

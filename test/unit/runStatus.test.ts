@@ -174,3 +174,14 @@ test('the W&B run the trainer reports is in the summary, through events.jsonl as
   assert.equal(after.wandbUrl, 'https://wandb.ai/lab/medvlm/runs/r-1');
   assert.equal(deriveSummary('r', reduceRunEvents(EMPTY_RUN_STATE, events.slice(1)), dead).wandbUrl, undefined);
 });
+
+test('a remote run whose host cannot be reached keeps its last status and says why; an ended one does not', () => {
+  const state = reduceRunEvents(EMPTY_RUN_STATE, [ev.started, ev.training, ev.progress]);
+  const cut: Liveness = { ...alive, unreachable: 'cannot reach gpu: Connection refused' };
+  const summary = deriveSummary('r', state, cut);
+  assert.equal(summary.status, 'training');
+  assert.equal(summary.unreachable, 'cannot reach gpu: Connection refused');
+  const ended = deriveSummary('r', reduceRunEvents(state, [ev.finished]), cut);
+  assert.equal(ended.status, 'finished');
+  assert.equal(ended.unreachable, undefined);
+});

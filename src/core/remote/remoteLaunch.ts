@@ -15,7 +15,7 @@ import { remotePath } from './targetCheck';
 
 export interface RemoteLaunchOptions {
   readonly host: SshHost;
-  /** The target's work folder (`~` allowed). */
+  /** The target's work folder (`~` allowed); relative paths in the config resolve against it. */
   readonly workFolder: string;
   /** The trainer's interpreter on the host (from ensureRemoteEnv). */
   readonly python: string;
@@ -25,6 +25,11 @@ export interface RemoteLaunchOptions {
   readonly configText: string;
   /** The local config file's name, for the run id. */
   readonly configName: string;
+  /** The run id to use (the local mirror folder claimed it); else one is made from the time. */
+  readonly runId?: string;
+  /** Training processes (more than one: `accelerate launch`) and GPU indices, from `launch`. */
+  readonly numProcesses?: number;
+  readonly gpus?: readonly number[] | null;
   /** Environment for the trainer (tokens): sent over stdin. */
   readonly secrets?: Readonly<Record<string, string>>;
   readonly now?: Date;
@@ -32,17 +37,25 @@ export interface RemoteLaunchOptions {
 
 export interface RemoteRun {
   readonly runId: string;
-  /** The run folder on the host, as written from the work folder (`~` kept). */
+  /** The run folder on the host, absolute. */
   readonly runDir: string;
   /** The supervisor's pid: it leads the run's process group on the host. */
   readonly pid: number;
+  /** Its start time in clock ticks (/proc/<pid>/stat), to tell it from a reused pid; null without /proc. */
+  readonly startTime: number | null;
 }
 
-/** The launcher, for `sh -c`: $1 run folder, $2 python, $3 trainer src, $4 run id, $5 supervisor. */
+/**
+ * The launcher, for `sh -c`: $1 run folder, $2 python, $3 trainer src, $4 run id, $5 supervisor,
+ * $6 base folder, $7 processes, $8 CUDA_VISIBLE_DEVICES ('' leaves it alone).
+ */
 const LAUNCH_SCRIPT = String.raw`set -e
-dir=$1 python=$2 src=$3 run_id=$4 supervisor=$5
+dir=$1 python=$2 src=$3 run_id=$4 supervisor=$5 base=$6 procs=$7 cuda=$8
 mkdir -p "$(dirname "$dir")"
 mkdir "$dir" 2>/dev/null || exit 17
+dir=$(cd "$dir" && pwd -P)
+mkdir -p "$base"
+base=$(cd "$base" && pwd -P)
 while IFS= read -r line; do
   [ "$line" = "--" ] && break
   export "$line"
@@ -50,11 +63,21 @@ done
 cat > "$dir/config.sft.yaml"
 cd "$dir"
 PYTHONPATH=$src
-export PYTHONPATH
+PYTHONUNBUFFERED=1
+export PYTHONPATH PYTHONUNBUFFERED
+if [ -n "$cuda" ]; then CUDA_VISIBLE_DEVICES=$cuda; export CUDA_VISIBLE_DEVICES; fi
+set -- "$dir/exit.json" 1 "$python"
+if [ "$procs" -gt 1 ]; then set -- "$@" -m accelerate.commands.launch --multi_gpu --num_processes "$procs" --num_machines 1; fi
+set -- "$@" -m medvlm_sft train "$dir/config.sft.yaml" --run-dir "$dir" --run-id "$run_id" --base-dir "$base"
 detach=
 command -v setsid >/dev/null 2>&1 && detach=setsid
-$detach nohup /bin/sh -c "$supervisor" medvlm-supervisor "$dir/exit.json" 1 "$python" -m medvlm_sft train "$dir/config.sft.yaml" --run-dir "$dir" --run-id "$run_id" --base-dir "$dir" > "$dir/stdout.log" 2>&1 < /dev/null &
-echo "pid=$!"`;
+$detach nohup /bin/sh -c "$supervisor" medvlm-supervisor "$@" > "$dir/stdout.log" 2>&1 < /dev/null &
+pid=$!
+start=
+[ -r "/proc/$pid/stat" ] && start=$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f20)
+echo "pid=$pid"
+echo "start=$start"
+echo "dir=$dir"`;
 
 const SECRET_NAME = /^[A-Z_][A-Z0-9_]*$/;
 
@@ -64,6 +87,11 @@ function runIdBase(configName: string, now: Date): string {
   return `${iso.slice(0, 10).replace(/-/g, '')}-${iso.slice(11, 19).replace(/:/g, '')}-${configStem(configName)}`;
 }
 
+/** Says whether a remote start failed only because its run folder exists (exit status 17). */
+export function isRunIdTaken(err: unknown): boolean {
+  return err instanceof SshError && err.kind === 'command' && err.exitCode === 17;
+}
+
 export async function startRemoteRun(options: RemoteLaunchOptions): Promise<RemoteRun> {
   const lines: string[] = [];
   for (const [name, value] of Object.entries(options.secrets ?? {})) {
@@ -71,29 +99,50 @@ export async function startRemoteRun(options: RemoteLaunchOptions): Promise<Remo
     lines.push(`${name}=${value}`);
   }
   const stdin = `${lines.join('\n')}${lines.length > 0 ? '\n' : ''}--\n${options.configText}`;
+  const gpus = options.gpus ?? null;
+  const procs = Math.max(1, Math.floor(options.numProcesses ?? 1));
+  const launchOnce = async (runId: string): Promise<RemoteRun> => {
+    const runDir = posix.join(options.workFolder, 'runs', runId);
+    const words = [
+      remotePath(runDir),
+      remotePath(options.python),
+      remotePath(posix.join(options.trainerFolder, 'python', 'src')),
+      shellQuote(runId),
+      shellQuote(SUPERVISOR_SCRIPT),
+      remotePath(options.workFolder),
+      String(procs),
+      shellQuote(gpus === null ? '' : gpus.join(',')),
+    ];
+    const command = `sh -c ${shellQuote(LAUNCH_SCRIPT)} medvlm-launch ${words.join(' ')}`;
+    const { stdout } = await runSsh(options.host, command, { stdin, timeoutMs: 60_000 });
+    const said = (key: string): string | undefined => new RegExp(`^${key}=(.*)$`, 'm').exec(stdout)?.[1];
+    const pid = Number(said('pid'));
+    const dir = said('dir') ?? '';
+    if (!Number.isInteger(pid) || pid <= 0 || !dir.startsWith('/')) throw new Error(`the host did not say the trainer's pid and folder (${stdout.trim().slice(0, 200)})`);
+    const start = Number(said('start'));
+    return { runId, runDir: dir, pid, startTime: said('start') && Number.isInteger(start) ? start : null };
+  };
+  if (options.runId !== undefined) return launchOnce(options.runId);
   const base = runIdBase(options.configName, options.now ?? new Date());
   for (let n = 1; n < 100; n += 1) {
-    const runId = n === 1 ? base : `${base}-${n}`;
-    const runDir = posix.join(options.workFolder, 'runs', runId);
-    const words = [remotePath(runDir), remotePath(options.python), remotePath(posix.join(options.trainerFolder, 'python', 'src')), shellQuote(runId), shellQuote(SUPERVISOR_SCRIPT)];
-    const command = `sh -c ${shellQuote(LAUNCH_SCRIPT)} medvlm-launch ${words.join(' ')}`;
     try {
-      const { stdout } = await runSsh(options.host, command, { stdin, timeoutMs: 60_000 });
-      const pid = Number(/pid=(\d+)/.exec(stdout)?.[1]);
-      if (!Number.isInteger(pid) || pid <= 0) throw new Error(`the host did not say the trainer's pid (${stdout.trim().slice(0, 200)})`);
-      return { runId, runDir, pid };
+      return await launchOnce(n === 1 ? base : `${base}-${n}`);
     } catch (err) {
-      // 17: that run folder exists already (two starts in one second): take the next id.
-      if (err instanceof SshError && err.kind === 'command' && err.exitCode === 17) continue;
+      // That run folder exists already (two starts in one second): take the next id.
+      if (isRunIdTaken(err)) continue;
       throw err;
     }
   }
   throw new Error(`no free run id for ${base} in ${options.workFolder}/runs`);
 }
 
-/** Whether the run's process group still has its leader on the host. */
-export async function remoteRunAlive(host: SshHost, pid: number): Promise<boolean> {
-  const { stdout } = await runSsh(host, `if kill -0 ${pid} 2>/dev/null; then echo alive; fi`, { timeoutMs: 30_000 });
+/** Shell test: the process `$pid` lives and, when `$start` is set, started at that tick. */
+export const ALIVE_TEST = String.raw`kill -0 "$pid" 2>/dev/null && { [ -z "$start" ] || [ ! -r "/proc/$pid/stat" ] || [ "$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f20)" = "$start" ]; }`;
+
+/** Whether the run's process group still has its leader on the host (the same process, when its start time is known). */
+export async function remoteRunAlive(host: SshHost, pid: number, startTime: number | null = null): Promise<boolean> {
+  const script = `pid=$1 start=$2\nif ${ALIVE_TEST}; then echo alive; fi`;
+  const { stdout } = await runSsh(host, `sh -c ${shellQuote(script)} medvlm-alive ${pid} ${shellQuote(startTime === null ? '' : String(startTime))}`, { timeoutMs: 30_000 });
   return stdout.trim() === 'alive';
 }
 
@@ -101,10 +150,11 @@ export async function remoteRunAlive(host: SshHost, pid: number): Promise<boolea
  * Stops a run as a local stop does: SIGTERM to its process group (the trainer checkpoints and
  * ends `stopped`), SIGKILL after `graceSeconds` if it is still there. Says how it ended.
  */
-export async function stopRemoteRun(host: SshHost, pid: number, graceSeconds: number): Promise<'terminated' | 'killed' | 'not-running'> {
-  // `kill -SIG -PGID`: dash's kill takes no `--`.
-  const script = String.raw`pid=$1 grace=$2
-kill -0 "$pid" 2>/dev/null || { echo not-running; exit 0; }
+export async function stopRemoteRun(host: SshHost, pid: number, graceSeconds: number, startTime: number | null = null): Promise<'terminated' | 'killed' | 'not-running'> {
+  // `kill -SIG -PGID`: dash's kill takes no `--`. A pid that now names another process
+  // (the run ended long ago, the pid was reused) is left alone.
+  const script = String.raw`pid=$1 grace=$2 start=$3
+${ALIVE_TEST} || { echo not-running; exit 0; }
 kill -TERM "-$pid" 2>/dev/null || kill -TERM "$pid"
 i=0
 while kill -0 "$pid" 2>/dev/null; do
@@ -112,7 +162,7 @@ while kill -0 "$pid" 2>/dev/null; do
   sleep 0.1; i=$((i + 1))
 done
 echo terminated`;
-  const { stdout } = await runSsh(host, `sh -c ${shellCommand([script])} medvlm-stop ${pid} ${Math.max(0, Math.round(graceSeconds))}`, { timeoutMs: (graceSeconds + 30) * 1000 });
+  const { stdout } = await runSsh(host, `sh -c ${shellCommand([script])} medvlm-stop ${pid} ${Math.max(0, Math.round(graceSeconds))} ${shellQuote(startTime === null ? '' : String(startTime))}`, { timeoutMs: (graceSeconds + 30) * 1000 });
   const said = stdout.trim();
   return said === 'killed' || said === 'not-running' ? said : 'terminated';
 }

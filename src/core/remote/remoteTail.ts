@@ -24,8 +24,11 @@ export interface RemoteTailOptions {
   readonly file: string;
   /** Bytes already read (complete lines). */
   readonly from?: number;
-  /** New events in file order, and the offset after them. */
-  readonly onEvents: (events: readonly TrainerEvent[], offset: number) => void;
+  /**
+   * New events in file order, the offset after them, and the complete lines they came from,
+   * byte for byte (lines that are not events included), for a mirror of the file.
+   */
+  readonly onEvents: (events: readonly TrainerEvent[], offset: number, lines: Buffer) => void;
   readonly onState?: (state: TailState) => void;
   readonly backoffMs?: readonly number[];
 }
@@ -83,9 +86,10 @@ export class RemoteEventsTail {
       }
       const parsed = parseEventLines(pending);
       if (parsed.consumed === 0) return;
+      const lines = pending.subarray(0, parsed.consumed);
       pending = pending.subarray(parsed.consumed);
       this.offset += parsed.consumed;
-      if (parsed.events.length > 0) this.options.onEvents(parsed.events, this.offset);
+      this.options.onEvents(parsed.events, this.offset, lines);
     });
     void child.then((result) => {
       if (this.disposed || this.process !== child) return;

@@ -87,6 +87,23 @@ export async function runSsh(host: SshHost, command: string, options: RunOptions
   throw sshFailure(host.alias, result.exitCode ?? -1, stderr);
 }
 
+/** runSsh for a command whose output is bytes (a file's contents): stdout comes back unchanged. */
+export async function runSshBytes(host: SshHost, command: string, options: RunOptions = {}): Promise<Buffer> {
+  const result = await execa('ssh', [...sshOptions(host), '--', host.alias, command], {
+    reject: false,
+    encoding: 'buffer',
+    stripFinalNewline: false,
+    ...(options.stdin !== undefined ? { input: options.stdin } : { stdin: 'ignore' }),
+    ...(options.signal !== undefined ? { cancelSignal: options.signal } : {}),
+    ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
+  });
+  if (result.exitCode === 0) return Buffer.from(result.stdout);
+  const stderr = Buffer.from(result.stderr ?? new Uint8Array()).toString('utf8');
+  if (result.isCanceled) throw new SshError(`the command on ${host.alias} was cancelled`, 'command');
+  if (result.timedOut) throw new SshError(`the command on ${host.alias} took longer than ${(options.timeoutMs ?? 0) / 1000} s`, 'command');
+  throw sshFailure(host.alias, result.exitCode ?? -1, stderr);
+}
+
 /** What a failed ssh call means, from its exit status (255: ssh's own failure) and stderr. */
 export function sshFailure(alias: string, exitCode: number, stderr: string): SshError {
   const said = stderr.split('\n').map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('@@@'));

@@ -11,7 +11,14 @@ export interface RemoteTarget {
   /** The ssh destination. */
   readonly host: string;
   readonly workFolder: string;
+  /** An ssh config file to use instead of ~/.ssh/config (`ssh -F`), when the setting names one. */
+  readonly sshConfigFile?: string;
   readonly source: 'settings' | 'ssh-config';
+}
+
+/** The ssh destination of a target, as the ssh helpers take it. */
+export function targetHost(target: RemoteTarget): { readonly alias: string; readonly configFile?: string } {
+  return { alias: target.host, ...(target.sshConfigFile !== undefined ? { configFile: target.sshConfigFile } : {}) };
 }
 
 export interface TargetsRead {
@@ -42,12 +49,19 @@ export function readTargets(setting: unknown, sshHosts: readonly string[]): Targ
 /** Adds the setting entry to `targets`, or says why not. */
 function addTarget(targets: RemoteTarget[], entry: unknown, where: string): string | undefined {
   if (typeof entry !== 'object' || entry === null) return `${where} is not an object`;
-  const { name, host, workFolder } = entry as Record<string, unknown>;
+  const { name, host, workFolder, sshConfigFile } = entry as Record<string, unknown>;
   if (typeof host !== 'string' || !HOST.test(host) || host.startsWith('-')) return `${where}.host must be an ssh destination (a Host of your ssh config, or user@hostname)`;
   const label = typeof name === 'string' && name.trim() !== '' ? name.trim() : host;
   if (label === 'local') return `${where}: "local" is this machine; give the target another name`;
   if (targets.some((t) => t.name === label)) return `${where}: another target is already called ${label}`;
   if (workFolder !== undefined && (typeof workFolder !== 'string' || workFolder.trim() === '' || workFolder.includes('\0'))) return `${where}.workFolder must be a folder path on the host`;
-  targets.push({ name: label, host, workFolder: typeof workFolder === 'string' ? workFolder : DEFAULT_WORK_FOLDER, source: 'settings' });
+  if (sshConfigFile !== undefined && (typeof sshConfigFile !== 'string' || !sshConfigFile.startsWith('/'))) return `${where}.sshConfigFile must be an absolute path`;
+  targets.push({
+    name: label,
+    host,
+    workFolder: typeof workFolder === 'string' ? workFolder : DEFAULT_WORK_FOLDER,
+    ...(typeof sshConfigFile === 'string' ? { sshConfigFile } : {}),
+    source: 'settings',
+  });
   return undefined;
 }

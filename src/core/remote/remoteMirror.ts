@@ -1,0 +1,303 @@
+// The local mirror of a run on a remote host (design contract 5: the run explorer is rebuilt
+// from run folders, so a reload or a lost link loses nothing). The trainer writes its run
+// folder on the host; this copies it into the run's folder here, where the run registry, the
+// run panel and every command read it as they read a local run:
+//
+// - events.jsonl, streamed over the host's shared connection by RemoteEventsTail (`tail -c
+//   +OFFSET -F`), appended here a complete line at a time. The local file's size is the
+//   offset: a mirror started again (a reload, another day) goes on from exactly there.
+// - stdout.log, exit.json and the process's state, by one short ssh command every poll.
+// - remote.json (RemoteState): alive, or unknown while the host cannot be reached. It says
+//   `alive: false` only once the process has ended and every byte it wrote has been copied.
+//
+// One mirror per run folder on this machine: a lock file names the process (the extension
+// host) that mirrors it, so two windows never append the same bytes twice. No `vscode`.
+
+import { randomBytes } from 'node:crypto';
+import { appendFile, open, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { isProcessAlive, processStartTime } from '../processAlive';
+import { readRemoteState, runPaths, writeRemoteState } from '../runDir';
+import type { RemoteState } from '../runDir';
+import { ALIVE_TEST } from './remoteLaunch';
+import { RemoteEventsTail } from './remoteTail';
+import type { TailState } from './remoteTail';
+import { shellQuote } from './shellQuote';
+import { runSshBytes, SshError } from './ssh';
+import type { SshHost } from './ssh';
+
+export const MIRROR_LOCK = '.mirror.lock';
+/** stdout.log bytes copied per poll at most; a chattier trainer is caught up over a few polls. */
+const STDOUT_CHUNK = 1 << 20;
+
+export interface RemoteMirrorOptions {
+  readonly host: SshHost;
+  /** The run's folder on this machine. */
+  readonly localDir: string;
+  /** The run's folder on the host, absolute. */
+  readonly remoteDir: string;
+  /** The supervisor's pid on the host, and its start time when known. */
+  readonly pid: number;
+  readonly startTime: number | null;
+  /** How often to ask the host about the process and copy stdout.log. Default 2000 ms. */
+  readonly pollMs?: number;
+  /** Something changed in the mirror folder (new bytes, a new state). */
+  readonly onChange?: () => void;
+  readonly onError?: (err: unknown) => void;
+}
+
+/** The poll, for `sh -c`: $1 run folder, $2 pid, $3 start time, $4 stdout.log bytes already here. */
+const POLL_SCRIPT = String.raw`dir=$1 pid=$2 start=$3 out=$4
+if ${ALIVE_TEST}; then echo alive=1; else echo alive=0; fi
+if [ -f "$dir/events.jsonl" ]; then echo "events=$(wc -c < "$dir/events.jsonl" | tr -d ' ')"; else echo events=0; fi
+echo "free=$(df -Pk "$dir" 2>/dev/null | awk 'NR==2 {printf "%.0f", $4 * 1024}')"
+if [ -f "$dir/exit.json" ]; then echo "exit=$(head -n 1 "$dir/exit.json")"; fi
+echo "stdout=$(wc -c < "$dir/stdout.log" 2>/dev/null | tr -d ' ')"
+echo --
+tail -c +$((out + 1)) "$dir/stdout.log" 2>/dev/null | head -c ${STDOUT_CHUNK}`;
+
+interface PollAnswer {
+  readonly alive: boolean;
+  readonly eventsSize: number;
+  readonly stdoutSize: number;
+  readonly freeBytes: number | undefined;
+  readonly exitLine: string | undefined;
+  readonly stdout: Buffer;
+}
+
+export function parsePollAnswer(bytes: Buffer): PollAnswer | undefined {
+  const separator = bytes.indexOf('\n--\n');
+  if (separator < 0) return undefined;
+  const head = bytes.toString('utf8', 0, separator);
+  const field = (key: string): string | undefined => new RegExp(`^${key}=(.*)$`, 'm').exec(head)?.[1];
+  const eventsSize = Number(field('events'));
+  const alive = field('alive');
+  if ((alive !== '0' && alive !== '1') || !Number.isInteger(eventsSize)) return undefined;
+  const free = Number(field('free'));
+  const stdoutSize = Number(field('stdout'));
+  return {
+    alive: alive === '1',
+    eventsSize,
+    stdoutSize: Number.isInteger(stdoutSize) ? stdoutSize : 0,
+    freeBytes: field('free') && Number.isFinite(free) ? free : undefined,
+    exitLine: field('exit'),
+    stdout: bytes.subarray(separator + 4),
+  };
+}
+
+export class RemoteRunMirror {
+  /** Resolves once the run has ended on the host and everything it wrote is copied here. */
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+  private tail: RemoteEventsTail | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private writes: Promise<void> = Promise.resolve();
+  private stdoutSize = 0;
+  private lastState: RemoteState | undefined;
+  private disposed = false;
+  private released: Promise<void> = Promise.resolve();
+
+  private constructor(private readonly options: RemoteMirrorOptions) {
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
+  }
+
+  /**
+   * Starts mirroring the run, unless another live process mirrors it already (undefined then),
+   * or it has ended and its mirror is complete (a mirror whose `done` is resolved).
+   */
+  static async start(options: RemoteMirrorOptions): Promise<RemoteRunMirror | undefined> {
+    if (!(await takeLock(options.localDir))) return undefined;
+    const mirror = new RemoteRunMirror(options);
+    const state = await readRemoteState(options.localDir);
+    if (state?.alive === false) {
+      mirror.finish();
+      return mirror;
+    }
+    const paths = runPaths(options.localDir);
+    const from = await completeLinesSize(paths.events);
+    mirror.stdoutSize = await fileSize(paths.stdoutLog);
+    mirror.lastState = state;
+    mirror.tail = new RemoteEventsTail({
+      host: options.host,
+      file: path.posix.join(options.remoteDir, 'events.jsonl'),
+      from,
+      onEvents: (_events, _offset, lines) => mirror.append(paths.events, lines),
+      onState: (tailState) => mirror.tailState(tailState),
+    });
+    void mirror.poll();
+    return mirror;
+  }
+
+  /** Bytes of events.jsonl copied so far. */
+  get eventsCopied(): number {
+    return this.tail?.position ?? 0;
+  }
+
+  /** Stops copying; resolves once the last bytes are written and the lock is given up. */
+  dispose(): Promise<void> {
+    if (!this.disposed) {
+      this.disposed = true;
+      clearTimeout(this.timer);
+      this.tail?.dispose();
+      this.released = this.writes.then(() => this.releaseLock()).catch((err: unknown) => this.options.onError?.(err));
+    }
+    return this.released;
+  }
+
+  private append(file: string, bytes: Buffer): void {
+    const copy = Buffer.from(bytes);
+    this.writes = this.writes
+      .then(() => appendFile(file, copy))
+      .then(() => this.options.onChange?.())
+      .catch((err: unknown) => this.options.onError?.(err));
+  }
+
+  private tailState(state: TailState): void {
+    // The poll reports the link; the tail's own reconnects show up there too.
+    if (state.kind === 'reconnecting' && state.attempt === 1) void this.poll();
+  }
+
+  private schedule(): void {
+    if (this.disposed) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.poll(), this.options.pollMs ?? 2000);
+  }
+
+  private polling = false;
+
+  private async poll(): Promise<void> {
+    if (this.disposed || this.polling) return;
+    this.polling = true;
+    try {
+      await this.pollOnce();
+    } catch (err) {
+      this.options.onError?.(err);
+    } finally {
+      this.polling = false;
+      this.schedule();
+    }
+  }
+
+  private async pollOnce(): Promise<void> {
+    const { host, remoteDir, pid, startTime } = this.options;
+    const command = `sh -c ${shellQuote(POLL_SCRIPT)} medvlm-poll ${shellQuote(remoteDir)} ${pid} ${shellQuote(startTime === null ? '' : String(startTime))} ${this.stdoutSize}`;
+    let answer: PollAnswer | undefined;
+    try {
+      answer = parsePollAnswer(await runSshBytes(host, command, { timeoutMs: 30_000 }));
+    } catch (err) {
+      if (err instanceof SshError && err.kind !== 'command') {
+        await this.setState({ version: 1, t: Date.now() / 1000, alive: null, unreachable: err.message });
+        return;
+      }
+      throw err;
+    }
+    if (answer === undefined) throw new Error(`the host's answer about run ${path.basename(this.options.localDir)} was not understood`);
+    const paths = runPaths(this.options.localDir);
+    if (answer.stdout.length > 0) {
+      this.stdoutSize += answer.stdout.length;
+      this.append(paths.stdoutLog, answer.stdout);
+    }
+    await this.writes;
+    if (answer.alive) {
+      await this.setState({ version: 1, t: Date.now() / 1000, alive: true });
+      return;
+    }
+    // Ended: `alive` was read before the sizes, so these are final. Done once all is here.
+    const caughtUp = this.eventsCopied >= answer.eventsSize && this.stdoutSize >= answer.stdoutSize;
+    if (!caughtUp) return;
+    if (answer.exitLine !== undefined) await writeFile(paths.exitRecord, `${answer.exitLine}\n`);
+    await this.setState({ version: 1, t: Date.now() / 1000, alive: false, ...(answer.freeBytes !== undefined ? { free_bytes: answer.freeBytes } : {}) });
+    this.finish();
+  }
+
+  private async setState(state: RemoteState): Promise<void> {
+    const previous = this.lastState;
+    const same = previous !== undefined && previous.alive === state.alive && previous.unreachable === state.unreachable;
+    // Rewritten while alive only when it changes; readers need no heartbeat.
+    if (same) return;
+    this.lastState = state;
+    await writeRemoteState(this.options.localDir, state);
+    this.options.onChange?.();
+  }
+
+  private finish(): void {
+    void this.dispose().then(() => this.resolveDone());
+  }
+
+  private async releaseLock(): Promise<void> {
+    const lock = path.join(this.options.localDir, MIRROR_LOCK);
+    const held = await readLock(lock);
+    if (held?.pid === process.pid) await rm(lock, { force: true });
+  }
+}
+
+interface LockOwner {
+  readonly pid: number;
+  readonly start: number | null;
+}
+
+async function readLock(file: string): Promise<LockOwner | undefined> {
+  try {
+    const raw = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+    return typeof raw.pid === 'number' ? { pid: raw.pid, start: typeof raw.start === 'number' ? raw.start : null } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Takes the run folder's mirror lock for this process: created exclusively; a lock whose
+ * process is gone (a closed window, a crash) is taken over.
+ */
+async function takeLock(dir: string): Promise<boolean> {
+  const file = path.join(dir, MIRROR_LOCK);
+  const me = JSON.stringify({ pid: process.pid, start: processStartTime(process.pid) });
+  for (let tries = 0; tries < 3; tries += 1) {
+    try {
+      const handle = await open(file, 'wx');
+      try {
+        await handle.writeFile(me);
+      } finally {
+        await handle.close();
+      }
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const owner = await readLock(file);
+    if (owner?.pid === process.pid) return false;
+    if (owner !== undefined && isProcessAlive(owner.pid, owner.start)) return false;
+    // A stale (or half-written) lock: move it aside atomically, so one taker wins.
+    const aside = `${file}.${randomBytes(4).toString('hex')}.stale`;
+    try {
+      await rename(file, aside);
+      await rm(aside, { force: true });
+    } catch {
+      // Another process moved it first; try again.
+    }
+  }
+  return false;
+}
+
+/** The size of a file's complete lines; a torn last line (a crash mid-append) is cut off. */
+async function completeLinesSize(file: string): Promise<number> {
+  let text: Buffer;
+  try {
+    text = await readFile(file);
+  } catch {
+    return 0;
+  }
+  const end = text.lastIndexOf(0x0a) + 1;
+  if (end < text.length) await truncate(file, end);
+  return end;
+}
+
+async function fileSize(file: string): Promise<number> {
+  try {
+    return (await stat(file)).size;
+  } catch {
+    return 0;
+  }
+}

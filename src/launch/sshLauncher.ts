@@ -1,0 +1,123 @@
+// Starts and stops a run on a remote target over ssh (design: remote runs). No `vscode` here:
+// the extension and the tests launch remote runs through these functions.
+//
+// The run gets a folder on this machine first (the same claim as a local run, so its id is
+// unique here), then the trainer is synced to the host by content hash, its environment made
+// or reused there, and the run started detached on the host under the same id. The local
+// folder is the run's mirror (remoteMirror.ts): run.json names the host, the run folder there
+// and the supervisor's pid, and the registry reads the mirror as it reads a local run.
+
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createRunDir, readRunInfo, readRunProcess, runPaths, writeRunInfo } from '../core/runDir';
+import type { RunInfo, SshRunTarget } from '../core/runDir';
+import { startRemoteRun, stopRemoteRun } from '../core/remote/remoteLaunch';
+import type { SshHost } from '../core/remote/ssh';
+import type { RemoteTarget } from '../core/remote/targets';
+import { targetHost } from '../core/remote/targets';
+import { ensureRemoteEnv, syncTrainer, trainerFiles } from '../core/remote/trainerSync';
+import { readLaunchOptions } from '../core/trainerCommand';
+import { readTrainerVersion } from './localLauncher';
+import type { StopOutcome } from './localStop';
+
+export interface StartSshRunOptions {
+  readonly target: RemoteTarget;
+  /** The folder holding `python/` (the extension's root, or the repository). */
+  readonly extensionRoot: string;
+  /** The run config; its paths are paths on the host (relative ones from the work folder). */
+  readonly configPath: string;
+  /** Where run folders (here: the mirrors) go on this machine. */
+  readonly runsRoot: string;
+  /** Tokens for the trainer's environment: they travel on ssh's stdin only. */
+  readonly secrets?: Readonly<Record<string, string>>;
+  /** What is happening now, for a progress notification. */
+  readonly onProgress?: (message: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface StartedSshRun {
+  readonly runId: string;
+  /** The mirror folder on this machine. */
+  readonly runDir: string;
+  /** The run folder on the host. */
+  readonly remoteDir: string;
+  readonly pid: number;
+}
+
+export function sshHostOf(target: SshRunTarget): SshHost {
+  return { alias: target.host, ...(target.ssh_config !== undefined ? { configFile: target.ssh_config } : {}) };
+}
+
+export async function startSshRun(options: StartSshRunOptions): Promise<StartedSshRun> {
+  const configPath = path.resolve(options.configPath);
+  const configText = await readFile(configPath, 'utf8');
+  const launch = readLaunchOptions(configText);
+  const { target } = options;
+  const host = targetHost(target);
+  const progress = options.onProgress ?? (() => undefined);
+
+  progress(`syncing the trainer to ${target.name}`);
+  const synced = await syncTrainer(host, target.workFolder, await trainerFiles(options.extensionRoot), options.signal);
+  progress(`preparing the trainer's environment on ${target.name}`);
+  const python = await ensureRemoteEnv(host, synced, {
+    ...(options.signal ? { signal: options.signal } : {}),
+    onLine: (line) => progress(line.replace(/^bootstrap:\s*/, '')),
+  });
+
+  const { runId, runDir } = await createRunDir(path.resolve(options.runsRoot), configPath);
+  progress(`starting ${runId} on ${target.name}`);
+  let remote;
+  try {
+    remote = await startRemoteRun({
+      host,
+      workFolder: target.workFolder,
+      python,
+      trainerFolder: synced.folder,
+      configText,
+      configName: path.basename(configPath),
+      runId,
+      numProcesses: launch.numProcesses,
+      gpus: launch.gpus,
+      ...(options.secrets ? { secrets: options.secrets } : {}),
+    });
+  } catch (err) {
+    // Nothing runs: leave no folder behind to show up as a lost run.
+    await rm(runDir, { recursive: true, force: true });
+    throw err;
+  }
+  const paths = runPaths(runDir);
+  await writeFile(paths.config, configText);
+  const info: RunInfo = {
+    version: 1,
+    run_id: runId,
+    created: new Date().toISOString(),
+    config_path: configPath,
+    config_file: path.basename(paths.config),
+    target: {
+      kind: 'ssh',
+      name: target.name,
+      host: target.host,
+      ...(target.sshConfigFile !== undefined ? { ssh_config: target.sshConfigFile } : {}),
+      run_dir: remote.runDir,
+    },
+    pid: remote.pid,
+    pid_start_time: remote.startTime,
+    trainer_version: await readTrainerVersion(options.extensionRoot),
+    python,
+    argv: [python, '-m', 'medvlm_sft', 'train', `${remote.runDir}/config.sft.yaml`, '--run-dir', remote.runDir, '--run-id', runId],
+  };
+  await writeRunInfo(runDir, info);
+  return { runId, runDir, remoteDir: remote.runDir, pid: remote.pid };
+}
+
+/**
+ * Stops a remote run as a local one is stopped: SIGTERM to its process group on the host (the
+ * trainer checkpoints and ends `stopped`), SIGKILL after the grace period.
+ */
+export async function stopSshRun(runDir: string, options: { readonly graceMs?: number } = {}): Promise<StopOutcome> {
+  const info = await readRunInfo(runDir);
+  if (info?.target.kind !== 'ssh') throw new Error(`${runDir} is not a run on a remote target`);
+  const proc = await readRunProcess(runDir, info);
+  if (proc === undefined || typeof proc.pid !== 'number') return 'not-running';
+  return stopRemoteRun(sshHostOf(info.target), proc.pid, (options.graceMs ?? 60_000) / 1000, proc.pid_start_time);
+}

@@ -1,0 +1,204 @@
+// A run on a remote target as the extension starts and follows it, against a real sshd on
+// 127.0.0.1 (helpers/localSshd.ts) with the REAL trainer on the tiny model on CPU:
+// startSshRun claims a run folder here, syncs the trainer, finds its environment on the host
+// and starts the run there; RemoteRunMirror copies the host's run folder into the local one,
+// and a RunWatch reads that folder as the registry does. Faults made for real: sshd restarted
+// mid-run (every connection cut), the mirror dropped and started again (a window reload), a
+// stop. Each ends with the local events byte-equal to the host's, each step once.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import type { SpawnSyncReturns } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { MIRROR_LOCK, RemoteRunMirror } from '../../src/core/remote/remoteMirror';
+import { closeSsh } from '../../src/core/remote/ssh';
+import type { RemoteTarget } from '../../src/core/remote/targets';
+import { readRemoteState, readRunInfo } from '../../src/core/runDir';
+import type { SshRunTarget } from '../../src/core/runDir';
+import { RunWatch } from '../../src/core/runWatch';
+import { stopLocalRun } from '../../src/launch/localStop';
+import { sshHostOf, startSshRun, stopSshRun } from '../../src/launch/sshLauncher';
+import type { RunSummary } from '../../src/shared/runStatus';
+import { TERMINAL_STATUSES } from '../../src/shared/runStatus';
+import type { LocalSshd } from './helpers/localSshd';
+import { startLocalSshd } from './helpers/localSshd';
+import { repoRoot } from './testUtil';
+
+const TOKEN = 'hf_sshRunTokenThatMustStayInTheEnvironment';
+
+describe('a run on a remote target, started and mirrored as the extension does (real sshd, real trainer)', () => {
+  let sshd: LocalSshd;
+  let target: RemoteTarget;
+  let work = '';
+  let local = '';
+  let configDir = '';
+
+  before(async () => {
+    const python = process.env.MEDVLM_PYTHON;
+    assert.ok(python, 'MEDVLM_PYTHON must name the trainer environment (npm test sets it)');
+    sshd = await startLocalSshd();
+    // A work folder whose name needs quoting on the host.
+    work = path.join(mkdtempSync(path.join(os.tmpdir(), 'medvlm-ssh-run-')), "work $(x) 'q'");
+    mkdirSync(work, { recursive: true });
+    local = mkdtempSync(path.join(os.tmpdir(), 'medvlm-ssh-local-'));
+    // The data is on the "host" (this machine, under the work folder); the config names it
+    // relative to the work folder, as a config sent to a target does.
+    for (const args of [
+      ['make-tiny-model', path.join(work, 'data', 'tiny-qwen2_5_vl'), '--family', 'qwen2_5_vl'],
+      ['make-demo-data', path.join(work, 'data', 'demo-data')],
+    ]) {
+      const made: SpawnSyncReturns<string> = spawnSync(python, ['-m', 'medvlm_sft', ...args], { env: { ...process.env, PYTHONPATH: path.join(repoRoot, 'python', 'src') }, encoding: 'utf8' });
+      assert.equal(made.status, 0, made.stderr);
+    }
+    configDir = path.join(local, 'configs');
+    mkdirSync(configDir);
+    target = { name: 'loopback box', host: sshd.alias, workFolder: work, sshConfigFile: sshd.configFile, source: 'settings' };
+  }, { timeout: 300_000 });
+
+  after(async () => {
+    if (target) await closeSsh({ alias: target.host, configFile: sshd.configFile });
+    await sshd?.stop();
+    if (work) rmSync(path.dirname(work), { recursive: true, force: true });
+    if (local) rmSync(local, { recursive: true, force: true });
+  });
+
+  const writeConfig = (name: string, maxSteps: number): string => {
+    const text = readFileSync(path.join(repoRoot, 'python', 'configs', 'demo.sft.yaml'), 'utf8')
+      .replace(/base: tiny-qwen2_5_vl/, 'base: data/tiny-qwen2_5_vl')
+      .replace(/demo-data\//g, 'data/demo-data/')
+      .replace(/max_steps: \d+/, `max_steps: ${maxSteps}`);
+    const file = path.join(configDir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+
+  const runsRoot = (): string => path.join(local, 'runs');
+  /** Training has begun: a step is done (the status may read evaluating by then). */
+  const training = (s: RunSummary): boolean => (s.step ?? 0) >= 1 && !TERMINAL_STATUSES.has(s.status);
+
+  /** Follows the mirror folder as the registry does; resolves with each distinct summary until `until`. */
+  const watchUntil = async (runDir: string, until: (s: RunSummary) => boolean, timeoutMs: number): Promise<RunSummary[]> => {
+    const seen: RunSummary[] = [];
+    const watch = new RunWatch(runDir, { pollMs: 200, livenessMs: 500, onSummary: (s) => seen.push(s) });
+    try {
+      const end = Date.now() + timeoutMs;
+      while (!seen.some(until)) {
+        if (Date.now() > end) throw new Error(`timed out; statuses ${seen.map((s) => s.status).join(' -> ')}\n${safeRead(path.join(runDir, 'stdout.log')).slice(-3000)}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      return seen;
+    } finally {
+      watch.dispose();
+    }
+  };
+
+  const sshTarget = async (runDir: string): Promise<SshRunTarget> => {
+    const info = await readRunInfo(runDir);
+    assert.equal(info?.target.kind, 'ssh');
+    return info.target as SshRunTarget;
+  };
+
+  const mirror = async (runDir: string): Promise<RemoteRunMirror> => {
+    const info = await readRunInfo(runDir);
+    assert.ok(info && info.target.kind === 'ssh' && info.pid !== null);
+    const started = await RemoteRunMirror.start({ host: sshHostOf(info.target), localDir: runDir, remoteDir: info.target.run_dir, pid: info.pid, startTime: info.pid_start_time, pollMs: 300 });
+    assert.ok(started, 'the mirror started');
+    return started;
+  };
+
+  const assertMirrored = (runDir: string, remoteDir: string): void => {
+    for (const file of ['events.jsonl', 'stdout.log', 'config.sft.yaml']) {
+      assert.ok(readFileSync(path.join(runDir, file)).equals(readFileSync(path.join(remoteDir, file))), `${file} here is byte-equal to the host's`);
+    }
+    assert.equal(readFileSync(path.join(runDir, 'exit.json'), 'utf8').split('\n')[0], readFileSync(path.join(remoteDir, 'exit.json'), 'utf8').split('\n')[0]);
+  };
+
+  const trainSteps = (runDir: string): number[] =>
+    readFileSync(path.join(runDir, 'events.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as { type: string; split?: string; step?: number; loss?: number })
+      .filter((e) => e.type === 'metrics' && e.split === 'train' && typeof e.loss === 'number')
+      .map((e) => e.step ?? -1);
+
+  it('starts on the host with relative paths from the work folder; sshd restarted mid-run loses and doubles nothing', { timeout: 400_000 }, async () => {
+    const configPath = writeConfig('demo remote.sft.yaml', 60);
+    const progress: string[] = [];
+    const started = await startSshRun({ target, extensionRoot: repoRoot, configPath, runsRoot: runsRoot(), secrets: { HF_TOKEN: TOKEN }, onProgress: (m) => progress.push(m) });
+    assert.match(started.runId, /^\d{8}-\d{6}-demo-remote$/);
+    assert.equal(started.runDir, path.join(runsRoot(), started.runId));
+    assert.equal(started.remoteDir, path.join(work, 'runs', started.runId));
+    assert.ok(progress.some((m) => m.startsWith('syncing the trainer')) && progress.some((m) => m.startsWith('starting')), progress.join('\n'));
+    const t = await sshTarget(started.runDir);
+    assert.deepEqual({ name: t.name, host: t.host, run_dir: t.run_dir }, { name: 'loopback box', host: sshd.alias, run_dir: started.remoteDir });
+    // A local stop would signal a pid of another machine: refused.
+    await assert.rejects(stopLocalRun(started.runDir), /runs on loopback box, not on this machine/);
+
+    const m = await mirror(started.runDir);
+    await watchUntil(started.runDir, training, 240_000);
+    // Every connection cut (the master included), the server back a moment later.
+    await sshd.restart();
+    assert.ok(!readFileSync(path.join(started.remoteDir, 'events.jsonl'), 'utf8').includes('"run_finished"'), 'the link was cut mid-run');
+    const seen = await watchUntil(started.runDir, (s) => s.status === 'finished', 240_000);
+    assert.ok(!seen.some((s) => s.status === 'lost' || s.status === 'failed'), `never lost or failed on the way: ${seen.map((s) => s.status).join(' -> ')}`);
+    await m.done;
+    assertMirrored(started.runDir, started.remoteDir);
+    assert.deepEqual(trainSteps(started.runDir), Array.from({ length: 60 }, (_, i) => i + 1), 'each step once, in order');
+    assert.equal((await readRemoteState(started.runDir))?.alive, false);
+    // The token: in no file here or on the host.
+    for (const dir of [started.runDir, started.remoteDir]) {
+      for (const file of readdirSync(dir, { recursive: true }) as string[]) {
+        const full = path.join(dir, file);
+        if (statSync(full).isFile()) assert.ok(!readFileSync(full).includes(TOKEN), `no token in ${full}`);
+      }
+    }
+  });
+
+  it('a mirror dropped mid-run (a window reload) and started again goes on from its last byte', { timeout: 400_000 }, async () => {
+    const configPath = writeConfig('reattach.sft.yaml', 40);
+    const started = await startSshRun({ target, extensionRoot: repoRoot, configPath, runsRoot: runsRoot() });
+    const first = await mirror(started.runDir);
+    await watchUntil(started.runDir, training, 240_000);
+    // A second mirror of the same folder (another window) is refused while the first lives.
+    assert.equal(await RemoteRunMirror.start({ host: sshHostOf(await sshTarget(started.runDir)), localDir: started.runDir, remoteDir: started.remoteDir, pid: started.pid, startTime: null }), undefined);
+    await first.dispose();
+    // The window's extension host died holding the lock: its lock names a process that is gone.
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    writeFileSync(path.join(started.runDir, MIRROR_LOCK), JSON.stringify({ pid: Number(gone.stdout), start: null }));
+    // The run goes on meanwhile; nothing follows it for a few seconds.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const second = await mirror(started.runDir);
+    await watchUntil(started.runDir, (s) => s.status === 'finished', 240_000);
+    await second.done;
+    assertMirrored(started.runDir, started.remoteDir);
+    assert.deepEqual(trainSteps(started.runDir), Array.from({ length: 40 }, (_, i) => i + 1));
+    // A finished run's mirror is complete: starting one again fetches nothing more.
+    const again = await mirror(started.runDir);
+    await again.done;
+  });
+
+  it('Stop: SIGTERM to the group on the host, the run ends stopped with a checkpoint, mirrored', { timeout: 400_000 }, async () => {
+    const configPath = writeConfig('long.sft.yaml', 100_000);
+    const started = await startSshRun({ target, extensionRoot: repoRoot, configPath, runsRoot: runsRoot() });
+    const m = await mirror(started.runDir);
+    await watchUntil(started.runDir, training, 240_000);
+    assert.equal(await stopSshRun(started.runDir, { graceMs: 60_000 }), 'terminated');
+    const seen = await watchUntil(started.runDir, (s) => s.status === 'stopped', 120_000);
+    assert.equal(seen.at(-1)?.status, 'stopped');
+    await m.done;
+    assertMirrored(started.runDir, started.remoteDir);
+    assert.ok(existsSync(path.join(started.remoteDir, 'checkpoints')), 'a checkpoint was written on the host');
+    assert.equal(await stopSshRun(started.runDir), 'not-running');
+  });
+});
+
+function safeRead(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
