@@ -25,6 +25,7 @@ import { ConfigLanguageService } from './language/configLanguage';
 import { PythonEnvironment } from './python/pythonEnv';
 import { notifyRunEnds } from './runs/runNotifications';
 import { isRunPanelVisible } from './runs/runPanelVisibility';
+import { RemoteMirrors } from './runs/remoteMirrors';
 import { RunRegistry } from './runs/runRegistry';
 import { runsRoot } from './settings';
 import { showActiveRunsStatus } from './views/activeRunsStatusBar';
@@ -44,6 +45,7 @@ export function activate(context: vscode.ExtensionContext): void {
   );
   const configLanguage = new ConfigLanguageService({ extensionUri: context.extensionUri, python, log });
   const tree = new RunsTreeProvider(registry);
+  const mirrors = new RemoteMirrors(registry, log);
   const openPanel = (runId: string): void => showRunPanel(context.extensionUri, registry, log, runId);
   const shapesLoaded = new vscode.EventEmitter<void>();
   const modelShapes = new ModelShapeCache({ hubUrl, token: () => accounts.hfToken(), onLoaded: () => shapesLoaded.fire() });
@@ -57,11 +59,12 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(
     log,
     registry,
+    mirrors,
     configLanguage,
     tree,
     vscode.window.createTreeView('medvlm.runs', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true }),
     showActiveRunsStatus(registry),
-    registerStartRun({ extensionUri: context.extensionUri, python, registry, configLanguage, log, openPanel, accounts }),
+    registerStartRun({ extensionUri: context.extensionUri, python, registry, mirrors, configLanguage, log, openPanel, accounts }),
     registerStopRun(registry),
     registerOpenRunPanel(context.extensionUri, registry, log),
     registerRefreshRuns(registry),
@@ -98,6 +101,8 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     }),
     vscode.workspace.onDidChangeWorkspaceFolders(() => void registry.refresh()),
+    // Remote runs are followed only in a trusted workspace (run folders are workspace content).
+    vscode.workspace.onDidGrantWorkspaceTrust(() => void mirrors.sync()),
   );
   void registry.refresh();
 }

@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { checkTarget, describeReport } from '../core/remote/targetCheck';
 import { SshError } from '../core/remote/ssh';
 import { sshConfigHosts } from '../core/remote/sshConfig';
-import { readTargets } from '../core/remote/targets';
+import { readTargets, targetHost } from '../core/remote/targets';
 import type { RemoteTarget } from '../core/remote/targets';
 import { ensureTrusted, reportError } from './runGuards';
 
@@ -56,7 +56,7 @@ async function check(log: vscode.LogOutputChannel): Promise<void> {
       const abort = new AbortController();
       cancel.onCancellationRequested(() => abort.abort());
       try {
-        return await checkTarget({ alias: target.host }, target.workFolder, abort.signal);
+        return await checkTarget(targetHost(target), target.workFolder, abort.signal);
       } catch (err) {
         if (err instanceof SshError) return err;
         throw err;

@@ -46,6 +46,7 @@ async function merge(deps: MergeRunDeps, arg: unknown): Promise<void> {
   const { registry, log } = deps;
   const record = await pickRun(registry, arg, {
     filter: (r) => !isActiveStatus(r.summary.status) && hasAdapter(r.artifacts),
+    localOnly: 'Merge LoRA',
     placeHolder: 'Run whose LoRA adapter to merge into its base model',
     none: 'no ended run has a LoRA adapter to merge.',
   });

@@ -19,7 +19,32 @@ export function runIdFromArgument(arg: unknown): string | undefined {
 export async function pickRun(
   registry: RunRegistry,
   arg: unknown,
-  options: { readonly filter?: (record: RunRecord) => boolean; readonly placeHolder: string; readonly none: string },
+  options: {
+    readonly filter?: (record: RunRecord) => boolean;
+    readonly placeHolder: string;
+    readonly none: string;
+    /**
+     * The action needs the run's files on this machine (checkpoints): runs on a remote target
+     * are not offered, and one passed in is refused with this action named.
+     */
+    readonly localOnly?: string;
+  },
+): Promise<RunRecord | undefined> {
+  const record = await pickAnyRun(registry, arg, options);
+  if (record !== undefined && options.localOnly !== undefined && record.info?.target.kind === 'ssh') {
+    const { name, host, run_dir: dir } = record.info.target;
+    void vscode.window.showErrorMessage(
+      `MedVLM: ${record.runId} ran on ${name}; its checkpoints are in ${host}:${dir}, not on this machine, so ${options.localOnly} cannot use them from here.`,
+    );
+    return undefined;
+  }
+  return record;
+}
+
+async function pickAnyRun(
+  registry: RunRegistry,
+  arg: unknown,
+  options: { readonly filter?: (record: RunRecord) => boolean; readonly placeHolder: string; readonly none: string; readonly localOnly?: string },
 ): Promise<RunRecord | undefined> {
   const fromArg = runIdFromArgument(arg);
   if (fromArg !== undefined) {
@@ -37,7 +62,10 @@ export async function pickRun(
     return record;
   }
   await registry.refresh();
-  const records = registry.list().filter(options.filter ?? (() => true));
+  const records = registry
+    .list()
+    .filter(options.filter ?? (() => true))
+    .filter((record) => options.localOnly === undefined || record.info?.target.kind !== 'ssh');
   if (records.length === 0) {
     void vscode.window.showInformationMessage(`MedVLM: ${options.none}`);
     return undefined;

@@ -51,6 +51,7 @@ async function resumeRun(deps: ResumeRunDeps, arg: unknown): Promise<void> {
   const chosenPath = checkpointPathFromArgument(arg);
   const record = await pickRun(deps.registry, arg, {
     filter: (r) => canResume(r.summary.status, r.artifacts),
+    localOnly: 'Resume',
     placeHolder: 'Run to resume from its latest complete checkpoint',
     none: 'no stopped, failed or lost run has a complete checkpoint to resume from.',
   });

@@ -2,17 +2,23 @@
 // validate with the trainer itself (so the editor and the CLI never disagree), then start
 // the run detached and show it.
 
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import type { Accounts } from '../accounts/accounts';
 import { confirmModelAccess } from '../accounts/accounts';
+import type { RemoteTarget } from '../core/remote/targets';
+import { readLaunchOptions } from '../core/trainerCommand';
 import { describeProblem } from '../core/validation';
 import type { ConfigLanguageService } from '../language/configLanguage';
 import { startLocalRun } from '../launch/localLauncher';
+import { startSshRun } from '../launch/sshLauncher';
 import type { PythonEnvironment } from '../python/pythonEnv';
 import { validateConfig } from '../python/trainerCli';
+import type { RemoteMirrors } from '../runs/remoteMirrors';
 import type { RunRegistry } from '../runs/runRegistry';
 import { runsRoot } from '../settings';
+import { remoteTargets } from './checkTarget';
 
 const CONFIG_SUFFIX = '.sft.yaml';
 
@@ -20,6 +26,8 @@ export interface StartRunDeps {
   readonly extensionUri: vscode.Uri;
   readonly python: PythonEnvironment;
   readonly registry: RunRegistry;
+  /** Follows runs on remote targets. */
+  readonly mirrors: RemoteMirrors;
   /** Shows the trainer's report on the config, like its own checks while editing. */
   readonly configLanguage: ConfigLanguageService;
   readonly log: vscode.LogOutputChannel;
@@ -66,9 +74,16 @@ async function startRun(deps: StartRunDeps, arg: unknown): Promise<void> {
   const python = await deps.python.resolve();
   const extensionRoot = deps.extensionUri.fsPath;
 
+  const launch = readLaunchOptions(await readFile(config.fsPath, 'utf8'));
+  const remote = launch.target === 'local' ? undefined : await findTarget(launch.target, deps.log);
+  if (remote === null) {
+    return;
+  }
+  // A run for a remote target names files on that host: the trainer checks them there when it
+  // starts; here the config itself is checked.
   const result = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Window, title: `Validating ${path.basename(config.fsPath)}` },
-    () => validateConfig({ python, extensionRoot, configPath: config.fsPath, checkData: true }),
+    () => validateConfig({ python, extensionRoot, configPath: config.fsPath, checkData: remote === undefined }),
   );
   if (result.kind === 'unreadable') {
     throw new Error(result.message);
@@ -93,12 +108,70 @@ async function startRun(deps: StartRunDeps, arg: unknown): Promise<void> {
     void vscode.window.showWarningMessage(`MedVLM: starting despite ${warnings.length} warning(s): ${first ? describeProblem(first) : ''}`);
   }
 
+  if (remote !== undefined) {
+    // No Hub access check here: model.base may be a folder on the host that only looks like a
+    // Hub id from this machine; the trainer there says when the Hub refuses the download.
+    await startOnTarget(deps, remote, config.fsPath, extensionRoot, root);
+    return;
+  }
   if (!(await confirmModelAccess(config.fsPath, deps.accounts, (line) => deps.log.info(line)))) {
     return;
   }
   const started = await startLocalRun({ pythonPath: python, extensionRoot, configPath: config.fsPath, runsRoot: root, env: await deps.accounts.runEnvironment() });
   deps.log.info(`started ${started.runId} (pid ${started.pid}) in ${started.runDir}`);
   await deps.registry.refresh();
+  deps.openPanel(started.runId);
+}
+
+/** The target a config's `launch.target` names; null (after saying so) when there is none. */
+async function findTarget(name: string, log: vscode.LogOutputChannel): Promise<RemoteTarget | null> {
+  const targets = await remoteTargets(log);
+  const target = targets.find((t) => t.name === name);
+  if (target !== undefined) {
+    return target;
+  }
+  const known = targets.length > 0 ? `Known targets: ${targets.map((t) => t.name).join(', ')}.` : 'No target is defined.';
+  const open = 'Open Settings';
+  const choice = await vscode.window.showErrorMessage(
+    `MedVLM: the run config's launch.target is "${name}", which is not a remote target. ${known} Add it to the medvlm.remote.targets setting or as a Host in ~/.ssh/config, or set launch.target to local.`,
+    open,
+  );
+  if (choice === open) {
+    await vscode.commands.executeCommand('workbench.action.openSettings', 'medvlm.remote.targets');
+  }
+  return null;
+}
+
+/**
+ * Starts the run on a remote target: trainer sync, environment and launch with their progress
+ * in a cancellable notification, tokens over ssh's stdin. The run then shows up like a local
+ * one, its mirror following it here.
+ */
+async function startOnTarget(deps: StartRunDeps, target: RemoteTarget, configPath: string, extensionRoot: string, root: string): Promise<void> {
+  const env = await deps.accounts.runEnvironment({});
+  const secrets = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  const started = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `MedVLM: starting on ${target.name}`, cancellable: true },
+    async (progress, cancel) => {
+      const abort = new AbortController();
+      cancel.onCancellationRequested(() => abort.abort());
+      return startSshRun({
+        target,
+        extensionRoot,
+        configPath,
+        runsRoot: root,
+        secrets,
+        signal: abort.signal,
+        onProgress: (message) => {
+          deps.log.info(`${target.name}: ${message}`);
+          progress.report({ message });
+        },
+      });
+    },
+  );
+  deps.log.info(`started ${started.runId} on ${target.name} (pid ${started.pid} in ${started.remoteDir})`);
+  await deps.registry.refresh();
+  await deps.mirrors.sync();
   deps.openPanel(started.runId);
 }
 

@@ -11,6 +11,7 @@ import type { RunEnded, RunRecord } from '../core/runCatalog';
 import { runPaths } from '../core/runDir';
 import { stopLocalRun } from '../launch/localStop';
 import type { StopOutcome } from '../launch/localStop';
+import { stopSshRun } from '../launch/sshLauncher';
 import type { RunPanelLocations } from '../webviews/runPanel';
 import type { RunPanelSource } from '../webviews/runPanelSource';
 import { stopGraceMs } from '../settings';
@@ -107,7 +108,10 @@ export class RunRegistry implements vscode.Disposable {
       return 'not-running';
     }
     this.log.info(`stopping ${runId}`);
-    const outcome = await stopLocalRun(record.runDir, { graceMs: stopGraceMs() });
+    const outcome =
+      record.info?.target.kind === 'ssh'
+        ? await stopSshRun(record.runDir, { graceMs: stopGraceMs() })
+        : await stopLocalRun(record.runDir, { graceMs: stopGraceMs() });
     this.log.info(`stop ${runId}: ${outcome}`);
     await this.catalog.refreshWatch(runId);
     return outcome;

@@ -134,13 +134,20 @@ function runItem(record: RunRecord): vscode.TreeItem {
   const { summary, artifacts } = record;
   const item = new vscode.TreeItem(record.runId, vscode.TreeItemCollapsibleState.Collapsed);
   const progress = formatProgress(summary);
-  item.description = progress ? `${STATUS_LABELS[summary.status]} · ${progress}` : STATUS_LABELS[summary.status];
-  item.iconPath = statusIcon(summary.status);
+  const described = progress ? `${STATUS_LABELS[summary.status]} · ${progress}` : STATUS_LABELS[summary.status];
+  item.description = summary.unreachable !== undefined ? `${described} · host unreachable` : described;
+  item.iconPath = summary.unreachable !== undefined ? new vscode.ThemeIcon('debug-disconnect') : statusIcon(summary.status);
   item.contextValue = runContextValue(summary.status, artifacts, summary.wandbUrl !== undefined);
   item.id = record.runId;
   const tooltip = new vscode.MarkdownString(undefined, true);
   tooltip.appendMarkdown(`**${record.runId}** — ${STATUS_LABELS[summary.status]}\n\n`);
   tooltip.appendMarkdown('Target: ').appendText(runTargetOf(record.info).label).appendMarkdown('\n\n');
+  if (record.info?.target.kind === 'ssh') {
+    tooltip.appendMarkdown('On the host: ').appendText(`${record.info.target.host}:${record.info.target.run_dir}`).appendMarkdown('\n\n');
+  }
+  if (summary.unreachable !== undefined) {
+    tooltip.appendMarkdown('Connection: ').appendText(`${summary.unreachable} (reconnecting; the run goes on there)`).appendMarkdown('\n\n');
+  }
   if (record.configPath) {
     tooltip.appendMarkdown('Config: ').appendText(record.configPath).appendMarkdown('\n\n');
   }
