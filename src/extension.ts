@@ -6,6 +6,7 @@ import { Accounts, hubUrl, registerAccountCommands } from './accounts/accounts';
 import { registerCheckDataset } from './commands/checkDataset';
 import { registerCompareRuns } from './commands/compareRuns';
 import { registerDeleteRun } from './commands/deleteRun';
+import { registerFetchFromHost } from './commands/fetchFromHost';
 import { registerMergeRun } from './commands/mergeRun';
 import { registerPushToHub } from './commands/pushToHub';
 import { registerPickBaseModel } from './commands/pickBaseModel';
@@ -71,13 +72,14 @@ export function activate(context: vscode.ExtensionContext): void {
     registerRevealRunFolder(registry),
     registerOpenRunLog(registry),
     registerOpenWandbRun(registry),
-    registerResumeRun({ extensionUri: context.extensionUri, python, registry, log, openPanel, accounts }),
+    registerResumeRun({ extensionUri: context.extensionUri, python, registry, mirrors, log, openPanel, accounts }),
     registerAccountCommands(accounts),
     registerRestartRun(registry, log),
     registerMergeRun({ extensionUri: context.extensionUri, python, registry, log, accounts }),
     registerPushToHub({ registry, accounts, log, state: context.workspaceState }),
     registerPickBaseModel(accounts, context.globalState, log),
     registerCheckTarget(log),
+    registerFetchFromHost(registry, log),
     registerDeleteRun(registry, log),
     registerCompareRuns(context.extensionUri, registry, log),
     notifyRunEnds(registry, {

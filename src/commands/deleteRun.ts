@@ -54,6 +54,7 @@ async function deleteRun(registry: RunRegistry, log: vscode.LogOutputChannel, ar
     runDir,
     checkpoints: artifacts.checkpoints.map((c) => c.name),
     merged: artifacts.merged.map((m) => path.relative(runDir, m)),
+    ...(record.info?.target.kind === 'ssh' ? { remoteFolder: `${record.info.target.host}:${record.info.target.run_dir}` } : {}),
   };
   if (!(await confirm(deleteConfirmation(plan)))) {
     return;

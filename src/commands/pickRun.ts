@@ -24,8 +24,8 @@ export async function pickRun(
     readonly placeHolder: string;
     readonly none: string;
     /**
-     * The action needs the run's files on this machine (checkpoints): runs on a remote target
-     * are not offered, and one passed in is refused with this action named.
+     * The action works only on runs that trained on this machine: runs on a remote target are
+     * not offered, and one passed in is refused with this action named.
      */
     readonly localOnly?: string;
   },
@@ -34,7 +34,7 @@ export async function pickRun(
   if (record !== undefined && options.localOnly !== undefined && record.info?.target.kind === 'ssh') {
     const { name, host, run_dir: dir } = record.info.target;
     void vscode.window.showErrorMessage(
-      `MedVLM: ${record.runId} ran on ${name}; its checkpoints are in ${host}:${dir}, not on this machine, so ${options.localOnly} cannot use them from here.`,
+      `MedVLM: ${record.runId} ran on ${name} (${host}:${dir}); ${options.localOnly} works on runs that trained on this machine, where their base model and checkpoints are.`,
     );
     return undefined;
   }

@@ -8,7 +8,8 @@ import * as vscode from 'vscode';
 import type { Accounts } from '../accounts/accounts';
 import { hubUrl } from '../accounts/accounts';
 import { checkHubToken } from '../core/accounts';
-import { formatBytes, PushError, pushToHub, repoIdProblem } from '../core/hubPush';
+import { PushError, pushToHub, repoIdProblem } from '../core/hubPush';
+import { formatBytes } from '../shared/format';
 import type { PushProgress } from '../core/hubPush';
 import { runPushPlan } from '../core/modelCard';
 import type { PushKind } from '../core/modelCard';
@@ -55,11 +56,20 @@ async function push(deps: PushToHubDeps, kind: PushKind, arg: unknown): Promise<
   const has = (r: RunRecord): boolean => (kind === 'adapter' ? hasAdapter(r.artifacts) : r.artifacts.merged.length > 0);
   const record = await pickRun(deps.registry, arg, {
     filter: (r) => !isActiveStatus(r.summary.status) && has(r),
-    localOnly: 'Push to Hub',
     placeHolder: kind === 'adapter' ? 'Run whose LoRA adapter to push to the Hugging Face Hub' : 'Run whose merged model to push to the Hugging Face Hub',
     none: kind === 'adapter' ? 'no ended run has a LoRA adapter to push.' : 'no ended run has a merged model to push (merge one first with "Merge LoRA").',
   });
   if (record === undefined) return;
+  if (!has(record)) {
+    const target = record.info?.target;
+    const what = kind === 'adapter' ? 'LoRA adapter' : 'merged model';
+    void vscode.window.showErrorMessage(
+      target?.kind === 'ssh'
+        ? `MedVLM: ${record.runId} has no ${what} on this machine yet: it ran on ${target.name}; fetch it first with "Fetch checkpoints from host".`
+        : `MedVLM: ${record.runId} has no ${what} to push.`,
+    );
+    return;
+  }
   if (isActiveStatus(record.summary.status)) {
     void vscode.window.showErrorMessage(`MedVLM: run ${record.runId} is still going; push once it has ended (its checkpoints may still be rotated away).`);
     return;

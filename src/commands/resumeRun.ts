@@ -7,10 +7,12 @@ import * as vscode from 'vscode';
 import type { Accounts } from '../accounts/accounts';
 import type { CheckpointArtifact } from '../core/runArtifacts';
 import { latestCompleteCheckpoint } from '../core/runArtifacts';
-import { canResume } from '../core/runExplorer';
+import { canResume, canResumeRemote } from '../core/runExplorer';
 import { resumeLocalRun } from '../launch/localLauncher';
+import { resumeSshRun } from '../launch/sshLauncher';
+import type { RemoteMirrors } from '../runs/remoteMirrors';
 import type { PythonEnvironment } from '../python/pythonEnv';
-import type { RunRegistry } from '../runs/runRegistry';
+import type { RunRecord, RunRegistry } from '../runs/runRegistry';
 import { STATUS_LABELS } from '../shared/runStatus';
 import { pickRun } from './pickRun';
 import { ensureTrusted, reportError } from './runGuards';
@@ -19,6 +21,8 @@ export interface ResumeRunDeps {
   readonly extensionUri: vscode.Uri;
   readonly python: PythonEnvironment;
   readonly registry: RunRegistry;
+  /** Follows runs on remote targets. */
+  readonly mirrors: RemoteMirrors;
   readonly log: vscode.LogOutputChannel;
   readonly openPanel: (runId: string) => void;
   /** The kept Hugging Face and W&B tokens, handed to the run in its environment. */
@@ -50,8 +54,7 @@ async function resumeRun(deps: ResumeRunDeps, arg: unknown): Promise<void> {
   }
   const chosenPath = checkpointPathFromArgument(arg);
   const record = await pickRun(deps.registry, arg, {
-    filter: (r) => canResume(r.summary.status, r.artifacts),
-    localOnly: 'Resume',
+    filter: (r) => (r.info?.target.kind === 'ssh' ? chosenPath === undefined && canResumeRemote(r.summary.status, r.state.checkpoints.length) : canResume(r.summary.status, r.artifacts)),
     placeHolder: 'Run to resume from its latest complete checkpoint',
     none: 'no stopped, failed or lost run has a complete checkpoint to resume from.',
   });
@@ -63,6 +66,10 @@ async function resumeRun(deps: ResumeRunDeps, arg: unknown): Promise<void> {
     void vscode.window.showErrorMessage(
       `MedVLM: run ${runId} is ${STATUS_LABELS[summary.status]}; only a stopped, failed or lost run can be resumed.`,
     );
+    return;
+  }
+  if (record.info?.target.kind === 'ssh') {
+    await resumeOnHost(deps, record, chosenPath);
     return;
   }
   let from: CheckpointArtifact | undefined;
@@ -99,4 +106,46 @@ async function resumeRun(deps: ResumeRunDeps, arg: unknown): Promise<void> {
   deps.log.info(`resumed ${runId} from ${from.name} (pid ${started.pid})`);
   await deps.registry.rewatch(runId);
   deps.openPanel(runId);
+}
+
+/**
+ * Resumes a run on its remote target, on the host, from the latest complete checkpoint there;
+ * a checkpoint fetched here is a copy, and training goes on where the data and the rest are.
+ */
+async function resumeOnHost(deps: ResumeRunDeps, record: RunRecord, chosenPath: string | undefined): Promise<void> {
+  const target = record.info?.target;
+  if (target?.kind !== 'ssh') return;
+  if (chosenPath !== undefined) {
+    void vscode.window.showErrorMessage(
+      `MedVLM: ${record.runId} trains on ${target.name}: it resumes there from its latest complete checkpoint (use Resume run on the run), not from a copy fetched to this machine.`,
+    );
+    return;
+  }
+  if (!canResumeRemote(record.summary.status, record.state.checkpoints.length)) {
+    void vscode.window.showErrorMessage(`MedVLM: run ${record.runId} saved no checkpoint on ${target.name} to resume from.`);
+    return;
+  }
+  const env = await deps.accounts.runEnvironment({});
+  const secrets = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  const started = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `MedVLM: resuming ${record.runId} on ${target.name}`, cancellable: true },
+    async (progress, cancel) => {
+      const abort = new AbortController();
+      cancel.onCancellationRequested(() => abort.abort());
+      return resumeSshRun({
+        runDir: record.runDir,
+        extensionRoot: deps.extensionUri.fsPath,
+        secrets,
+        signal: abort.signal,
+        onProgress: (message) => {
+          deps.log.info(`${target.name}: ${message}`);
+          progress.report({ message });
+        },
+      });
+    },
+  );
+  deps.log.info(`resumed ${record.runId} on ${target.name} (attempt ${started.attempt}, pid ${started.pid})`);
+  await deps.registry.rewatch(record.runId);
+  await deps.mirrors.follow(record.runId);
+  deps.openPanel(record.runId);
 }

@@ -28,6 +28,8 @@ export async function ensureTrusted(action: string): Promise<boolean> {
  * process is still alive: a run can read as ended while its process is still exiting.
  */
 export async function aliveProcess(record: RunRecord): Promise<number | undefined> {
+  // A remote run's pid is a process on its host; its mirror says whether that one lives.
+  if (record.info !== undefined && record.info.target.kind !== 'local') return undefined;
   const proc = await readRunProcess(record.runDir, record.info);
   const pid = proc?.pid;
   return typeof pid === 'number' && isProcessAlive(pid, proc?.pid_start_time) ? pid : undefined;

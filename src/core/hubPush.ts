@@ -16,6 +16,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { formatBytes } from '../shared/format';
 import { timedFetch } from './timedFetch';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 
@@ -189,16 +190,6 @@ function pushError(err: unknown, what: string, signal: AbortSignal | undefined, 
   return new PushError(`the connection to ${what} failed${progress} (${cause}). Pushing again sends only the files that are not on the Hub yet.`, 'network');
 }
 
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
 
 interface ProgressHint {
   readonly progressCallback: (progress: number) => void;

@@ -49,6 +49,8 @@ export interface SshRunTarget {
   readonly ssh_config?: string;
   /** The run folder on the host, absolute. */
   readonly run_dir: string;
+  /** The target's work folder on the host (`~` kept): the trainer and its environment are there. */
+  readonly work_folder: string;
 }
 
 export type RunTarget = LocalRunTarget | SshRunTarget;
@@ -68,7 +70,8 @@ function isRunTarget(raw: unknown): raw is RunTarget {
     t.host.length > 0 &&
     (t.ssh_config === undefined || typeof t.ssh_config === 'string') &&
     typeof t.run_dir === 'string' &&
-    t.run_dir.startsWith('/')
+    t.run_dir.startsWith('/') &&
+    typeof t.work_folder === 'string'
   );
 }
 

@@ -73,6 +73,20 @@ export function canResume(status: RunStatus, artifacts: RunArtifacts): boolean {
   return RESUMABLE_STATUSES.has(status) && latestCompleteCheckpoint(artifacts) !== undefined;
 }
 
+/**
+ * The same for a run on a remote target, whose checkpoints are on the host: it ended unfinished
+ * and the trainer announced a checkpoint (the trainer there resumes from its latest complete one).
+ */
+export function canResumeRemote(status: RunStatus, announcedCheckpoints: number): boolean {
+  return RESUMABLE_STATUSES.has(status) && announcedCheckpoints > 0;
+}
+
+/** What the Runs view knows of a run on a remote target. */
+export interface RemoteRunFacts {
+  /** The trainer announced at least one checkpoint (in its events). */
+  readonly checkpointed: boolean;
+}
+
 /** Context value prefixes and flags; menus match `viewItem =~ /^run\.ended\b.*\+resumable/` and the like. */
 export const RUN_ACTIVE = 'run.active';
 export const RUN_ENDED = 'run.ended';
@@ -88,22 +102,25 @@ export const MERGED_CONTEXT = 'mergedModel';
 export const LOG_CONTEXT = 'runLog';
 export const EVENTS_CONTEXT = 'runEvents';
 export const TARGET_CONTEXT = 'runTarget';
+export const FLAG_REMOTE = 'remote';
 
 /**
  * `run.active` or `run.ended`, then `+flag` for each action that fits: `checkpoints`,
  * `resumable` (stopped/failed/lost with a complete checkpoint), `mergeable` (ended, with a
- * LoRA adapter), `merged` (a merged model exists), `wandb` (it reported an online W&B run).
+ * LoRA adapter), `merged` (a merged model exists), `wandb` (it reported an online W&B run),
+ * `remote` (it ran on a remote target: its files can be fetched, it resumes on the host, and
+ * merge, which needs the base model on the machine that merges, is not offered here).
  */
-export function runContextValue(status: RunStatus, artifacts: RunArtifacts, wandb = false): string {
+export function runContextValue(status: RunStatus, artifacts: RunArtifacts, wandb = false, remote?: RemoteRunFacts): string {
   const active = isActiveStatus(status);
   const parts = [active ? RUN_ACTIVE : RUN_ENDED];
   if (artifacts.checkpoints.length > 0) {
     parts.push(FLAG_CHECKPOINTS);
   }
-  if (canResume(status, artifacts)) {
+  if (remote === undefined ? canResume(status, artifacts) : canResumeRemote(status, remote.checkpointed ? 1 : 0)) {
     parts.push(FLAG_RESUMABLE);
   }
-  if (!active && hasAdapter(artifacts)) {
+  if (remote === undefined && !active && hasAdapter(artifacts)) {
     parts.push(FLAG_MERGEABLE);
   }
   if (artifacts.merged.length > 0) {
@@ -111,6 +128,9 @@ export function runContextValue(status: RunStatus, artifacts: RunArtifacts, wand
   }
   if (wandb) {
     parts.push(FLAG_WANDB);
+  }
+  if (remote !== undefined) {
+    parts.push(FLAG_REMOTE);
   }
   return parts.join('+');
 }
@@ -120,9 +140,10 @@ export function runContextValue(status: RunStatus, artifacts: RunArtifacts, wand
  * `+adapter` when it holds a LoRA adapter of an ended run (one that can be pushed to the Hub;
  * a live run may still rotate it away).
  */
-export function checkpointContextValue(status: RunStatus, checkpoint: CheckpointArtifact): string {
+export function checkpointContextValue(status: RunStatus, checkpoint: CheckpointArtifact, remote = false): string {
   const parts = [CHECKPOINT_CONTEXT];
-  if (RESUMABLE_STATUSES.has(status) && checkpoint.complete) parts.push(FLAG_RESUMABLE);
+  // A remote run's checkpoint fetched here: training resumes on the host, not from this copy.
+  if (!remote && RESUMABLE_STATUSES.has(status) && checkpoint.complete) parts.push(FLAG_RESUMABLE);
   if (!isActiveStatus(status) && checkpoint.adapter) parts.push(FLAG_ADAPTER);
   return parts.join('+');
 }

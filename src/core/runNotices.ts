@@ -109,6 +109,8 @@ export interface DeletePlan {
   readonly checkpoints: readonly string[];
   /** Merged model folders, relative to the run folder (`merged`, `checkpoints/final-merged`). */
   readonly merged: readonly string[];
+  /** For a run on a remote target: its folder there (`host:/path`), which deleting here leaves alone. */
+  readonly remoteFolder?: string;
 }
 
 export interface Confirmation {
@@ -140,16 +142,20 @@ function whatGoes(plan: DeletePlan): string {
 export function deleteConfirmation(plan: DeletePlan): Confirmation {
   return {
     message: `Delete run ${plan.runId}?`,
-    detail: `This moves the run folder ${plan.runDir} to the trash. ${whatGoes(plan)}`,
+    detail: `This moves the run folder ${plan.runDir} to the trash. ${whatGoes(plan)}${remoteNote(plan)}`,
     button: 'Move to Trash',
   };
+}
+
+function remoteNote(plan: DeletePlan): string {
+  return plan.remoteFolder === undefined ? '' : `\n\nThe run's folder on the host, ${plan.remoteFolder}, stays as it is: delete it there when you no longer need its checkpoints.`;
 }
 
 /** The second question, asked only when moving to the trash failed. */
 export function permanentDeleteConfirmation(plan: DeletePlan, reason: string): Confirmation {
   return {
     message: `Run ${plan.runId} could not be moved to the trash. Delete it permanently?`,
-    detail: `${reason}\n\nDeleting permanently removes ${plan.runDir} for good; it cannot be undone. ${whatGoes(plan)}`,
+    detail: `${reason}\n\nDeleting permanently removes ${plan.runDir} for good; it cannot be undone. ${whatGoes(plan)}${remoteNote(plan)}`,
     button: 'Delete Permanently',
   };
 }

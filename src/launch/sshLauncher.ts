@@ -9,9 +9,10 @@
 
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createRunDir, readRunInfo, readRunProcess, runPaths, writeRunInfo } from '../core/runDir';
+import { claimLaunch, createRunDir, listLaunches, readRunInfo, readRunProcess, releaseLaunch, runPaths, writeLaunchRecord, writeRemoteState, writeRunInfo } from '../core/runDir';
 import type { RunInfo, SshRunTarget } from '../core/runDir';
-import { startRemoteRun, stopRemoteRun } from '../core/remote/remoteLaunch';
+import { remoteRunAlive, resumeRemoteRun, startRemoteRun, stopRemoteRun } from '../core/remote/remoteLaunch';
+import { STARTING_GRACE_MS } from '../core/runStatus';
 import type { SshHost } from '../core/remote/ssh';
 import type { RemoteTarget } from '../core/remote/targets';
 import { targetHost } from '../core/remote/targets';
@@ -99,6 +100,7 @@ export async function startSshRun(options: StartSshRunOptions): Promise<StartedS
       host: target.host,
       ...(target.sshConfigFile !== undefined ? { ssh_config: target.sshConfigFile } : {}),
       run_dir: remote.runDir,
+      work_folder: target.workFolder,
     },
     pid: remote.pid,
     pid_start_time: remote.startTime,
@@ -108,6 +110,88 @@ export async function startSshRun(options: StartSshRunOptions): Promise<StartedS
   };
   await writeRunInfo(runDir, info);
   return { runId, runDir, remoteDir: remote.runDir, pid: remote.pid };
+}
+
+export interface ResumeSshRunOptions {
+  /** The run's (mirror) folder on this machine. */
+  readonly runDir: string;
+  readonly extensionRoot: string;
+  readonly secrets?: Readonly<Record<string, string>>;
+  readonly onProgress?: (message: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Resumes a remote run on its host from its latest complete checkpoint there: the trainer synced
+ * again (the current one, as a local resume uses the current trainer), the next attempt claimed
+ * here (launch-<n>.json: one resume at a time, from any window), started detached in the run's
+ * folder on the host. Its mirror must then be followed again (RemoteMirrors.follow).
+ */
+export async function resumeSshRun(options: ResumeSshRunOptions): Promise<StartedSshRun & { readonly attempt: number }> {
+  const runDir = path.resolve(options.runDir);
+  const info = await readRunInfo(runDir);
+  if (info?.target.kind !== 'ssh') throw new Error(`${runDir} is not a run on a remote target`);
+  const target = info.target;
+  const host = sshHostOf(target);
+  const progress = options.onProgress ?? (() => undefined);
+  const current = await readRunProcess(runDir, info);
+  if (current?.pending !== undefined && Date.now() - current.pending.claimedMs < STARTING_GRACE_MS) {
+    throw new Error(`run ${info.run_id} is being resumed already (attempt ${current.pending.attempt}).`);
+  }
+  if (typeof current?.pid === 'number' && (await remoteRunAlive(host, current.pid, current.pid_start_time))) {
+    throw new Error(`run ${info.run_id} is still running on ${target.name} (pid ${current.pid}): stop it, or wait for it to end, before resuming.`);
+  }
+  const configText = await readFile(path.join(runDir, info.config_file), 'utf8');
+  const launch = readLaunchOptions(configText);
+  progress(`syncing the trainer to ${target.name}`);
+  const synced = await syncTrainer(host, target.work_folder, await trainerFiles(options.extensionRoot), options.signal);
+  progress(`preparing the trainer's environment on ${target.name}`);
+  const python = await ensureRemoteEnv(host, synced, {
+    ...(options.signal ? { signal: options.signal } : {}),
+    onLine: (line) => progress(line.replace(/^bootstrap:\s*/, '')),
+  });
+  // Past every claim, abandoned ones included: an attempt number is never used twice.
+  const attempt = Math.max(current?.attempt ?? 1, ...(await listLaunches(runDir)).map((l) => l.attempt)) + 1;
+  try {
+    await claimLaunch(runDir, attempt);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`run ${info.run_id} is being resumed already (attempt ${attempt}).`);
+    throw err;
+  }
+  progress(`resuming ${info.run_id} on ${target.name}`);
+  let resumed;
+  try {
+    resumed = await resumeRemoteRun({
+      host,
+      workFolder: target.work_folder,
+      python,
+      trainerFolder: synced.folder,
+      runId: info.run_id,
+      runDir: target.run_dir,
+      attempt,
+      resumeFrom: 'latest',
+      numProcesses: launch.numProcesses,
+      gpus: launch.gpus,
+      ...(options.secrets ? { secrets: options.secrets } : {}),
+    });
+  } catch (err) {
+    await releaseLaunch(runDir, attempt);
+    throw err;
+  }
+  await writeLaunchRecord(runDir, {
+    version: 1,
+    attempt,
+    created: new Date().toISOString(),
+    pid: resumed.pid,
+    pid_start_time: resumed.startTime,
+    resume_from: 'latest',
+    events_offset: resumed.eventsOffset,
+    python,
+    argv: [python, '-m', 'medvlm_sft', 'train', `${target.run_dir}/config.sft.yaml`, '--run-dir', target.run_dir, '--resume-from', 'latest', '--attempt', String(attempt)],
+  });
+  // The mirror said the previous attempt ended; this one runs.
+  await writeRemoteState(runDir, { version: 1, t: Date.now() / 1000, alive: true });
+  return { runId: info.run_id, runDir, remoteDir: target.run_dir, pid: resumed.pid, attempt };
 }
 
 /**

@@ -6,7 +6,7 @@
 
 import * as vscode from 'vscode';
 import { RemoteRunMirror } from '../core/remote/remoteMirror';
-import { readRemoteState } from '../core/runDir';
+import { readRemoteState, readRunProcess } from '../core/runDir';
 import { sshHostOf } from '../launch/sshLauncher';
 import type { RunRecord, RunRegistry } from './runRegistry';
 
@@ -15,7 +15,10 @@ const RECHECK_MS = 15_000;
 
 export class RemoteMirrors implements vscode.Disposable {
   private readonly mirrors = new Map<string, RemoteRunMirror>();
-  /** Runs whose mirror is complete: nothing more to copy. */
+  /**
+   * Runs found complete (ended, all copied), not looked at again on every change; forgotten at
+   * each periodic look, since another window may have resumed one meanwhile.
+   */
   private readonly complete = new Set<string>();
   private readonly starting = new Set<string>();
   private readonly subscription: vscode.Disposable;
@@ -27,13 +30,23 @@ export class RemoteMirrors implements vscode.Disposable {
     private readonly log: vscode.LogOutputChannel,
   ) {
     this.subscription = registry.onDidChange(() => void this.sync());
-    this.timer = setInterval(() => void this.sync(), RECHECK_MS);
+    this.timer = setInterval(() => {
+      this.complete.clear();
+      void this.sync();
+    }, RECHECK_MS);
   }
 
   /** Starts a mirror for each remote run that needs one and has none in this window. */
   async sync(): Promise<void> {
     if (this.disposed || !vscode.workspace.isTrusted) return;
     await Promise.all(this.registry.list().map((record) => this.ensure(record)));
+  }
+
+  /** After a resume: follows the run's new attempt now. */
+  async follow(runId: string): Promise<void> {
+    this.complete.delete(runId);
+    const record = this.registry.get(runId);
+    if (record !== undefined) await this.ensure(record);
   }
 
   dispose(): void {
@@ -47,21 +60,25 @@ export class RemoteMirrors implements vscode.Disposable {
   private async ensure(record: RunRecord): Promise<void> {
     const info = record.info;
     const { runId } = record;
-    if (info?.target.kind !== 'ssh' || info.pid === null || record.removed) return;
-    if (this.mirrors.has(runId) || this.complete.has(runId) || this.starting.has(runId)) return;
+    if (info?.target.kind !== 'ssh' || record.removed) return;
+    if (this.mirrors.has(runId) || this.starting.has(runId) || this.complete.has(runId)) return;
     this.starting.add(runId);
     try {
+      // Complete (the run ended, all copied): nothing to do, until a resume says it runs again.
       if ((await readRemoteState(record.runDir))?.alive === false) {
         this.complete.add(runId);
         return;
       }
+      // The latest attempt's process: run.json's, or a resume's launch record.
+      const proc = await readRunProcess(record.runDir, info);
+      if (typeof proc?.pid !== 'number') return;
       const target = info.target;
       const mirror = await RemoteRunMirror.start({
         host: sshHostOf(target),
         localDir: record.runDir,
         remoteDir: target.run_dir,
-        pid: info.pid,
-        startTime: info.pid_start_time,
+        pid: proc.pid,
+        startTime: proc.pid_start_time,
         onError: (err) => this.log.warn(`mirror of ${runId} on ${target.name}: ${err instanceof Error ? err.message : String(err)}`),
       });
       if (mirror === undefined || this.disposed) {
@@ -72,8 +89,9 @@ export class RemoteMirrors implements vscode.Disposable {
       this.mirrors.set(runId, mirror);
       void mirror.done.then(() => {
         if (this.mirrors.get(runId) === mirror) this.mirrors.delete(runId);
-        this.complete.add(runId);
         void this.registry.rescanArtifacts(runId);
+        // A resume may have started the next attempt while this one was being finished.
+        void this.follow(runId);
       });
     } catch (err) {
       this.log.warn(`could not follow ${runId}: ${err instanceof Error ? err.message : String(err)}`);

@@ -14,3 +14,15 @@ export function formatDuration(seconds: number): string {
   }
   return `${rest}s`;
 }
+
+/** `1.5 GB`: decimal units, as the Hub and file managers show sizes. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}

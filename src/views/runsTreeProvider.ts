@@ -52,7 +52,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
         return record ? runItem(record) : new vscode.TreeItem(node.runId);
       }
       case 'checkpoint':
-        return checkpointItem(node.checkpoint, this.registry.get(node.runId)?.summary.status);
+        return checkpointItem(node.checkpoint, this.registry.get(node.runId));
       case 'merged': {
         const item = new vscode.TreeItem(mergedLabel(node.path), vscode.TreeItemCollapsibleState.None);
         item.description = 'merged model';
@@ -137,7 +137,12 @@ function runItem(record: RunRecord): vscode.TreeItem {
   const described = progress ? `${STATUS_LABELS[summary.status]} · ${progress}` : STATUS_LABELS[summary.status];
   item.description = summary.unreachable !== undefined ? `${described} · host unreachable` : described;
   item.iconPath = summary.unreachable !== undefined ? new vscode.ThemeIcon('debug-disconnect') : statusIcon(summary.status);
-  item.contextValue = runContextValue(summary.status, artifacts, summary.wandbUrl !== undefined);
+  item.contextValue = runContextValue(
+    summary.status,
+    artifacts,
+    summary.wandbUrl !== undefined,
+    record.info?.target.kind === 'ssh' ? { checkpointed: record.state.checkpoints.length > 0 } : undefined,
+  );
   item.id = record.runId;
   const tooltip = new vscode.MarkdownString(undefined, true);
   tooltip.appendMarkdown(`**${record.runId}** — ${STATUS_LABELS[summary.status]}\n\n`);
@@ -163,7 +168,8 @@ function runItem(record: RunRecord): vscode.TreeItem {
   return item;
 }
 
-function checkpointItem(checkpoint: CheckpointArtifact, status: RunStatus | undefined): vscode.TreeItem {
+function checkpointItem(checkpoint: CheckpointArtifact, record: RunRecord | undefined): vscode.TreeItem {
+  const status = record?.summary.status;
   const item = new vscode.TreeItem(checkpoint.name, vscode.TreeItemCollapsibleState.None);
   const parts = checkpoint.step === undefined ? [] : [`step ${checkpoint.step}`];
   // A checkpoint-N folder without its trainer state is still being written, or was cut short.
@@ -174,7 +180,7 @@ function checkpointItem(checkpoint: CheckpointArtifact, status: RunStatus | unde
   item.iconPath = new vscode.ThemeIcon('save');
   item.resourceUri = vscode.Uri.file(checkpoint.path);
   item.tooltip = checkpoint.path;
-  item.contextValue = status === undefined ? CHECKPOINT_CONTEXT : checkpointContextValue(status, checkpoint);
+  item.contextValue = status === undefined ? CHECKPOINT_CONTEXT : checkpointContextValue(status, checkpoint, record?.info?.target.kind === 'ssh');
   return item;
 }
 

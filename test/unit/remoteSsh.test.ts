@@ -278,3 +278,15 @@ it('the target probe\'s report: GPUs from nvidia-smi\'s CSV, problems named', ()
   assert.equal(remotePath('~/medvlm runs/x'), `"$HOME"/'medvlm runs/x'`);
   assert.equal(remotePath('/abs/it\'s'), `'/abs/it'\\''s'`);
 });
+
+it('ssh options: one shared connection per host, except on Windows, whose OpenSSH cannot share one', () => {
+  const host = { alias: 'gpu', configFile: '/tmp/cfg' };
+  const unix = sshOptions(host, 'linux');
+  assert.ok(unix.includes('ControlMaster=auto') && unix.some((o) => o.startsWith('ControlPath=')) && unix.some((o) => o.startsWith('ControlPersist=')));
+  const windows = sshOptions(host, 'win32');
+  assert.deepEqual(windows.filter((o) => o.startsWith('Control')), []);
+  // Everything else is the same: the config file, never a prompt, the timeouts.
+  assert.deepEqual(windows, unix.filter((o, i) => !o.startsWith('Control') && !unix[i + 1]?.startsWith('Control')));
+  assert.deepEqual(windows.slice(0, 2), ['-F', '/tmp/cfg']);
+  assert.ok(windows.includes('BatchMode=yes'));
+});

@@ -97,7 +97,7 @@ test('parseRunInfo rejects other versions and malformed files', () => {
   assert.equal(parseRunInfo({ ...info('x'), target: { kind: 'ssh' } }), undefined);
   assert.deepEqual(parseRunInfo({ ...info('x'), pid: null, pid_start_time: null }), { ...info('x'), pid: null, pid_start_time: null });
   // A run on a host: its target names the host and the run folder there, absolute.
-  const ssh = { kind: 'ssh', name: 'gpu box', host: 'me@gpu', run_dir: '/home/me/medvlm/runs/x' };
+  const ssh = { kind: 'ssh', name: 'gpu box', host: 'me@gpu', run_dir: '/home/me/medvlm/runs/x', work_folder: '~/medvlm' };
   assert.deepEqual(parseRunInfo({ ...info('x'), target: ssh })?.target, ssh);
   assert.deepEqual(parseRunInfo({ ...info('x'), target: { ...ssh, ssh_config: '/etc/ssh/other' } })?.target, { ...ssh, ssh_config: '/etc/ssh/other' });
   assert.equal(parseRunInfo({ ...info('x'), target: { ...ssh, run_dir: '~/medvlm/runs/x' } }), undefined);

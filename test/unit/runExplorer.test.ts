@@ -136,6 +136,13 @@ test('the menus offer only what fits each item', () => {
   assert.deepEqual(offered(checkpointContextValue('stopped', checkpoint('checkpoint-20', true)), true), ['resumeRun']);
   assert.deepEqual(offered(checkpointContextValue('finished', checkpoint('checkpoint-20', true))), ['pushAdapterToHub']);
   assert.deepEqual(offered(mergedContextValue('finished')), ['pushMergedToHub']);
+  // A run on a remote target: fetch its files; it resumes on the host once the trainer announced
+  // a checkpoint there; merge needs the base model here, so it is not offered.
+  assert.equal(runContextValue('stopped', NO_ARTIFACTS, false, { checkpointed: true }), 'run.ended+resumable+remote');
+  assert.deepEqual(offered(runContextValue('stopped', withCheckpoint, false, { checkpointed: true })), [...always, 'deleteRun', 'fetchFromHost', 'resumeRun'].sort());
+  assert.deepEqual(offered(runContextValue('stopped', NO_ARTIFACTS, false, { checkpointed: false })), [...always, 'deleteRun', 'fetchFromHost'].sort());
+  assert.deepEqual(offered(runContextValue('training', NO_ARTIFACTS, false, { checkpointed: true })), [...always, 'fetchFromHost', 'stopRun'].sort());
+  assert.deepEqual(offered(checkpointContextValue('stopped', checkpoint('checkpoint-20', true), true)), ['pushAdapterToHub']);
   for (const value of [checkpointContextValue('training', checkpoint('checkpoint-20', true)), mergedContextValue('training'), LOG_CONTEXT, EVENTS_CONTEXT, TARGET_CONTEXT]) {
     assert.deepEqual(offered(value), [], value);
     assert.deepEqual(offered(value, true), [], value);

@@ -96,6 +96,9 @@ test('the delete confirmation names the folder, each checkpoint and the merged m
   assert.match(deleteConfirmation({ ...plan, merged: ['merged', 'checkpoints/checkpoint-100-merged'] }).detail, /And 2 merged models: merged, checkpoints\/checkpoint-100-merged\.$/);
   const many = deleteConfirmation({ ...plan, checkpoints: Array.from({ length: 25 }, (_, i) => `checkpoint-${i + 1}`), merged: [] });
   assert.match(many.detail, /With it go 25 checkpoints: checkpoint-1, .*checkpoint-20 and 5 more\.$/);
+  // A remote run: only its folder here goes; the dialog says the host's stays.
+  const remote = deleteConfirmation({ ...plan, checkpoints: [], merged: [], remoteFolder: 'me@gpu:/scratch/runs/20260101-000000-lung' });
+  assert.match(remote.detail, /It holds no checkpoints\.\n\nThe run's folder on the host, me@gpu:\/scratch\/runs\/20260101-000000-lung, stays as it is/);
 });
 
 test('deleting for good is a separate question that says it cannot be undone', () => {

@@ -13,14 +13,15 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fetchFromHost, listHostArtifacts } from '../../src/core/remote/fetchFromHost';
 import { MIRROR_LOCK, RemoteRunMirror } from '../../src/core/remote/remoteMirror';
 import { closeSsh } from '../../src/core/remote/ssh';
 import type { RemoteTarget } from '../../src/core/remote/targets';
-import { readRemoteState, readRunInfo } from '../../src/core/runDir';
+import { readRemoteState, readRunInfo, readRunProcess } from '../../src/core/runDir';
 import type { SshRunTarget } from '../../src/core/runDir';
 import { RunWatch } from '../../src/core/runWatch';
 import { stopLocalRun } from '../../src/launch/localStop';
-import { sshHostOf, startSshRun, stopSshRun } from '../../src/launch/sshLauncher';
+import { resumeSshRun, sshHostOf, startSshRun, stopSshRun } from '../../src/launch/sshLauncher';
 import type { RunSummary } from '../../src/shared/runStatus';
 import { TERMINAL_STATUSES } from '../../src/shared/runStatus';
 import type { LocalSshd } from './helpers/localSshd';
@@ -101,10 +102,13 @@ describe('a run on a remote target, started and mirrored as the extension does (
     return info.target as SshRunTarget;
   };
 
+  /** Mirrors the run's latest attempt, as RemoteMirrors does. */
   const mirror = async (runDir: string): Promise<RemoteRunMirror> => {
     const info = await readRunInfo(runDir);
-    assert.ok(info && info.target.kind === 'ssh' && info.pid !== null);
-    const started = await RemoteRunMirror.start({ host: sshHostOf(info.target), localDir: runDir, remoteDir: info.target.run_dir, pid: info.pid, startTime: info.pid_start_time, pollMs: 300 });
+    assert.ok(info && info.target.kind === 'ssh');
+    const proc = await readRunProcess(runDir, info);
+    assert.ok(proc && proc.pid !== null);
+    const started = await RemoteRunMirror.start({ host: sshHostOf(info.target), localDir: runDir, remoteDir: info.target.run_dir, pid: proc.pid, startTime: proc.pid_start_time, pollMs: 300 });
     assert.ok(started, 'the mirror started');
     return started;
   };
@@ -148,6 +152,27 @@ describe('a run on a remote target, started and mirrored as the extension does (
     assertMirrored(started.runDir, started.remoteDir);
     assert.deepEqual(trainSteps(started.runDir), Array.from({ length: 60 }, (_, i) => i + 1), 'each step once, in order');
     assert.equal((await readRemoteState(started.runDir))?.alive, false);
+
+    // Fetch: the host lists its checkpoints; a cancelled fetch leaves nothing; a whole one is byte-equal.
+    const host = sshHostOf(t);
+    const listed = await listHostArtifacts(host, started.remoteDir);
+    const folders = readdirSync(path.join(started.remoteDir, 'checkpoints'), { withFileTypes: true }).filter((d) => d.isDirectory());
+    assert.deepEqual(listed.map((a) => a.path).sort(), folders.map((d) => `checkpoints/${d.name}`).sort());
+    const final = listed.filter((a) => a.path === 'checkpoints/final');
+    assert.ok(final[0] && final[0].bytes > 0);
+    const cancel = new AbortController();
+    cancel.abort();
+    await assert.rejects(fetchFromHost({ host, remoteDir: started.remoteDir, localDir: started.runDir, artifacts: final, signal: cancel.signal }));
+    assert.ok(!existsSync(path.join(started.runDir, 'checkpoints')), 'a cancelled fetch leaves no checkpoint folder');
+    assert.deepEqual(readdirSync(started.runDir).filter((n) => n.startsWith('.fetch-')), [], 'nor its staging folder');
+    let received = 0;
+    await fetchFromHost({ host, remoteDir: started.remoteDir, localDir: started.runDir, artifacts: final, onProgress: (bytes) => (received = bytes) });
+    assert.ok(received > 0);
+    for (const file of readdirSync(path.join(started.remoteDir, 'checkpoints', 'final'))) {
+      assert.ok(readFileSync(path.join(started.runDir, 'checkpoints', 'final', file)).equals(readFileSync(path.join(started.remoteDir, 'checkpoints', 'final', file))), `checkpoints/final/${file} fetched byte for byte`);
+    }
+    await assert.rejects(fetchFromHost({ host, remoteDir: started.remoteDir, localDir: started.runDir, artifacts: [{ path: '../../etc', bytes: 0 }] }), /not a checkpoint or merged model/);
+
     // The token: in no file here or on the host.
     for (const dir of [started.runDir, started.remoteDir]) {
       for (const file of readdirSync(dir, { recursive: true }) as string[]) {
@@ -180,18 +205,54 @@ describe('a run on a remote target, started and mirrored as the extension does (
     await again.done;
   });
 
-  it('Stop: SIGTERM to the group on the host, the run ends stopped with a checkpoint, mirrored', { timeout: 400_000 }, async () => {
-    const configPath = writeConfig('long.sft.yaml', 100_000);
+  it('Stop: SIGTERM to the group on the host ends it stopped with a checkpoint; Resume goes on there to the end, each step once', { timeout: 400_000 }, async () => {
+    const steps = 60;
+    const configPath = writeConfig('long.sft.yaml', steps);
     const started = await startSshRun({ target, extensionRoot: repoRoot, configPath, runsRoot: runsRoot() });
     const m = await mirror(started.runDir);
     await watchUntil(started.runDir, training, 240_000);
+    // Resume refuses a run that is still going.
+    await assert.rejects(resumeSshRun({ runDir: started.runDir, extensionRoot: repoRoot }), /is still running on loopback box/);
     assert.equal(await stopSshRun(started.runDir, { graceMs: 60_000 }), 'terminated');
     const seen = await watchUntil(started.runDir, (s) => s.status === 'stopped', 120_000);
-    assert.equal(seen.at(-1)?.status, 'stopped');
+    const stoppedAt = seen.at(-1)?.step ?? 0;
+    assert.ok(stoppedAt < steps, `stopped mid-run (step ${stoppedAt})`);
     await m.done;
     assertMirrored(started.runDir, started.remoteDir);
     assert.ok(existsSync(path.join(started.remoteDir, 'checkpoints')), 'a checkpoint was written on the host');
     assert.equal(await stopSshRun(started.runDir), 'not-running');
+
+    const resumed = await resumeSshRun({ runDir: started.runDir, extensionRoot: repoRoot, secrets: { HF_TOKEN: TOKEN } });
+    assert.equal(resumed.attempt, 2);
+    const again = await mirror(started.runDir);
+    const after = await watchUntil(started.runDir, (s) => s.status === 'finished', 240_000);
+    assert.equal(after.at(-1)?.attempt, 2);
+    await again.done;
+    assertMirrored(started.runDir, started.remoteDir);
+    // Steps after the checkpoint it resumed from may be trained again; together they cover every step.
+    const events = readFileSync(path.join(started.runDir, 'events.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { type: string; attempt?: number; resume_step?: number | null });
+    const second = events.filter((e) => e.type === 'run_started')[1];
+    assert.equal(second?.attempt, 2);
+    assert.ok(typeof second?.resume_step === 'number' && second.resume_step > 0 && second.resume_step <= stoppedAt, JSON.stringify(second));
+    assert.deepEqual([...new Set(trainSteps(started.runDir))].sort((a, b) => a - b), Array.from({ length: steps }, (_, i) => i + 1));
+    assert.match(readFileSync(path.join(started.runDir, 'stdout.log'), 'utf8'), /\[medvlm-studio\] attempt 2: resuming from latest/);
+    assert.ok(!readFileSync(path.join(started.runDir, 'launch-2.json')).includes(TOKEN), 'the launch record holds no token');
+  });
+
+  it('the trainer killed on the host (kill -9) ends the run failed, saying so, with its log mirrored', { timeout: 400_000 }, async () => {
+    const configPath = writeConfig('killed.sft.yaml', 100_000);
+    const started = await startSshRun({ target, extensionRoot: repoRoot, configPath, runsRoot: runsRoot() });
+    const m = await mirror(started.runDir);
+    await watchUntil(started.runDir, training, 240_000);
+    // The supervisor's child is the trainer: SIGKILL it, as the kernel's OOM killer would.
+    const killed = spawnSync('pkill', ['-KILL', '-P', String(started.pid)], { encoding: 'utf8' });
+    assert.equal(killed.status, 0, `pkill found the trainer: ${killed.stderr}`);
+    const seen = await watchUntil(started.runDir, (s) => TERMINAL_STATUSES.has(s.status), 120_000);
+    const last = seen.at(-1);
+    assert.equal(last?.status, 'failed');
+    assert.match(last?.reason ?? '', /killed by SIGKILL/);
+    await m.done;
+    assertMirrored(started.runDir, started.remoteDir);
   });
 });
 

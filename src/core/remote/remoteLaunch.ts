@@ -7,6 +7,7 @@
 
 import { posix } from 'node:path';
 import { configStem } from '../runDir';
+import { ATTEMPT_MARKER } from '../runWatch';
 import { SUPERVISOR_SCRIPT } from '../trainerCommand';
 import { shellCommand, shellQuote } from './shellQuote';
 import { runSsh, SshError } from './ssh';
@@ -47,12 +48,19 @@ export interface RemoteRun {
 
 /**
  * The launcher, for `sh -c`: $1 run folder, $2 python, $3 trainer src, $4 run id, $5 supervisor,
- * $6 base folder, $7 processes, $8 CUDA_VISIBLE_DEVICES ('' leaves it alone).
+ * $6 base folder, $7 processes, $8 CUDA_VISIBLE_DEVICES ('' leaves it alone), $9 attempt,
+ * $10 `--resume-from` ('' for a new run). A new run claims its folder (exit 17: taken) and gets
+ * the config from stdin after the secrets; a resume goes on in the folder (exit 18: gone), from
+ * the snapshot there, appending to stdout.log after a marker line, as a local resume does.
  */
 const LAUNCH_SCRIPT = String.raw`set -e
-dir=$1 python=$2 src=$3 run_id=$4 supervisor=$5 base=$6 procs=$7 cuda=$8
-mkdir -p "$(dirname "$dir")"
-mkdir "$dir" 2>/dev/null || exit 17
+dir=$1 python=$2 src=$3 run_id=$4 supervisor=$5 base=$6 procs=$7 cuda=$8 attempt=$9 resume=${'${10}'}
+if [ -z "$resume" ]; then
+  mkdir -p "$(dirname "$dir")"
+  mkdir "$dir" 2>/dev/null || exit 17
+else
+  [ -d "$dir" ] || exit 18
+fi
 dir=$(cd "$dir" && pwd -P)
 mkdir -p "$base"
 base=$(cd "$base" && pwd -P)
@@ -60,24 +68,32 @@ while IFS= read -r line; do
   [ "$line" = "--" ] && break
   export "$line"
 done
-cat > "$dir/config.sft.yaml"
+if [ -z "$resume" ]; then cat > "$dir/config.sft.yaml"; else cat > /dev/null; fi
 cd "$dir"
 PYTHONPATH=$src
 PYTHONUNBUFFERED=1
 export PYTHONPATH PYTHONUNBUFFERED
 if [ -n "$cuda" ]; then CUDA_VISIBLE_DEVICES=$cuda; export CUDA_VISIBLE_DEVICES; fi
-set -- "$dir/exit.json" 1 "$python"
+set -- "$dir/exit.json" "$attempt" "$python"
 if [ "$procs" -gt 1 ]; then set -- "$@" -m accelerate.commands.launch --multi_gpu --num_processes "$procs" --num_machines 1; fi
 set -- "$@" -m medvlm_sft train "$dir/config.sft.yaml" --run-dir "$dir" --run-id "$run_id" --base-dir "$base"
+events=0
+[ -f "$dir/events.jsonl" ] && events=$(wc -c < "$dir/events.jsonl" | tr -d ' ')
 detach=
 command -v setsid >/dev/null 2>&1 && detach=setsid
-$detach nohup /bin/sh -c "$supervisor" medvlm-supervisor "$@" > "$dir/stdout.log" 2>&1 < /dev/null &
+if [ -z "$resume" ]; then
+  $detach nohup /bin/sh -c "$supervisor" medvlm-supervisor "$@" > "$dir/stdout.log" 2>&1 < /dev/null &
+else
+  printf '\n%s%s: resuming from %s\n' "$ATTEMPT_MARKER" "$attempt" "$resume" >> "$dir/stdout.log"
+  $detach nohup /bin/sh -c "$supervisor" medvlm-supervisor "$@" --resume-from "$resume" --attempt "$attempt" >> "$dir/stdout.log" 2>&1 < /dev/null &
+fi
 pid=$!
 start=
 [ -r "/proc/$pid/stat" ] && start=$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f20)
 echo "pid=$pid"
 echo "start=$start"
-echo "dir=$dir"`;
+echo "events=$events"
+echo "dir=$dir"`.replace('"$ATTEMPT_MARKER"', shellQuote(ATTEMPT_MARKER));
 
 const SECRET_NAME = /^[A-Z_][A-Z0-9_]*$/;
 
@@ -93,34 +109,9 @@ export function isRunIdTaken(err: unknown): boolean {
 }
 
 export async function startRemoteRun(options: RemoteLaunchOptions): Promise<RemoteRun> {
-  const lines: string[] = [];
-  for (const [name, value] of Object.entries(options.secrets ?? {})) {
-    if (!SECRET_NAME.test(name) || /[\r\n\0]/.test(value)) throw new Error(`the environment variable ${name} cannot be sent to the host (a name of capitals, or a value with a line break)`);
-    lines.push(`${name}=${value}`);
-  }
-  const stdin = `${lines.join('\n')}${lines.length > 0 ? '\n' : ''}--\n${options.configText}`;
-  const gpus = options.gpus ?? null;
-  const procs = Math.max(1, Math.floor(options.numProcesses ?? 1));
   const launchOnce = async (runId: string): Promise<RemoteRun> => {
-    const runDir = posix.join(options.workFolder, 'runs', runId);
-    const words = [
-      remotePath(runDir),
-      remotePath(options.python),
-      remotePath(posix.join(options.trainerFolder, 'python', 'src')),
-      shellQuote(runId),
-      shellQuote(SUPERVISOR_SCRIPT),
-      remotePath(options.workFolder),
-      String(procs),
-      shellQuote(gpus === null ? '' : gpus.join(',')),
-    ];
-    const command = `sh -c ${shellQuote(LAUNCH_SCRIPT)} medvlm-launch ${words.join(' ')}`;
-    const { stdout } = await runSsh(options.host, command, { stdin, timeoutMs: 60_000 });
-    const said = (key: string): string | undefined => new RegExp(`^${key}=(.*)$`, 'm').exec(stdout)?.[1];
-    const pid = Number(said('pid'));
-    const dir = said('dir') ?? '';
-    if (!Number.isInteger(pid) || pid <= 0 || !dir.startsWith('/')) throw new Error(`the host did not say the trainer's pid and folder (${stdout.trim().slice(0, 200)})`);
-    const start = Number(said('start'));
-    return { runId, runDir: dir, pid, startTime: said('start') && Number.isInteger(start) ? start : null };
+    const launched = await runLaunchScript(options, { runDir: posix.join(options.workFolder, 'runs', runId), runId, attempt: 1, resumeFrom: '', configText: options.configText });
+    return { runId, runDir: launched.runDir, pid: launched.pid, startTime: launched.startTime };
   };
   if (options.runId !== undefined) return launchOnce(options.runId);
   const base = runIdBase(options.configName, options.now ?? new Date());
@@ -134,6 +125,79 @@ export async function startRemoteRun(options: RemoteLaunchOptions): Promise<Remo
     }
   }
   throw new Error(`no free run id for ${base} in ${options.workFolder}/runs`);
+}
+
+export interface RemoteResumeOptions extends Omit<RemoteLaunchOptions, 'configText' | 'configName' | 'runId' | 'now'> {
+  readonly runId: string;
+  /** The run folder on the host, absolute. */
+  readonly runDir: string;
+  /** The attempt this start is (2 and up). */
+  readonly attempt: number;
+  /** `latest`, or a checkpoint folder on the host. */
+  readonly resumeFrom: string;
+}
+
+export interface RemoteResume {
+  readonly pid: number;
+  readonly startTime: number | null;
+  /** Size of the host's events.jsonl when the attempt started: its own events come after. */
+  readonly eventsOffset: number;
+}
+
+/** Starts the trainer again in the run's folder on the host, from a checkpoint, detached. */
+export async function resumeRemoteRun(options: RemoteResumeOptions): Promise<RemoteResume> {
+  try {
+    const launched = await runLaunchScript(options, { runDir: options.runDir, runId: options.runId, attempt: options.attempt, resumeFrom: options.resumeFrom, configText: '' });
+    return { pid: launched.pid, startTime: launched.startTime, eventsOffset: launched.eventsOffset };
+  } catch (err) {
+    if (err instanceof SshError && err.kind === 'command' && err.exitCode === 18) {
+      throw new Error(`the run folder ${options.runDir} is no longer on ${options.host.alias}`);
+    }
+    throw err;
+  }
+}
+
+interface LaunchParams {
+  readonly runDir: string;
+  readonly runId: string;
+  readonly attempt: number;
+  readonly resumeFrom: string;
+  readonly configText: string;
+}
+
+async function runLaunchScript(
+  options: Pick<RemoteLaunchOptions, 'host' | 'workFolder' | 'python' | 'trainerFolder' | 'numProcesses' | 'gpus' | 'secrets'>,
+  params: LaunchParams,
+): Promise<{ runDir: string; pid: number; startTime: number | null; eventsOffset: number }> {
+  const lines: string[] = [];
+  for (const [name, value] of Object.entries(options.secrets ?? {})) {
+    if (!SECRET_NAME.test(name) || /[\r\n\0]/.test(value)) throw new Error(`the environment variable ${name} cannot be sent to the host (a name of capitals, or a value with a line break)`);
+    lines.push(`${name}=${value}`);
+  }
+  const stdin = `${lines.join('\n')}${lines.length > 0 ? '\n' : ''}--\n${params.configText}`;
+  const gpus = options.gpus ?? null;
+  const procs = Math.max(1, Math.floor(options.numProcesses ?? 1));
+  const words = [
+    remotePath(params.runDir),
+    remotePath(options.python),
+    remotePath(posix.join(options.trainerFolder, 'python', 'src')),
+    shellQuote(params.runId),
+    shellQuote(SUPERVISOR_SCRIPT),
+    remotePath(options.workFolder),
+    String(procs),
+    shellQuote(gpus === null ? '' : gpus.join(',')),
+    String(params.attempt),
+    shellQuote(params.resumeFrom),
+  ];
+  const command = `sh -c ${shellQuote(LAUNCH_SCRIPT)} medvlm-launch ${words.join(' ')}`;
+  const { stdout } = await runSsh(options.host, command, { stdin, timeoutMs: 60_000 });
+  const said = (key: string): string | undefined => new RegExp(`^${key}=(.*)$`, 'm').exec(stdout)?.[1];
+  const pid = Number(said('pid'));
+  const dir = said('dir') ?? '';
+  if (!Number.isInteger(pid) || pid <= 0 || !dir.startsWith('/')) throw new Error(`the host did not say the trainer's pid and folder (${stdout.trim().slice(0, 200)})`);
+  const start = Number(said('start'));
+  const events = Number(said('events'));
+  return { runDir: dir, pid, startTime: said('start') && Number.isInteger(start) ? start : null, eventsOffset: Number.isInteger(events) ? events : 0 };
 }
 
 /** Shell test: the process `$pid` lives and, when `$start` is set, started at that tick. */

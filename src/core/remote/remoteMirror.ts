@@ -17,7 +17,8 @@ import { randomBytes } from 'node:crypto';
 import { appendFile, open, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isProcessAlive, processStartTime } from '../processAlive';
-import { readRemoteState, runPaths, writeRemoteState } from '../runDir';
+import { readRemoteState, readRunProcess, runPaths, writeRemoteState } from '../runDir';
+import { STARTING_GRACE_MS } from '../runStatus';
 import type { RemoteState } from '../runDir';
 import { ALIVE_TEST } from './remoteLaunch';
 import { RemoteEventsTail } from './remoteTail';
@@ -207,6 +208,13 @@ export class RemoteRunMirror {
     // Ended: `alive` was read before the sizes, so these are final. Done once all is here.
     const caughtUp = this.eventsCopied >= answer.eventsSize && this.stdoutSize >= answer.stdoutSize;
     if (!caughtUp) return;
+    // A resume started a new attempt meanwhile: its own mirror says how that one goes.
+    const current = await readRunProcess(this.options.localDir);
+    const resuming = current?.pending !== undefined && Date.now() - current.pending.claimedMs < STARTING_GRACE_MS;
+    if (current !== undefined && (current.pid !== pid || resuming)) {
+      this.finish();
+      return;
+    }
     if (answer.exitLine !== undefined) await writeFile(paths.exitRecord, `${answer.exitLine}\n`);
     await this.setState({ version: 1, t: Date.now() / 1000, alive: false, ...(answer.freeBytes !== undefined ? { free_bytes: answer.freeBytes } : {}) });
     this.finish();

@@ -41,15 +41,18 @@ export function controlDir(): string {
   return dir;
 }
 
-/** The options every ssh call gets; the user's config decides everything else. */
-export function sshOptions(host: SshHost): string[] {
+/**
+ * The options every ssh call gets; the user's config decides everything else. Windows' OpenSSH
+ * has no connection sharing (no Unix sockets for ControlPath): there each command makes its
+ * own connection, with the same options otherwise.
+ */
+export function sshOptions(host: SshHost, platform: NodeJS.Platform = process.platform): string[] {
+  const sharing = platform === 'win32' ? [] : ['-o', 'ControlMaster=auto', '-o', `ControlPath=${path.join(controlDir(), '%C')}`, '-o', `ControlPersist=${PERSIST}`];
   return [
     ...(host.configFile !== undefined ? ['-F', host.configFile] : []),
     '-o', 'BatchMode=yes',
     '-o', `ConnectTimeout=${CONNECT_TIMEOUT_S}`,
-    '-o', 'ControlMaster=auto',
-    '-o', `ControlPath=${path.join(controlDir(), '%C')}`,
-    '-o', `ControlPersist=${PERSIST}`,
+    ...sharing,
     '-o', 'ServerAliveInterval=15',
     '-o', 'ServerAliveCountMax=3',
   ];
@@ -132,5 +135,6 @@ export function sshFailure(alias: string, exitCode: number, stderr: string): Ssh
 
 /** Closes the host's multiplexed connection, if there is one. */
 export async function closeSsh(host: SshHost): Promise<void> {
+  if (process.platform === 'win32') return;
   await execa('ssh', [...sshOptions(host), '-O', 'exit', '--', host.alias], { reject: false, stdin: 'ignore' });
 }
