@@ -148,7 +148,9 @@ async function findTarget(name: string, log: vscode.LogOutputChannel): Promise<R
  * one, its mirror following it here.
  */
 async function startOnTarget(deps: StartRunDeps, target: RemoteTarget, configPath: string, extensionRoot: string, root: string): Promise<void> {
-  const env = await deps.accounts.runEnvironment({});
+  // On SLURM the job's environment is stored by the controller: no token travels, and the job
+  // uses the Hugging Face login on the cluster.
+  const env = target.slurm === undefined ? await deps.accounts.runEnvironment({}) : {};
   const secrets = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
   const started = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `MedVLM: starting on ${target.name}`, cancellable: true },
@@ -169,7 +171,7 @@ async function startOnTarget(deps: StartRunDeps, target: RemoteTarget, configPat
       });
     },
   );
-  deps.log.info(`started ${started.runId} on ${target.name} (pid ${started.pid} in ${started.remoteDir})`);
+  deps.log.info(`started ${started.runId} on ${target.name} (${started.jobId !== undefined ? `SLURM job ${started.jobId}` : `pid ${String(started.pid)}`} in ${started.remoteDir})`);
   await deps.registry.refresh();
   await deps.mirrors.sync();
   deps.openPanel(started.runId);

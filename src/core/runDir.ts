@@ -51,6 +51,8 @@ export interface SshRunTarget {
   readonly run_dir: string;
   /** The target's work folder on the host (`~` kept): the trainer and its environment are there. */
   readonly work_folder: string;
+  /** On a SLURM cluster: the job's id (the run has no pid of its own then). */
+  readonly job_id?: string;
 }
 
 export type RunTarget = LocalRunTarget | SshRunTarget;
@@ -71,7 +73,8 @@ function isRunTarget(raw: unknown): raw is RunTarget {
     (t.ssh_config === undefined || typeof t.ssh_config === 'string') &&
     typeof t.run_dir === 'string' &&
     t.run_dir.startsWith('/') &&
-    typeof t.work_folder === 'string'
+    typeof t.work_folder === 'string' &&
+    (t.job_id === undefined || (typeof t.job_id === 'string' && /^\d+$/.test(t.job_id)))
   );
 }
 
@@ -440,6 +443,8 @@ export interface RemoteState {
   readonly unreachable?: string;
   /** Free bytes where the run folder is on the host, once the run ended. */
   readonly free_bytes?: number;
+  /** A SLURM job waiting in the queue: why (Resources, Priority, ...). */
+  readonly queued?: string;
 }
 
 export async function writeRemoteState(runDir: string, state: RemoteState): Promise<void> {
@@ -462,6 +467,7 @@ export async function readRemoteState(runDir: string): Promise<RemoteState | und
     typeof r.t === 'number' &&
     (r.alive === null || typeof r.alive === 'boolean') &&
     (r.unreachable === undefined || typeof r.unreachable === 'string') &&
-    (r.free_bytes === undefined || typeof r.free_bytes === 'number');
+    (r.free_bytes === undefined || typeof r.free_bytes === 'number') &&
+    (r.queued === undefined || typeof r.queued === 'string');
   return ok ? (raw as RemoteState) : undefined;
 }

@@ -135,6 +135,8 @@ export interface Liveness {
   readonly deleted?: boolean;
   /** A remote run's host cannot be reached now: why (its status is the last one known). */
   readonly unreachable?: string;
+  /** A SLURM job still waiting in the queue: why (Resources, Priority, ...). */
+  readonly queued?: string;
 }
 
 /** Whether the events already hold the launcher's latest attempt (or, without launch facts, any). */
@@ -149,6 +151,10 @@ export function deriveStatus(state: RunEventsState, liveness: Liveness): RunStat
   const current = eventsAreCurrent(state, liveness);
   if (current && state.finished !== undefined) {
     return state.finished;
+  }
+  if (liveness.alive && liveness.queued !== undefined) {
+    // A pending job has not started the trainer: nothing of this attempt has run yet.
+    return 'queued';
   }
   if (liveness.alive) {
     // A resumed attempt is starting until its own run_started arrives.
@@ -243,6 +249,7 @@ export function deriveSummary(runId: string, state: RunEventsState, liveness: Li
     ...(current && typeof state.resumeStep === 'number' ? { resumeStep: state.resumeStep } : {}),
     ...(state.wandbUrl !== undefined ? { wandbUrl: state.wandbUrl } : {}),
     ...(liveness.unreachable !== undefined && !TERMINAL_STATUSES.has(status) ? { unreachable: liveness.unreachable } : {}),
+    ...(status === 'queued' && liveness.queued !== undefined ? { queued: liveness.queued } : {}),
   };
 }
 

@@ -184,7 +184,12 @@ export class RunWatch {
       remote = await readRemoteState(this.runDir);
       if (remote?.alive !== false) {
         this.ended = undefined;
-        return { ...base, alive: true, ...(remote?.unreachable !== undefined ? { unreachable: remote.unreachable } : {}) };
+        return {
+          ...base,
+          alive: true,
+          ...(remote?.unreachable !== undefined ? { unreachable: remote.unreachable } : {}),
+          ...(remote?.queued !== undefined ? { queued: remote.queued } : {}),
+        };
       }
     } else if (typeof proc.pid === 'number' && isProcessAlive(proc.pid, proc.pid_start_time)) {
       this.ended = undefined;

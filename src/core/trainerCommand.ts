@@ -4,6 +4,7 @@
 
 import path from 'node:path';
 import { parse } from 'yaml';
+import type { SlurmOptions } from './remote/slurm';
 import { CONFIG_SNAPSHOT } from './runDir';
 
 export interface LaunchOptions {
@@ -12,9 +13,29 @@ export interface LaunchOptions {
   readonly numProcesses: number;
   /** GPU indices for CUDA_VISIBLE_DEVICES; null uses every visible GPU. */
   readonly gpus: readonly number[] | null;
+  /** The run's SLURM overrides (`launch.slurm`), for a SLURM target. */
+  readonly slurm?: SlurmOptions;
 }
 
 export const DEFAULT_LAUNCH: LaunchOptions = { target: 'local', numProcesses: 1, gpus: null };
+
+function readSlurmOverrides(raw: unknown): SlurmOptions | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const r = raw as Record<string, unknown>;
+  const text = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
+  const partition = text(r.partition);
+  const time = text(r.time);
+  const account = text(r.account);
+  const nodes = Number.isInteger(r.nodes) ? (r.nodes as number) : undefined;
+  const extra = Array.isArray(r.extra_sbatch) ? r.extra_sbatch.filter((l): l is string => typeof l === 'string') : [];
+  return {
+    ...(partition !== undefined ? { partition } : {}),
+    ...(time !== undefined ? { time } : {}),
+    ...(account !== undefined ? { account } : {}),
+    ...(nodes !== undefined ? { nodes } : {}),
+    ...(extra.length > 0 ? { extraSbatch: extra } : {}),
+  };
+}
 
 /**
  * The `launch` section of a run config. Tolerant on purpose: the trainer's own validation
@@ -31,11 +52,13 @@ export function readLaunchOptions(configText: string): LaunchOptions {
   if (typeof launch !== 'object' || launch === null) {
     return DEFAULT_LAUNCH;
   }
-  const { target, num_processes: numProcesses, gpus } = launch as Record<string, unknown>;
+  const { target, num_processes: numProcesses, gpus, slurm } = launch as Record<string, unknown>;
+  const overrides = readSlurmOverrides(slurm);
   return {
     target: typeof target === 'string' && target.length > 0 ? target : DEFAULT_LAUNCH.target,
     numProcesses: Number.isInteger(numProcesses) && (numProcesses as number) >= 1 ? (numProcesses as number) : 1,
     gpus: Array.isArray(gpus) && gpus.every((g) => Number.isInteger(g) && g >= 0) ? (gpus as number[]) : null,
+    ...(overrides !== undefined ? { slurm: overrides } : {}),
   };
 }
 

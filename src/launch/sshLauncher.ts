@@ -8,7 +8,7 @@
 // and the supervisor's pid, and the registry reads the mirror as it reads a local run.
 
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import path, { posix } from 'node:path';
 import { claimLaunch, createRunDir, listLaunches, readRunInfo, readRunProcess, releaseLaunch, runPaths, writeLaunchRecord, writeRemoteState, writeRunInfo } from '../core/runDir';
 import type { RunInfo, SshRunTarget } from '../core/runDir';
 import { remoteRunAlive, resumeRemoteRun, startRemoteRun, stopRemoteRun } from '../core/remote/remoteLaunch';
@@ -17,7 +17,10 @@ import type { SshHost } from '../core/remote/ssh';
 import type { RemoteTarget } from '../core/remote/targets';
 import { targetHost } from '../core/remote/targets';
 import { ensureRemoteEnv, syncTrainer, trainerFiles } from '../core/remote/trainerSync';
+import { cancelSlurmRun, jobScript, mergeSlurmOptions, slurmOptionsProblem, submitSlurmRun } from '../core/remote/slurm';
+import type { SlurmOptions } from '../core/remote/slurm';
 import { readLaunchOptions } from '../core/trainerCommand';
+import type { LaunchOptions } from '../core/trainerCommand';
 import { readTrainerVersion } from './localLauncher';
 import type { StopOutcome } from './localStop';
 
@@ -42,7 +45,10 @@ export interface StartedSshRun {
   readonly runDir: string;
   /** The run folder on the host. */
   readonly remoteDir: string;
-  readonly pid: number;
+  /** The supervisor's pid on the host; null for a SLURM job. */
+  readonly pid: number | null;
+  /** The SLURM job, on a cluster. */
+  readonly jobId?: string;
 }
 
 export function sshHostOf(target: SshRunTarget): SshHost {
@@ -65,6 +71,9 @@ export async function startSshRun(options: StartSshRunOptions): Promise<StartedS
     onLine: (line) => progress(line.replace(/^bootstrap:\s*/, '')),
   });
 
+  if (target.slurm !== undefined) {
+    return submitOnCluster(options, target, target.slurm, { configPath, configText, launch, python, trainerFolder: synced.folder });
+  }
   const { runId, runDir } = await createRunDir(path.resolve(options.runsRoot), configPath);
   progress(`starting ${runId} on ${target.name}`);
   let remote;
@@ -132,6 +141,9 @@ export async function resumeSshRun(options: ResumeSshRunOptions): Promise<Starte
   const info = await readRunInfo(runDir);
   if (info?.target.kind !== 'ssh') throw new Error(`${runDir} is not a run on a remote target`);
   const target = info.target;
+  if (target.job_id !== undefined) {
+    throw new Error(`run ${info.run_id} ran as SLURM job ${target.job_id} on ${target.name}; resuming a SLURM run is not supported yet: start a new run (Restart run) instead.`);
+  }
   const host = sshHostOf(target);
   const progress = options.onProgress ?? (() => undefined);
   const current = await readRunProcess(runDir, info);
@@ -194,6 +206,60 @@ export async function resumeSshRun(options: ResumeSshRunOptions): Promise<Starte
   return { runId: info.run_id, runDir, remoteDir: target.run_dir, pid: resumed.pid, attempt };
 }
 
+interface Prepared {
+  readonly configPath: string;
+  readonly configText: string;
+  readonly launch: LaunchOptions;
+  readonly python: string;
+  readonly trainerFolder: string;
+}
+
+/**
+ * A run on a SLURM target: the job script (the target's defaults under the run's
+ * `launch.slurm`) submitted with sbatch in the run's folder on the cluster. No token travels:
+ * the job uses the Hugging Face login on the cluster.
+ */
+async function submitOnCluster(options: StartSshRunOptions, target: RemoteTarget, defaults: SlurmOptions, prepared: Prepared): Promise<StartedSshRun> {
+  const slurm = mergeSlurmOptions(defaults, prepared.launch.slurm ?? {});
+  const problem = slurmOptionsProblem(slurm);
+  if (problem !== undefined) throw new Error(`${problem} (target ${target.name}, or launch.slurm in the run config)`);
+  const { runId, runDir } = await createRunDir(path.resolve(options.runsRoot), prepared.configPath);
+  options.onProgress?.(`submitting ${runId} to ${target.name}`);
+  let job;
+  try {
+    const script = jobScript({ runId, python: prepared.python, trainerFolder: prepared.trainerFolder, workFolder: target.workFolder, slurm, numProcesses: prepared.launch.numProcesses, attempt: 1 });
+    job = await submitSlurmRun(targetHost(target), posix.join(target.workFolder, 'runs', runId), prepared.configText, script);
+  } catch (err) {
+    await rm(runDir, { recursive: true, force: true });
+    throw err;
+  }
+  const paths = runPaths(runDir);
+  await writeFile(paths.config, prepared.configText);
+  const info: RunInfo = {
+    version: 1,
+    run_id: runId,
+    created: new Date().toISOString(),
+    config_path: prepared.configPath,
+    config_file: path.basename(paths.config),
+    target: {
+      kind: 'ssh',
+      name: target.name,
+      host: target.host,
+      ...(target.sshConfigFile !== undefined ? { ssh_config: target.sshConfigFile } : {}),
+      run_dir: job.runDir,
+      work_folder: target.workFolder,
+      job_id: job.jobId,
+    },
+    pid: null,
+    pid_start_time: null,
+    trainer_version: await readTrainerVersion(options.extensionRoot),
+    python: prepared.python,
+    argv: ['sbatch', `${job.runDir}/job.sh`],
+  };
+  await writeRunInfo(runDir, info);
+  return { runId, runDir, remoteDir: job.runDir, pid: null, jobId: job.jobId };
+}
+
 /**
  * Stops a remote run as a local one is stopped: SIGTERM to its process group on the host (the
  * trainer checkpoints and ends `stopped`), SIGKILL after the grace period.
@@ -201,6 +267,10 @@ export async function resumeSshRun(options: ResumeSshRunOptions): Promise<Starte
 export async function stopSshRun(runDir: string, options: { readonly graceMs?: number } = {}): Promise<StopOutcome> {
   const info = await readRunInfo(runDir);
   if (info?.target.kind !== 'ssh') throw new Error(`${runDir} is not a run on a remote target`);
+  if (info.target.job_id !== undefined) {
+    // scancel: SIGTERM to the job's processes, the cluster's SIGKILL after its KillWait.
+    return cancelSlurmRun(sshHostOf(info.target), info.target.job_id, (options.graceMs ?? 60_000) / 1000);
+  }
   const proc = await readRunProcess(runDir, info);
   if (proc === undefined || typeof proc.pid !== 'number') return 'not-running';
   return stopRemoteRun(sshHostOf(info.target), proc.pid, (options.graceMs ?? 60_000) / 1000, proc.pid_start_time);

@@ -63,4 +63,6 @@ export interface RunSummary {
   readonly wandbUrl?: string;
   /** A run on a host that cannot be reached now, and why; its status is the last one known. */
   readonly unreachable?: string;
+  /** A queued SLURM job: why it waits (Resources, Priority, ...), as squeue says. */
+  readonly queued?: string;
 }

@@ -134,14 +134,16 @@ function runItem(record: RunRecord): vscode.TreeItem {
   const { summary, artifacts } = record;
   const item = new vscode.TreeItem(record.runId, vscode.TreeItemCollapsibleState.Collapsed);
   const progress = formatProgress(summary);
-  const described = progress ? `${STATUS_LABELS[summary.status]} · ${progress}` : STATUS_LABELS[summary.status];
+  const label = summary.queued !== undefined ? `${STATUS_LABELS[summary.status]} (${summary.queued})` : STATUS_LABELS[summary.status];
+  const described = progress ? `${label} · ${progress}` : label;
   item.description = summary.unreachable !== undefined ? `${described} · host unreachable` : described;
   item.iconPath = summary.unreachable !== undefined ? new vscode.ThemeIcon('debug-disconnect') : statusIcon(summary.status);
   item.contextValue = runContextValue(
     summary.status,
     artifacts,
     summary.wandbUrl !== undefined,
-    record.info?.target.kind === 'ssh' ? { checkpointed: record.state.checkpoints.length > 0 } : undefined,
+    // A SLURM run does not resume yet (its job would be submitted again).
+    record.info?.target.kind === 'ssh' ? { checkpointed: record.info.target.job_id === undefined && record.state.checkpoints.length > 0 } : undefined,
   );
   item.id = record.runId;
   const tooltip = new vscode.MarkdownString(undefined, true);

@@ -231,6 +231,8 @@ it('targets: the setting\'s entries (checked) and the ssh config\'s hosts', () =
       'not an object',
       { name: 'lab', host: 'lab', sshConfigFile: '/etc/medvlm/ssh_config' },
       { name: 'rel', host: 'rel', sshConfigFile: 'ssh_config' },
+      { name: 'cluster login', host: 'login', slurm: { partition: 'gpu', gpusPerNode: 4, time: '24:00:00', extraSbatch: ['--mem=64G'] } },
+      { name: 'bad cluster', host: 'login2', slurm: { partition: 'gpu;reboot' } },
     ],
     ['cluster', 'bastion', 'gpu box'],
   );
@@ -238,6 +240,7 @@ it('targets: the setting\'s entries (checked) and the ssh config\'s hosts', () =
     { name: 'gpu box', host: 'me@gpu.lab.org', workFolder: '/scratch/me/medvlm', source: 'settings' },
     { name: 'cluster', host: 'cluster', workFolder: DEFAULT_WORK_FOLDER, source: 'settings' },
     { name: 'lab', host: 'lab', workFolder: DEFAULT_WORK_FOLDER, sshConfigFile: '/etc/medvlm/ssh_config', source: 'settings' },
+    { name: 'cluster login', host: 'login', workFolder: DEFAULT_WORK_FOLDER, slurm: { partition: 'gpu', gpusPerNode: 4, time: '24:00:00', extraSbatch: ['--mem=64G'] }, source: 'settings' },
     { name: 'bastion', host: 'bastion', workFolder: DEFAULT_WORK_FOLDER, source: 'ssh-config' },
   ]);
   assert.deepEqual(problems, [
@@ -247,6 +250,7 @@ it('targets: the setting\'s entries (checked) and the ssh config\'s hosts', () =
     'medvlm.remote.targets[5].workFolder must be a folder path on the host',
     'medvlm.remote.targets[6] is not an object',
     'medvlm.remote.targets[8].sshConfigFile must be an absolute path',
+    'medvlm.remote.targets[10].slurm: the SLURM partition "gpu;reboot" is not a partition name',
   ]);
 });
 

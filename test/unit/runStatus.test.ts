@@ -185,3 +185,12 @@ test('a remote run whose host cannot be reached keeps its last status and says w
   assert.equal(ended.status, 'finished');
   assert.equal(ended.unreachable, undefined);
 });
+
+test('a SLURM job still in the queue reads queued, with squeue\'s reason; once it runs, its events decide', () => {
+  const pending = deriveSummary('r', EMPTY_RUN_STATE, { ...alive, queued: 'Resources' });
+  assert.equal(pending.status, 'queued');
+  assert.equal(pending.queued, 'Resources');
+  const running = deriveSummary('r', reduceRunEvents(EMPTY_RUN_STATE, [ev.started, ev.training]), alive);
+  assert.equal(running.status, 'training');
+  assert.equal(running.queued, undefined);
+});

@@ -21,6 +21,8 @@ import { readRemoteState, readRunProcess, runPaths, writeRemoteState } from '../
 import { STARTING_GRACE_MS } from '../runStatus';
 import type { RemoteState } from '../runDir';
 import { ALIVE_TEST } from './remoteLaunch';
+import { ACTIVE_JOB_STATES, parseQueueLine, QUEUE_LINES } from './slurm';
+import type { JobState } from './slurm';
 import { RemoteEventsTail } from './remoteTail';
 import type { TailState } from './remoteTail';
 import { shellQuote } from './shellQuote';
@@ -37,9 +39,11 @@ export interface RemoteMirrorOptions {
   readonly localDir: string;
   /** The run's folder on the host, absolute. */
   readonly remoteDir: string;
-  /** The supervisor's pid on the host, and its start time when known. */
-  readonly pid: number;
+  /** The supervisor's pid on the host, and its start time when known (null on SLURM). */
+  readonly pid: number | null;
   readonly startTime: number | null;
+  /** On a SLURM cluster: the job, whose state squeue says. */
+  readonly jobId?: string;
   /** How often to ask the host about the process and copy stdout.log. Default 2000 ms. */
   readonly pollMs?: number;
   /** Something changed in the mirror folder (new bytes, a new state). */
@@ -47,9 +51,15 @@ export interface RemoteMirrorOptions {
   readonly onError?: (err: unknown) => void;
 }
 
-/** The poll, for `sh -c`: $1 run folder, $2 pid, $3 start time, $4 stdout.log bytes already here. */
-const POLL_SCRIPT = String.raw`dir=$1 pid=$2 start=$3 out=$4
-if ${ALIVE_TEST}; then echo alive=1; else echo alive=0; fi
+/**
+ * The poll, for `sh -c`: $1 run folder, $2 pid, $3 start time, $4 stdout.log bytes already
+ * here, $5 SLURM job id ('' for a process started over ssh).
+ */
+const POLL_SCRIPT = String.raw`dir=$1 pid=$2 start=$3 out=$4 job=$5
+if [ -n "$job" ]; then
+${QUEUE_LINES}
+  echo alive=0
+elif ${ALIVE_TEST}; then echo alive=1; else echo alive=0; fi
 if [ -f "$dir/events.jsonl" ]; then echo "events=$(wc -c < "$dir/events.jsonl" | tr -d ' ')"; else echo events=0; fi
 echo "free=$(df -Pk "$dir" 2>/dev/null | awk 'NR==2 {printf "%.0f", $4 * 1024}')"
 if [ -f "$dir/exit.json" ]; then echo "exit=$(head -n 1 "$dir/exit.json")"; fi
@@ -59,6 +69,8 @@ tail -c +$((out + 1)) "$dir/stdout.log" 2>/dev/null | head -c ${STDOUT_CHUNK}`;
 
 interface PollAnswer {
   readonly alive: boolean;
+  /** A SLURM job's state. */
+  readonly queue?: JobState;
   readonly eventsSize: number;
   readonly stdoutSize: number;
   readonly freeBytes: number | undefined;
@@ -76,8 +88,11 @@ export function parsePollAnswer(bytes: Buffer): PollAnswer | undefined {
   if ((alive !== '0' && alive !== '1') || !Number.isInteger(eventsSize)) return undefined;
   const free = Number(field('free'));
   const stdoutSize = Number(field('stdout'));
+  const queueLine = field('queue');
+  const queue = queueLine !== undefined ? parseQueueLine(queueLine) : undefined;
   return {
-    alive: alive === '1',
+    alive: queue !== undefined ? ACTIVE_JOB_STATES.has(queue.state) : alive === '1',
+    ...(queue !== undefined ? { queue } : {}),
     eventsSize,
     stdoutSize: Number.isInteger(stdoutSize) ? stdoutSize : 0,
     freeBytes: field('free') && Number.isFinite(free) ? free : undefined,
@@ -182,8 +197,8 @@ export class RemoteRunMirror {
   }
 
   private async pollOnce(): Promise<void> {
-    const { host, remoteDir, pid, startTime } = this.options;
-    const command = `sh -c ${shellQuote(POLL_SCRIPT)} medvlm-poll ${shellQuote(remoteDir)} ${pid} ${shellQuote(startTime === null ? '' : String(startTime))} ${this.stdoutSize}`;
+    const { host, remoteDir, pid, startTime, jobId } = this.options;
+    const command = `sh -c ${shellQuote(POLL_SCRIPT)} medvlm-poll ${shellQuote(remoteDir)} ${pid ?? 0} ${shellQuote(startTime === null ? '' : String(startTime))} ${this.stdoutSize} ${shellQuote(jobId ?? '')}`;
     let answer: PollAnswer | undefined;
     try {
       answer = parsePollAnswer(await runSshBytes(host, command, { timeoutMs: 30_000 }));
@@ -202,7 +217,8 @@ export class RemoteRunMirror {
     }
     await this.writes;
     if (answer.alive) {
-      await this.setState({ version: 1, t: Date.now() / 1000, alive: true });
+      const queued = answer.queue?.state === 'PENDING' ? (answer.queue.reason ?? 'waiting') : undefined;
+      await this.setState({ version: 1, t: Date.now() / 1000, alive: true, ...(queued !== undefined ? { queued } : {}) });
       return;
     }
     // Ended: `alive` was read before the sizes, so these are final. Done once all is here.
@@ -211,7 +227,7 @@ export class RemoteRunMirror {
     // A resume started a new attempt meanwhile: its own mirror says how that one goes.
     const current = await readRunProcess(this.options.localDir);
     const resuming = current?.pending !== undefined && Date.now() - current.pending.claimedMs < STARTING_GRACE_MS;
-    if (current !== undefined && (current.pid !== pid || resuming)) {
+    if (current !== undefined && ((pid !== null && current.pid !== pid) || resuming)) {
       this.finish();
       return;
     }
@@ -222,7 +238,7 @@ export class RemoteRunMirror {
 
   private async setState(state: RemoteState): Promise<void> {
     const previous = this.lastState;
-    const same = previous !== undefined && previous.alive === state.alive && previous.unreachable === state.unreachable;
+    const same = previous !== undefined && previous.alive === state.alive && previous.unreachable === state.unreachable && previous.queued === state.queued;
     // Rewritten while alive only when it changes; readers need no heartbeat.
     if (same) return;
     this.lastState = state;

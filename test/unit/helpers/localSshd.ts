@@ -88,7 +88,12 @@ function safeRead(file: string): string {
   }
 }
 
-export async function startLocalSshd(): Promise<LocalSshd> {
+export interface LocalSshdOptions {
+  /** Environment variables sshd sets in every session (`SetEnv`), e.g. SLURM_CONF for a test cluster. */
+  readonly sessionEnv?: Readonly<Record<string, string>>;
+}
+
+export async function startLocalSshd(options: LocalSshdOptions = {}): Promise<LocalSshd> {
   stopOrphans();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'medvlm-sshd-'));
   writeFileSync(path.join(dir, 'owner'), String(process.pid));
@@ -121,6 +126,7 @@ export async function startLocalSshd(): Promise<LocalSshd> {
       'LogLevel VERBOSE',
       'MaxSessions 50',
       'AcceptEnv NONE',
+      ...Object.entries(options.sessionEnv ?? {}).map(([name, value]) => `SetEnv ${name}=${value}`),
     ].join('\n') + '\n',
   );
   const user = os.userInfo().username;

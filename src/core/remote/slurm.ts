@@ -1,0 +1,200 @@
+// Runs on a SLURM cluster through its login host (design: remote runs): the run folder is
+// claimed on the host as for an ssh run, a job script is generated and handed to `sbatch`
+// over the same shared connection, the job's state comes from `squeue` (accounting, and so
+// `sacct`, may be off: a finished job's outcome comes from the run folder's events), and a
+// stop is `scancel` (SIGTERM to the job's processes, SIGKILL after the cluster's KillWait).
+//
+// Tokens cannot travel on stdin here: the controller stores the job's environment. The job
+// reads the user's own Hugging Face login on the cluster (~/.cache/huggingface/token, 0600),
+// and the job script holds no secret. No `vscode`.
+
+import { posix } from 'node:path';
+import { SUPERVISOR_SCRIPT } from '../trainerCommand';
+import { shellQuote } from './shellQuote';
+import { runSsh, SshError } from './ssh';
+import type { SshHost } from './ssh';
+import { remotePath } from './targetCheck';
+
+/** A target's SLURM defaults, and a run's overrides (`launch.slurm`). */
+export interface SlurmOptions {
+  readonly partition?: string;
+  readonly nodes?: number;
+  readonly gpusPerNode?: number;
+  readonly time?: string;
+  readonly account?: string;
+  /** More `#SBATCH` lines (the `#SBATCH` itself may be left out). */
+  readonly extraSbatch?: readonly string[];
+}
+
+/** The run's overrides over the target's defaults; extra lines add up. */
+export function mergeSlurmOptions(target: SlurmOptions, run: SlurmOptions): SlurmOptions {
+  return {
+    ...target,
+    ...Object.fromEntries(Object.entries(run).filter(([key, value]) => key !== 'extraSbatch' && value !== undefined && value !== null)),
+    extraSbatch: [...(target.extraSbatch ?? []), ...(run.extraSbatch ?? [])],
+  };
+}
+
+const NAME = /^[A-Za-z0-9._,:+-]+$/;
+const TIME = /^(\d+-)?\d+(:\d{1,2}){0,2}$/;
+
+/** What is wrong with the options, in the words of the setting or config field; undefined when nothing. */
+export function slurmOptionsProblem(options: SlurmOptions): string | undefined {
+  if (options.partition !== undefined && !NAME.test(options.partition)) return `the SLURM partition "${options.partition}" is not a partition name`;
+  if (options.account !== undefined && !NAME.test(options.account)) return `the SLURM account "${options.account}" is not an account name`;
+  if (options.time !== undefined && !TIME.test(options.time)) return `the SLURM time limit "${options.time}" is not a time like 24:00:00 or 2-00:00:00`;
+  if (options.nodes !== undefined && options.nodes !== 1) {
+    return `runs across ${options.nodes} nodes are not supported yet: use one node (nodes: 1) with its GPUs (gpusPerNode)`;
+  }
+  for (const line of options.extraSbatch ?? []) {
+    if (/[\r\n\0]/.test(line)) return 'an extra #SBATCH line holds a line break';
+    const body = line.replace(/^#SBATCH\s+/, '');
+    if (!body.startsWith('-')) return `the extra #SBATCH line "${line}" is not an sbatch option (it starts with -)`;
+  }
+  return undefined;
+}
+
+export interface JobScriptInput {
+  readonly runId: string;
+  /** The trainer's interpreter and the synced trainer's folder on the host. */
+  readonly python: string;
+  readonly trainerFolder: string;
+  /** The target's work folder: relative paths of the config resolve against it. */
+  readonly workFolder: string;
+  readonly slurm: SlurmOptions;
+  /** Training processes when the job has no GPUs per node set. */
+  readonly numProcesses: number;
+  readonly attempt: number;
+  /** `--resume-from`, for a resumed run. */
+  readonly resumeFrom?: string;
+}
+
+/**
+ * The job script. It runs in the run folder (sbatch's working directory is where it was
+ * submitted), appends its output to stdout.log, and starts the trainer under the same
+ * supervisor as every other run, so exit.json says how it ended.
+ */
+export function jobScript(input: JobScriptInput): string {
+  const problem = slurmOptionsProblem(input.slurm);
+  if (problem !== undefined) throw new Error(problem);
+  const { slurm } = input;
+  const procs = Math.max(1, slurm.gpusPerNode ?? input.numProcesses);
+  const sbatch = [
+    `--job-name=medvlm-${input.runId}`,
+    '--output=stdout.log',
+    '--open-mode=append',
+    '--nodes=1',
+    '--ntasks=1',
+    ...(slurm.partition !== undefined ? [`--partition=${slurm.partition}`] : []),
+    ...(slurm.account !== undefined ? [`--account=${slurm.account}`] : []),
+    ...(slurm.time !== undefined ? [`--time=${slurm.time}`] : []),
+    ...(slurm.gpusPerNode !== undefined && slurm.gpusPerNode > 0 ? [`--gpus-per-node=${slurm.gpusPerNode}`] : []),
+    ...(slurm.extraSbatch ?? []).map((line) => line.replace(/^#SBATCH\s+/, '')),
+  ];
+  const accelerate = procs > 1 ? ['-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', String(procs), '--num_machines', '1'] : [];
+  const train = [
+    ...accelerate,
+    '-m',
+    'medvlm_sft',
+    'train',
+    '"$dir/config.sft.yaml"',
+    '--run-dir',
+    '"$dir"',
+    '--run-id',
+    shellQuote(input.runId),
+    '--base-dir',
+    remotePath(input.workFolder),
+    ...(input.resumeFrom !== undefined ? ['--resume-from', shellQuote(input.resumeFrom), '--attempt', String(input.attempt)] : []),
+  ];
+  return [
+    '#!/bin/sh',
+    ...sbatch.map((option) => `#SBATCH ${option}`),
+    'dir=$(pwd -P)',
+    `PYTHONPATH=${remotePath(posix.join(input.trainerFolder, 'python', 'src'))}`,
+    'PYTHONUNBUFFERED=1',
+    'export PYTHONPATH PYTHONUNBUFFERED',
+    `exec /bin/sh -c ${shellQuote(SUPERVISOR_SCRIPT)} medvlm-supervisor "$dir/exit.json" ${input.attempt} ${remotePath(input.python)} ${train.join(' ')}`,
+    '',
+  ].join('\n');
+}
+
+/** The submitter, for `sh -c`: $1 run folder, $2 job script; the config comes on stdin. */
+const SUBMIT_SCRIPT = String.raw`set -e
+dir=$1 job=$2
+mkdir -p "$(dirname "$dir")"
+mkdir "$dir" 2>/dev/null || exit 17
+cat > "$dir/config.sft.yaml"
+printf '%s' "$job" > "$dir/job.sh"
+cd "$dir"
+if ! id=$(sbatch --parsable job.sh 2>"$dir/.sbatch.err"); then cat "$dir/.sbatch.err" >&2; rm -f "$dir/.sbatch.err"; exit 19; fi
+rm -f "$dir/.sbatch.err"
+echo "job=${'${id%%;*}'}"
+echo "dir=$(pwd -P)"`;
+
+export interface SubmittedJob {
+  readonly jobId: string;
+  /** The run folder on the host, absolute. */
+  readonly runDir: string;
+}
+
+/** Claims the run folder on the host, writes the config and job script there, and submits it. */
+export async function submitSlurmRun(host: SshHost, runDir: string, configText: string, script: string): Promise<SubmittedJob> {
+  let stdout: string;
+  try {
+    ({ stdout } = await runSsh(host, `sh -c ${shellQuote(SUBMIT_SCRIPT)} medvlm-submit ${remotePath(runDir)} ${shellQuote(script)}`, { stdin: configText, timeoutMs: 120_000 }));
+  } catch (err) {
+    if (err instanceof SshError && err.kind === 'command' && err.exitCode === 19) {
+      throw new Error(`sbatch on ${host.alias} refused the job: ${err.message.replace(/^.*?: /, '')}`);
+    }
+    throw err;
+  }
+  const jobId = /^job=(\d+)/m.exec(stdout)?.[1];
+  const dir = /^dir=(.+)$/m.exec(stdout)?.[1] ?? '';
+  if (jobId === undefined || !dir.startsWith('/')) throw new Error(`sbatch on ${host.alias} did not say the job id (${stdout.trim().slice(0, 200)})`);
+  return { jobId, runDir: dir };
+}
+
+/** States of a job that has not ended (squeue's long names). */
+export const ACTIVE_JOB_STATES: ReadonlySet<string> = new Set(['PENDING', 'CONFIGURING', 'RUNNING', 'COMPLETING', 'SUSPENDED', 'REQUEUED', 'REQUEUE_HOLD', 'REQUEUE_FED', 'RESIZING', 'SIGNALING', 'STAGE_OUT', 'STOPPED']);
+
+export interface JobState {
+  /** squeue's state (PENDING, RUNNING, ...), or `GONE` once squeue no longer knows the job. */
+  readonly state: string;
+  /** Why it is pending (Resources, Priority, ...), when it is. */
+  readonly reason?: string;
+}
+
+/** Shell lines that print `queue=STATE|REASON` for the job `$job` (`queue=GONE|` when squeue does not know it). */
+export const QUEUE_LINES = String.raw`q=$(squeue -h -j "$job" -o '%T|%r' 2>/dev/null | head -n 1)
+echo "queue=${'${q:-GONE|}'}"`;
+
+export function parseQueueLine(value: string): JobState {
+  const [state = 'GONE', reason = ''] = value.trim().split('|');
+  const clean = state.trim() === '' ? 'GONE' : state.trim();
+  return { state: clean, ...(clean === 'PENDING' && reason.trim() !== '' && reason.trim() !== 'None' ? { reason: reason.trim() } : {}) };
+}
+
+export async function slurmJobState(host: SshHost, jobId: string): Promise<JobState> {
+  const { stdout } = await runSsh(host, `sh -c ${shellQuote(`job=$1\n${QUEUE_LINES}`)} medvlm-queue ${shellQuote(jobId)}`, { timeoutMs: 30_000 });
+  return parseQueueLine(/^queue=(.*)$/m.exec(stdout)?.[1] ?? '');
+}
+
+/**
+ * Cancels the job: SIGTERM to its processes (the trainer checkpoints and ends `stopped`), and
+ * the cluster's SIGKILL after its KillWait. Waits up to `graceSeconds` for the job to leave.
+ */
+export async function cancelSlurmRun(host: SshHost, jobId: string, graceSeconds: number): Promise<'terminated' | 'killed' | 'not-running'> {
+  const script = String.raw`job=$1 grace=$2
+state=$(squeue -h -j "$job" -o '%T' 2>/dev/null | head -n 1)
+case "$state" in ''|COMPLETED|CANCELLED|FAILED|TIMEOUT|NODE_FAIL|PREEMPTED|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE) echo not-running; exit 0;; esac
+scancel "$job"
+i=0
+while state=$(squeue -h -j "$job" -o '%T' 2>/dev/null | head -n 1); [ -n "$state" ] && [ "$state" != CANCELLED ] && [ "$state" != COMPLETED ] && [ "$state" != FAILED ]; do
+  if [ "$i" -ge "$((grace * 10))" ]; then scancel --signal=KILL --full "$job"; echo killed; exit 0; fi
+  sleep 0.1; i=$((i + 1))
+done
+echo terminated`;
+  const { stdout } = await runSsh(host, `sh -c ${shellQuote(script)} medvlm-cancel ${shellQuote(jobId)} ${Math.max(0, Math.round(graceSeconds))}`, { timeoutMs: (graceSeconds + 30) * 1000 });
+  const said = stdout.trim().split('\n').at(-1) ?? '';
+  return said === 'killed' || said === 'not-running' ? said : 'terminated';
+}

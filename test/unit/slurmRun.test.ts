@@ -1,0 +1,201 @@
+// A run on a SLURM cluster through its login host, against a real single-node SLURM
+// (helpers/localSlurm.ts: munged, slurmctld, slurmd on 127.0.0.1) reached over a real sshd,
+// with the REAL trainer on the tiny model on CPU: the job script is generated and submitted
+// with sbatch, the job waits PENDING (with its reason) while another job holds the node,
+// runs once that one is cancelled, and its events in the run folder reach run_finished; a
+// second job is stopped with scancel and ends `stopped` with a checkpoint.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import type { SpawnSyncReturns } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { cancelSlurmRun, jobScript, mergeSlurmOptions, parseQueueLine, slurmJobState, slurmOptionsProblem, submitSlurmRun } from '../../src/core/remote/slurm';
+import { RemoteRunMirror } from '../../src/core/remote/remoteMirror';
+import { closeSsh } from '../../src/core/remote/ssh';
+import type { RemoteTarget } from '../../src/core/remote/targets';
+import { readRunInfo } from '../../src/core/runDir';
+import { RunWatch } from '../../src/core/runWatch';
+import { startSshRun, stopSshRun } from '../../src/launch/sshLauncher';
+import type { RunSummary } from '../../src/shared/runStatus';
+import type { SshHost } from '../../src/core/remote/ssh';
+import { ensureRemoteEnv, syncTrainer, trainerFiles } from '../../src/core/remote/trainerSync';
+import type { LocalSlurm } from './helpers/localSlurm';
+import { startLocalSlurm } from './helpers/localSlurm';
+import type { LocalSshd } from './helpers/localSshd';
+import { startLocalSshd } from './helpers/localSshd';
+import { repoRoot } from './testUtil';
+
+describe('the job script and the queue line', () => {
+  it('merges the run over the target, checks names, and writes a script that holds no secret', () => {
+    const merged = mergeSlurmOptions({ partition: 'gpu', time: '24:00:00', extraSbatch: ['--mem=64G'] }, { time: '2:00:00', extraSbatch: ['#SBATCH --qos=high'] });
+    assert.deepEqual(merged, { partition: 'gpu', time: '2:00:00', extraSbatch: ['--mem=64G', '#SBATCH --qos=high'] });
+    assert.match(slurmOptionsProblem({ partition: 'gpu; rm -rf ~' }) ?? '', /not a partition name/);
+    assert.match(slurmOptionsProblem({ time: 'tomorrow' }) ?? '', /not a time/);
+    assert.match(slurmOptionsProblem({ nodes: 2 }) ?? '', /across 2 nodes are not supported yet/);
+    assert.match(slurmOptionsProblem({ extraSbatch: ['--mem=1G\nrm -rf ~'] }) ?? '', /line break/);
+    assert.match(slurmOptionsProblem({ extraSbatch: ['echo hi'] }) ?? '', /not an sbatch option/);
+    const script = jobScript({ runId: "r 'x'", python: '/env/bin/python', trainerFolder: '~/medvlm/trainer/abc', workFolder: '~/medvlm', slurm: { ...merged, gpusPerNode: 4 }, numProcesses: 1, attempt: 1 });
+    const lines = script.split('\n');
+    assert.equal(lines[0], '#!/bin/sh');
+    for (const expected of ['#SBATCH --partition=gpu', '#SBATCH --time=2:00:00', '#SBATCH --gpus-per-node=4', '#SBATCH --mem=64G', '#SBATCH --qos=high', '#SBATCH --output=stdout.log', '#SBATCH --open-mode=append']) {
+      assert.ok(lines.includes(expected), `${expected} in\n${script}`);
+    }
+    assert.match(script, /-m accelerate\.commands\.launch --multi_gpu --num_processes 4 --num_machines 1 -m medvlm_sft train/);
+    assert.match(script, /--run-id 'r '\\''x'\\'''/);
+    assert.deepEqual(parseQueueLine('PENDING|Resources'), { state: 'PENDING', reason: 'Resources' });
+    assert.deepEqual(parseQueueLine('RUNNING|None'), { state: 'RUNNING' });
+    assert.deepEqual(parseQueueLine('GONE|'), { state: 'GONE' });
+    assert.deepEqual(parseQueueLine(''), { state: 'GONE' });
+  });
+});
+
+describe('a run on a SLURM cluster (real SLURM and sshd on 127.0.0.1, real trainer on CPU)', () => {
+  let slurm: LocalSlurm;
+  let sshd: LocalSshd;
+  let host: SshHost;
+  let work = '';
+  let python = '';
+  let trainerFolder = '';
+  let configText = '';
+
+  before(async () => {
+    const local = process.env.MEDVLM_PYTHON;
+    assert.ok(local, 'MEDVLM_PYTHON must name the trainer environment (npm test sets it)');
+    slurm = await startLocalSlurm();
+    sshd = await startLocalSshd({ sessionEnv: slurm.env });
+    host = { alias: sshd.alias, configFile: sshd.configFile };
+    work = mkdtempSync(path.join(os.tmpdir(), 'medvlm-slurm-work-'));
+    mkdirSync(path.join(work, 'data'));
+    for (const args of [
+      ['make-tiny-model', path.join(work, 'data', 'tiny-qwen2_5_vl'), '--family', 'qwen2_5_vl'],
+      ['make-demo-data', path.join(work, 'data', 'demo-data')],
+    ]) {
+      const made: SpawnSyncReturns<string> = spawnSync(local, ['-m', 'medvlm_sft', ...args], { env: { ...process.env, PYTHONPATH: path.join(repoRoot, 'python', 'src') }, encoding: 'utf8' });
+      assert.equal(made.status, 0, made.stderr);
+    }
+    configText = readFileSync(path.join(repoRoot, 'python', 'configs', 'demo.sft.yaml'), 'utf8')
+      .replace(/base: tiny-qwen2_5_vl/, 'base: data/tiny-qwen2_5_vl')
+      .replace(/demo-data\//g, 'data/demo-data/');
+    const synced = await syncTrainer(host, work, await trainerFiles(repoRoot));
+    trainerFolder = synced.folder;
+    python = await ensureRemoteEnv(host, synced, { existingOnly: true });
+  }, { timeout: 300_000 });
+
+  after(async () => {
+    if (host) await closeSsh(host);
+    await sshd?.stop();
+    await slurm?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  const script = (runId: string, steps: number): { script: string; config: string } => ({
+    script: jobScript({ runId, python, trainerFolder, workFolder: work, slurm: { partition: slurm.partition, time: '30:00' }, numProcesses: 1, attempt: 1 }),
+    config: configText.replace(/max_steps: \d+/, `max_steps: ${steps}`),
+  });
+
+  const waitFor = async <T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> => {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await check();
+      if (value !== undefined) return value;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+  };
+
+  const eventsOf = (dir: string): Array<{ type: string; status?: string }> => {
+    try {
+      return readFileSync(path.join(dir, 'events.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { type: string; status?: string });
+    } catch {
+      return [];
+    }
+  };
+
+  it('sbatch: PENDING with its reason while the node is busy, then RUNNING, then finished', { timeout: 400_000 }, async (t) => {
+    // Another job holds both CPUs of the node.
+    const hog = spawnSync('sbatch', ['--parsable', '--cpus-per-task=2', '--output=/dev/null', '--wrap=sleep 600'], { env: { ...process.env, ...slurm.env }, encoding: 'utf8' });
+    assert.equal(hog.status, 0, hog.stderr);
+    const hogId = hog.stdout.trim().split(';')[0] ?? '';
+    await waitFor('the hog job to run', async () => ((await slurmJobState(host, hogId)).state === 'RUNNING' ? true : undefined), 60_000);
+
+    const { script: job, config } = script('slurm-demo', 6);
+    const submitted = await submitSlurmRun(host, path.join(work, 'runs', 'slurm-demo'), config, job);
+    assert.match(submitted.jobId, /^\d+$/);
+    assert.equal(submitted.runDir, path.join(work, 'runs', 'slurm-demo'));
+    t.after(() => spawnSync('scancel', [hogId], { env: { ...process.env, ...slurm.env } }));
+    assert.equal(readFileSync(path.join(submitted.runDir, 'job.sh'), 'utf8'), job);
+    const pending = await waitFor('the run to be pending', async () => {
+      const state = await slurmJobState(host, submitted.jobId);
+      return state.state === 'PENDING' && state.reason !== undefined ? state : undefined;
+    }, 60_000);
+    assert.equal(pending.reason, 'Resources');
+    // The same folder cannot be claimed twice.
+    await assert.rejects(submitSlurmRun(host, submitted.runDir, config, job), (err: Error) => (err as { exitCode?: number }).exitCode === 17);
+
+    assert.equal(await cancelSlurmRun(host, hogId, 30), 'terminated');
+    await waitFor('the run to start', async () => (['RUNNING', 'COMPLETING', 'GONE', 'COMPLETED'].includes((await slurmJobState(host, submitted.jobId)).state) ? true : undefined), 60_000);
+    const events = await waitFor('run_finished', async () => {
+      const all = eventsOf(submitted.runDir);
+      return all.some((e) => e.type === 'run_finished') ? all : undefined;
+    }, 300_000);
+    assert.equal(events.find((e) => e.type === 'run_finished')?.status, 'finished', readFileSync(path.join(submitted.runDir, 'stdout.log'), 'utf8').slice(-3000));
+    await waitFor('the job to leave the queue', async () => (['GONE', 'COMPLETED'].includes((await slurmJobState(host, submitted.jobId)).state) ? true : undefined), 60_000);
+    assert.match(readFileSync(path.join(submitted.runDir, 'exit.json'), 'utf8'), /"code":0/);
+    assert.equal(await cancelSlurmRun(host, submitted.jobId, 5), 'not-running');
+  });
+
+  it('scancel: SIGTERM to the job, the trainer checkpoints and ends stopped', { timeout: 400_000 }, async () => {
+    const { script: job, config } = script('slurm-stop', 100_000);
+    const submitted = await submitSlurmRun(host, path.join(work, 'runs', 'slurm-stop'), config, job);
+    await waitFor('training to begin', async () => (eventsOf(submitted.runDir).some((e) => e.type === 'progress') ? true : undefined), 300_000);
+    assert.equal(await cancelSlurmRun(host, submitted.jobId, 60), 'terminated');
+    const finished = eventsOf(submitted.runDir).find((e) => e.type === 'run_finished');
+    assert.equal(finished?.status, 'stopped', readFileSync(path.join(submitted.runDir, 'stdout.log'), 'utf8').slice(-3000));
+    assert.ok(existsSync(path.join(submitted.runDir, 'checkpoints')), 'a checkpoint was written before it ended');
+  });
+
+  it('as the extension starts it: startSshRun submits to the SLURM target, the mirror reads queued (Resources), then the run to its end', { timeout: 400_000 }, async (t) => {
+    const hog = spawnSync('sbatch', ['--parsable', '--cpus-per-task=2', '--output=/dev/null', '--wrap=sleep 600'], { env: { ...process.env, ...slurm.env }, encoding: 'utf8' });
+    assert.equal(hog.status, 0, hog.stderr);
+    const hogId = hog.stdout.trim().split(';')[0] ?? '';
+    t.after(() => spawnSync('scancel', [hogId], { env: { ...process.env, ...slurm.env } }));
+    await waitFor('the hog job to run', async () => ((await slurmJobState(host, hogId)).state === 'RUNNING' ? true : undefined), 60_000);
+
+    const local = mkdtempSync(path.join(os.tmpdir(), 'medvlm-slurm-local-'));
+    t.after(() => rmSync(local, { recursive: true, force: true }));
+    const configPath = path.join(local, 'cluster.sft.yaml');
+    writeFileSync(configPath, `${configText.replace(/max_steps: \d+/, 'max_steps: 6')}\nlaunch:\n  target: cluster\n  slurm:\n    time: "20:00"\n`);
+    const target: RemoteTarget = { name: 'cluster', host: sshd.alias, workFolder: work, sshConfigFile: sshd.configFile, slurm: { partition: slurm.partition, time: '30:00' }, source: 'settings' };
+    const started = await startSshRun({ target, extensionRoot: repoRoot, configPath, runsRoot: path.join(local, 'runs'), secrets: { HF_TOKEN: 'hf_neverSentToSlurm' } });
+    assert.match(started.jobId ?? '', /^\d+$/);
+    assert.equal(started.pid, null);
+    const jobText = readFileSync(path.join(started.remoteDir, 'job.sh'), 'utf8');
+    assert.match(jobText, /#SBATCH --time=20:00/, 'the run config overrides the target');
+    assert.ok(!jobText.includes('hf_neverSentToSlurm'));
+    const info = await readRunInfo(started.runDir);
+    assert.ok(info?.target.kind === 'ssh' && info.target.job_id === started.jobId);
+
+    const mirror = await RemoteRunMirror.start({ host, localDir: started.runDir, remoteDir: started.remoteDir, pid: null, startTime: null, jobId: started.jobId, pollMs: 300 });
+    assert.ok(mirror);
+    t.after(() => mirror.dispose());
+    const seen: RunSummary[] = [];
+    const watch = new RunWatch(started.runDir, { pollMs: 200, livenessMs: 500, onSummary: (s) => seen.push(s) });
+    t.after(() => watch.dispose());
+    await waitFor('the run to read queued', async () => (seen.some((s) => s.status === 'queued' && s.queued === 'Resources') ? true : undefined), 60_000);
+    assert.equal(await cancelSlurmRun(host, hogId, 30), 'terminated');
+    await waitFor('the run to finish', async () => (seen.some((s) => s.status === 'finished') ? true : undefined), 300_000);
+    await mirror.done;
+    assert.ok(readFileSync(path.join(started.runDir, 'events.jsonl')).equals(readFileSync(path.join(started.remoteDir, 'events.jsonl'))));
+    assert.ok(!seen.some((s) => s.status === 'lost' || s.status === 'failed'), seen.map((s) => s.status).join(' -> '));
+    assert.ok(!readFileSync(path.join(started.runDir, 'events.jsonl'), 'utf8').includes('hf_neverSentToSlurm'));
+    assert.equal(await stopSshRun(started.runDir), 'not-running');
+  });
+
+  it('sbatch refusing the job (an unknown partition) says so', { timeout: 60_000 }, async () => {
+    const job = jobScript({ runId: 'bad', python, trainerFolder, workFolder: work, slurm: { partition: 'nosuchpartition' }, numProcesses: 1, attempt: 1 });
+    await assert.rejects(submitSlurmRun(host, path.join(work, 'runs', 'bad'), configText, job), /sbatch on .* refused the job: .*(invalid partition|nosuchpartition)/i);
+  });
+});
