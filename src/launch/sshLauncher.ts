@@ -17,6 +17,7 @@ import type { SshHost } from '../core/remote/ssh';
 import type { RemoteTarget } from '../core/remote/targets';
 import { targetHost } from '../core/remote/targets';
 import { ensureRemoteEnv, syncTrainer, trainerFiles } from '../core/remote/trainerSync';
+import type { SyncResult } from '../core/remote/trainerSync';
 import { cancelSlurmRun, jobScript, mergeSlurmOptions, slurmOptionsProblem, submitSlurmRun } from '../core/remote/slurm';
 import type { SlurmOptions } from '../core/remote/slurm';
 import { readLaunchOptions } from '../core/trainerCommand';
@@ -55,6 +56,24 @@ export function sshHostOf(target: SshRunTarget): SshHost {
   return { alias: target.host, ...(target.ssh_config !== undefined ? { configFile: target.ssh_config } : {}) };
 }
 
+/** The trainer synced to the host by hash, and its environment there made or reused, with progress. */
+async function prepareHost(
+  host: SshHost,
+  name: string,
+  workFolder: string,
+  options: { readonly extensionRoot: string; readonly onProgress?: (message: string) => void; readonly signal?: AbortSignal },
+): Promise<{ synced: SyncResult; python: string }> {
+  const progress = options.onProgress ?? (() => undefined);
+  progress(`syncing the trainer to ${name}`);
+  const synced = await syncTrainer(host, workFolder, await trainerFiles(options.extensionRoot), options.signal);
+  progress(`preparing the trainer's environment on ${name}`);
+  const python = await ensureRemoteEnv(host, synced, {
+    ...(options.signal ? { signal: options.signal } : {}),
+    onLine: (line) => progress(line.replace(/^bootstrap:\s*/, '')),
+  });
+  return { synced, python };
+}
+
 export async function startSshRun(options: StartSshRunOptions): Promise<StartedSshRun> {
   const configPath = path.resolve(options.configPath);
   const configText = await readFile(configPath, 'utf8');
@@ -63,13 +82,7 @@ export async function startSshRun(options: StartSshRunOptions): Promise<StartedS
   const host = targetHost(target);
   const progress = options.onProgress ?? (() => undefined);
 
-  progress(`syncing the trainer to ${target.name}`);
-  const synced = await syncTrainer(host, target.workFolder, await trainerFiles(options.extensionRoot), options.signal);
-  progress(`preparing the trainer's environment on ${target.name}`);
-  const python = await ensureRemoteEnv(host, synced, {
-    ...(options.signal ? { signal: options.signal } : {}),
-    onLine: (line) => progress(line.replace(/^bootstrap:\s*/, '')),
-  });
+  const { synced, python } = await prepareHost(host, target.name, target.workFolder, options);
 
   if (target.slurm !== undefined) {
     return submitOnCluster(options, target, target.slurm, { configPath, configText, launch, python, trainerFolder: synced.folder });
@@ -155,13 +168,7 @@ export async function resumeSshRun(options: ResumeSshRunOptions): Promise<Starte
   }
   const configText = await readFile(path.join(runDir, info.config_file), 'utf8');
   const launch = readLaunchOptions(configText);
-  progress(`syncing the trainer to ${target.name}`);
-  const synced = await syncTrainer(host, target.work_folder, await trainerFiles(options.extensionRoot), options.signal);
-  progress(`preparing the trainer's environment on ${target.name}`);
-  const python = await ensureRemoteEnv(host, synced, {
-    ...(options.signal ? { signal: options.signal } : {}),
-    onLine: (line) => progress(line.replace(/^bootstrap:\s*/, '')),
-  });
+  const { synced, python } = await prepareHost(host, target.name, target.work_folder, options);
   // Past every claim, abandoned ones included: an attempt number is never used twice.
   const attempt = Math.max(current?.attempt ?? 1, ...(await listLaunches(runDir)).map((l) => l.attempt)) + 1;
   try {

@@ -6,7 +6,6 @@
 // points the trainer wrote on the host.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +13,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { closeSsh } from '../../src/core/remote/ssh';
 import type { LocalSshd } from '../unit/helpers/localSshd';
 import { startLocalSshd } from '../unit/helpers/localSshd';
-import { repoRoot } from '../unit/testUtil';
+import { hostConfig, makeHostData } from '../unit/helpers/hostData';
 import { resetArtifacts, saveArtifactsAfterEach } from './harness/artifacts';
 import { lossPoints, statusOf, TERMINAL } from './harness/runs';
 import type { Session } from './harness/session';
@@ -35,18 +34,8 @@ describe('a run on a remote target in VS Code (code-server + Chromium, real sshd
     resetArtifacts(SUITE);
     sshd = await startLocalSshd();
     work = mkdtempSync(path.join(os.tmpdir(), 'medvlm-e2e-host-'));
-    const python = trainerPython();
-    for (const args of [
-      ['make-tiny-model', path.join(work, 'data', 'tiny-qwen2_5_vl'), '--family', 'qwen2_5_vl'],
-      ['make-demo-data', path.join(work, 'data', 'demo-data')],
-    ]) {
-      const made = spawnSync(python, ['-m', 'medvlm_sft', ...args], { env: { ...process.env, PYTHONPATH: path.join(repoRoot, 'python', 'src') }, encoding: 'utf8' });
-      assert.equal(made.status, 0, made.stderr);
-    }
-    const config = `${readFileSync(path.join(repoRoot, 'python', 'configs', 'demo.sft.yaml'), 'utf8')
-      .replace(/base: tiny-qwen2_5_vl/, 'base: data/tiny-qwen2_5_vl')
-      .replace(/demo-data\//g, 'data/demo-data/')
-      .replace(/max_steps: \d+/, `max_steps: ${STEPS}`)}\nlaunch:\n  target: ${TARGET}\n`;
+    makeHostData(trainerPython(), work);
+    const config = `${hostConfig(STEPS)}\nlaunch:\n  target: ${TARGET}\n`;
     const host = sshd;
     session = await startSession({
       name: 'remote',

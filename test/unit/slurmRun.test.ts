@@ -7,8 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import type { SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -26,6 +25,7 @@ import type { LocalSlurm } from './helpers/localSlurm';
 import { startLocalSlurm } from './helpers/localSlurm';
 import type { LocalSshd } from './helpers/localSshd';
 import { startLocalSshd } from './helpers/localSshd';
+import { hostConfig, makeHostData } from './helpers/hostData';
 import { repoRoot } from './testUtil';
 
 describe('the job script and the queue line', () => {
@@ -68,17 +68,8 @@ describe('a run on a SLURM cluster (real SLURM and sshd on 127.0.0.1, real train
     sshd = await startLocalSshd({ sessionEnv: slurm.env });
     host = { alias: sshd.alias, configFile: sshd.configFile };
     work = mkdtempSync(path.join(os.tmpdir(), 'medvlm-slurm-work-'));
-    mkdirSync(path.join(work, 'data'));
-    for (const args of [
-      ['make-tiny-model', path.join(work, 'data', 'tiny-qwen2_5_vl'), '--family', 'qwen2_5_vl'],
-      ['make-demo-data', path.join(work, 'data', 'demo-data')],
-    ]) {
-      const made: SpawnSyncReturns<string> = spawnSync(local, ['-m', 'medvlm_sft', ...args], { env: { ...process.env, PYTHONPATH: path.join(repoRoot, 'python', 'src') }, encoding: 'utf8' });
-      assert.equal(made.status, 0, made.stderr);
-    }
-    configText = readFileSync(path.join(repoRoot, 'python', 'configs', 'demo.sft.yaml'), 'utf8')
-      .replace(/base: tiny-qwen2_5_vl/, 'base: data/tiny-qwen2_5_vl')
-      .replace(/demo-data\//g, 'data/demo-data/');
+    makeHostData(local, work);
+    configText = hostConfig(6);
     const synced = await syncTrainer(host, work, await trainerFiles(repoRoot));
     trainerFolder = synced.folder;
     python = await ensureRemoteEnv(host, synced, { existingOnly: true });

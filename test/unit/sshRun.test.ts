@@ -8,7 +8,6 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import type { SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +25,7 @@ import type { RunSummary } from '../../src/shared/runStatus';
 import { TERMINAL_STATUSES } from '../../src/shared/runStatus';
 import type { LocalSshd } from './helpers/localSshd';
 import { startLocalSshd } from './helpers/localSshd';
+import { hostConfig, makeHostData } from './helpers/hostData';
 import { repoRoot } from './testUtil';
 
 const TOKEN = 'hf_sshRunTokenThatMustStayInTheEnvironment';
@@ -47,13 +47,9 @@ describe('a run on a remote target, started and mirrored as the extension does (
     local = mkdtempSync(path.join(os.tmpdir(), 'medvlm-ssh-local-'));
     // The data is on the "host" (this machine, under the work folder); the config names it
     // relative to the work folder, as a config sent to a target does.
-    for (const args of [
-      ['make-tiny-model', path.join(work, 'data', 'tiny-qwen2_5_vl'), '--family', 'qwen2_5_vl'],
-      ['make-demo-data', path.join(work, 'data', 'demo-data')],
-    ]) {
-      const made: SpawnSyncReturns<string> = spawnSync(python, ['-m', 'medvlm_sft', ...args], { env: { ...process.env, PYTHONPATH: path.join(repoRoot, 'python', 'src') }, encoding: 'utf8' });
-      assert.equal(made.status, 0, made.stderr);
-    }
+    // The data is on the "host" (this machine, under the work folder); the config names it
+    // relative to the work folder, as a config sent to a target does.
+    makeHostData(python, work);
     configDir = path.join(local, 'configs');
     mkdirSync(configDir);
     target = { name: 'loopback box', host: sshd.alias, workFolder: work, sshConfigFile: sshd.configFile, source: 'settings' };
@@ -67,12 +63,8 @@ describe('a run on a remote target, started and mirrored as the extension does (
   });
 
   const writeConfig = (name: string, maxSteps: number): string => {
-    const text = readFileSync(path.join(repoRoot, 'python', 'configs', 'demo.sft.yaml'), 'utf8')
-      .replace(/base: tiny-qwen2_5_vl/, 'base: data/tiny-qwen2_5_vl')
-      .replace(/demo-data\//g, 'data/demo-data/')
-      .replace(/max_steps: \d+/, `max_steps: ${maxSteps}`);
     const file = path.join(configDir, name);
-    writeFileSync(file, text);
+    writeFileSync(file, hostConfig(maxSteps));
     return file;
   };
 
