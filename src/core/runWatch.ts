@@ -203,7 +203,9 @@ export class RunWatch {
   /** How the attempt's process ended: its exit record and, when that says it failed, the end of its log. */
   private async endFacts(proc: RunProcess, remote: RemoteState | undefined): Promise<Partial<Liveness>> {
     const record = await readExitRecord(this.runDir);
-    const exit = record !== undefined && record.attempt === proc.attempt && record.pid === proc.pid ? record : undefined;
+    // A SLURM job records no pid of its own (null): its attempt alone names the record.
+    const jobRun = proc.pid === null && this.infoValue?.target.kind === 'ssh';
+    const exit = record !== undefined && record.attempt === proc.attempt && (jobRun || record.pid === proc.pid) ? record : undefined;
     if (exit === undefined || (exit.code === 0 && exit.signal === null)) {
       return exit ? { exit } : {};
     }

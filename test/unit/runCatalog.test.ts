@@ -11,7 +11,8 @@ import { test } from 'node:test';
 import { processStartTime } from '../../src/core/processAlive';
 import { RunCatalog, REMOVED_REASON } from '../../src/core/runCatalog';
 import type { RunEnded, RunCatalogOptions } from '../../src/core/runCatalog';
-import { claimLaunch, runPaths, writeLaunchRecord, writeRunInfo } from '../../src/core/runDir';
+import { claimLaunch, runPaths, writeLaunchRecord, writeRemoteState, writeRunInfo } from '../../src/core/runDir';
+import { RunWatch } from '../../src/core/runWatch';
 import type { TrainerEvent } from '../../src/shared/events';
 import type { RunSummary } from '../../src/shared/runStatus';
 import { tempDir, waitFor } from './testUtil';
@@ -274,4 +275,45 @@ test('a scan finds merged models and rescanning picks up a merge done meanwhile'
   mkdirSync(path.join(runDir, 'merged'));
   await catalog.rescanArtifacts('20260101-000050-m');
   assert.deepEqual(catalog.get('20260101-000050-m')?.artifacts.merged, [path.join(runDir, 'merged')]);
+});
+
+test('a remote run read from its mirror folder: queued, unreachable without being lost, and a killed SLURM job failed by its exit record', async (t) => {
+  const root = tempDir(t);
+  const runDir = path.join(root, 'remote-run');
+  mkdirSync(runDir);
+  await writeRunInfo(runDir, {
+    version: 1,
+    run_id: 'remote-run',
+    created: new Date().toISOString(),
+    config_path: path.join(root, 'lung.sft.yaml'),
+    config_file: 'config.sft.yaml',
+    target: { kind: 'ssh', name: 'cluster', host: 'login', run_dir: '/scratch/runs/remote-run', work_folder: '~/medvlm', job_id: '42' },
+    pid: null,
+    pid_start_time: null,
+    trainer_version: '0.1.0',
+    python: '/env/bin/python',
+    argv: ['sbatch', '/scratch/runs/remote-run/job.sh'],
+  });
+  const summaryNow = async (): Promise<RunSummary> => {
+    const watch = new RunWatch(runDir, { livenessMs: 60_000 });
+    try {
+      await watch.ready;
+      return watch.summary;
+    } finally {
+      watch.dispose();
+    }
+  };
+  await writeRemoteState(runDir, { version: 1, t: 1, alive: true, queued: 'Priority' });
+  assert.deepEqual([(await summaryNow()).status, (await summaryNow()).queued], ['queued', 'Priority']);
+  appendEvents(runDir, [ev.started, ev.training, ev.progress]);
+  await writeRemoteState(runDir, { version: 1, t: 2, alive: null, unreachable: 'cannot reach login: Connection refused' });
+  const cut = await summaryNow();
+  assert.equal(cut.status, 'training');
+  assert.equal(cut.unreachable, 'cannot reach login: Connection refused');
+  // The job was killed (scancel --signal=KILL, the OOM killer): the supervisor's record says so.
+  writeFileSync(runPaths(runDir).exitRecord, `${JSON.stringify({ v: 1, attempt: 1, pid: 777, code: null, signal: 'SIGKILL', t: 3 })}\n`);
+  await writeRemoteState(runDir, { version: 1, t: 3, alive: false });
+  const ended = await summaryNow();
+  assert.equal(ended.status, 'failed');
+  assert.match(ended.reason ?? '', /killed by SIGKILL/);
 });
