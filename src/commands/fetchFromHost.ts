@@ -52,7 +52,7 @@ async function fetch(registry: RunRegistry, log: vscode.LogOutputChannel, arg: u
       picked: artifact.path === 'checkpoints/final',
       artifact,
     })),
-    { canPickMany: true, placeHolder: `What to fetch from ${target.name} into ${record.runId}` },
+    { canPickMany: true, title: `Fetch from ${target.name} into ${record.runId}` },
   );
   if (picked === undefined || picked.length === 0) return;
   const artifacts = picked.map((p) => p.artifact);

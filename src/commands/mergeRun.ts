@@ -45,8 +45,8 @@ async function merge(deps: MergeRunDeps, arg: unknown): Promise<void> {
   }
   const { registry, log } = deps;
   const record = await pickRun(registry, arg, {
-    filter: (r) => !isActiveStatus(r.summary.status) && hasAdapter(r.artifacts),
-    localOnly: 'Merge LoRA',
+    // A remote run merges where its base model is, not here (a fetched adapter is a copy).
+    filter: (r) => r.info?.target.kind !== 'ssh' && !isActiveStatus(r.summary.status) && hasAdapter(r.artifacts),
     placeHolder: 'Run whose LoRA adapter to merge into its base model',
     none: 'no ended run has a LoRA adapter to merge.',
   });
@@ -54,6 +54,13 @@ async function merge(deps: MergeRunDeps, arg: unknown): Promise<void> {
     return;
   }
   const { runId, runDir } = record;
+  if (record.info?.target.kind === 'ssh') {
+    const { name, host, run_dir: dir } = record.info.target;
+    void vscode.window.showErrorMessage(
+      `MedVLM: ${runId} ran on ${name} (${host}:${dir}); Merge LoRA works on runs that trained on this machine, where their base model and checkpoints are.`,
+    );
+    return;
+  }
   if (isActiveStatus(record.summary.status)) {
     void vscode.window.showErrorMessage(
       `MedVLM: run ${runId} is ${STATUS_LABELS[record.summary.status]}; merge it once it has ended (stopping it saves a checkpoint).`,

@@ -19,32 +19,7 @@ export function runIdFromArgument(arg: unknown): string | undefined {
 export async function pickRun(
   registry: RunRegistry,
   arg: unknown,
-  options: {
-    readonly filter?: (record: RunRecord) => boolean;
-    readonly placeHolder: string;
-    readonly none: string;
-    /**
-     * The action works only on runs that trained on this machine: runs on a remote target are
-     * not offered, and one passed in is refused with this action named.
-     */
-    readonly localOnly?: string;
-  },
-): Promise<RunRecord | undefined> {
-  const record = await pickAnyRun(registry, arg, options);
-  if (record !== undefined && options.localOnly !== undefined && record.info?.target.kind === 'ssh') {
-    const { name, host, run_dir: dir } = record.info.target;
-    void vscode.window.showErrorMessage(
-      `MedVLM: ${record.runId} ran on ${name} (${host}:${dir}); ${options.localOnly} works on runs that trained on this machine, where their base model and checkpoints are.`,
-    );
-    return undefined;
-  }
-  return record;
-}
-
-async function pickAnyRun(
-  registry: RunRegistry,
-  arg: unknown,
-  options: { readonly filter?: (record: RunRecord) => boolean; readonly placeHolder: string; readonly none: string; readonly localOnly?: string },
+  options: { readonly filter?: (record: RunRecord) => boolean; readonly placeHolder: string; readonly none: string },
 ): Promise<RunRecord | undefined> {
   const fromArg = runIdFromArgument(arg);
   if (fromArg !== undefined) {
@@ -62,10 +37,7 @@ async function pickAnyRun(
     return record;
   }
   await registry.refresh();
-  const records = registry
-    .list()
-    .filter(options.filter ?? (() => true))
-    .filter((record) => options.localOnly === undefined || record.info?.target.kind !== 'ssh');
+  const records = registry.list().filter(options.filter ?? (() => true));
   if (records.length === 0) {
     void vscode.window.showInformationMessage(`MedVLM: ${options.none}`);
     return undefined;

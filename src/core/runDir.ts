@@ -5,7 +5,8 @@
 // A run can be started again in its folder (resumed). run.json stays as written for the first
 // attempt; each later attempt n gets its own `launch-<n>.json`, claimed empty before the
 // trainer starts (the claim is what stops two windows resuming the same run at once) and
-// filled in once it runs. `exit.json` says how the latest attempt's process ended.
+// filled in once it runs. `exit.json` says how the latest attempt's process ended, and a
+// remote run's `remote.json` what its mirror last learned (both read in runEnd.ts).
 
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
@@ -140,7 +141,8 @@ export async function writeRunInfo(runDir: string, info: RunInfo): Promise<void>
   await writeJsonAtomic(runDir, RUN_JSON, info);
 }
 
-async function writeJsonAtomic(dir: string, name: string, value: unknown): Promise<void> {
+/** Writes `value` as JSON so that a reader sees either no file or the whole file, never a part. */
+export async function writeJsonAtomic(dir: string, name: string, value: unknown): Promise<void> {
   const target = path.join(dir, name);
   const tmp = path.join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(tmp, 'wx');
@@ -379,95 +381,4 @@ export async function readRunProcess(runDir: string, info?: RunInfo): Promise<Ru
     return undefined;
   }
   return { attempt: 1, pid: first.pid, pid_start_time: first.pid_start_time, eventsOffset: 0, ...(pending ? { pending } : {}) };
-}
-
-/**
- * How an attempt's process ended, as the launcher's supervisor recorded it in exit.json:
- * `code` for a normal exit, `signal` (e.g. `SIGKILL`) when a signal ended it.
- */
-export interface ExitRecord {
-  readonly attempt: number;
-  /** The supervisor's pid (the one run.json or the launch record names). */
-  readonly pid: number;
-  readonly code: number | null;
-  readonly signal: string | null;
-  /** Unix seconds. */
-  readonly t: number;
-}
-
-/** The exit record, or undefined while the attempt runs (or when there is none). */
-export async function readExitRecord(runDir: string): Promise<ExitRecord | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path.join(runDir, EXIT_FILE), 'utf8');
-  } catch {
-    return undefined;
-  }
-  return parseExitRecord(text);
-}
-
-export function parseExitRecord(text: string): ExitRecord | undefined {
-  // The supervisor rewrites one padded line in place: the first line is the record.
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text.split('\n', 1)[0] ?? '');
-  } catch {
-    return undefined;
-  }
-  if (typeof raw !== 'object' || raw === null) {
-    return undefined;
-  }
-  const r = raw as Record<string, unknown>;
-  const ok =
-    Number.isInteger(r.attempt) &&
-    Number.isInteger(r.pid) &&
-    (r.code === null || Number.isInteger(r.code)) &&
-    (r.signal === null || typeof r.signal === 'string') &&
-    (r.code !== null || r.signal !== null) &&
-    typeof r.t === 'number';
-  return ok ? { attempt: r.attempt as number, pid: r.pid as number, code: r.code as number | null, signal: r.signal as string | null, t: r.t as number } : undefined;
-}
-
-/**
- * What the mirror of a remote run last learned about its process on the host (remote.json in
- * the local mirror folder). `alive` is null while the host cannot be reached; `false` is
- * written only once everything the run wrote there has been copied here, so a run never reads
- * as ended before its last events arrived.
- */
-export interface RemoteState {
-  readonly version: 1;
-  /** Unix seconds. */
-  readonly t: number;
-  readonly alive: boolean | null;
-  /** Why the host cannot be reached, while it cannot. */
-  readonly unreachable?: string;
-  /** Free bytes where the run folder is on the host, once the run ended. */
-  readonly free_bytes?: number;
-  /** A SLURM job waiting in the queue: why (Resources, Priority, ...). */
-  readonly queued?: string;
-}
-
-export async function writeRemoteState(runDir: string, state: RemoteState): Promise<void> {
-  await writeJsonAtomic(runDir, REMOTE_STATE_FILE, state);
-}
-
-export async function readRemoteState(runDir: string): Promise<RemoteState | undefined> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(path.join(runDir, REMOTE_STATE_FILE), 'utf8'));
-  } catch {
-    return undefined;
-  }
-  if (typeof raw !== 'object' || raw === null) {
-    return undefined;
-  }
-  const r = raw as Record<string, unknown>;
-  const ok =
-    r.version === 1 &&
-    typeof r.t === 'number' &&
-    (r.alive === null || typeof r.alive === 'boolean') &&
-    (r.unreachable === undefined || typeof r.unreachable === 'string') &&
-    (r.free_bytes === undefined || typeof r.free_bytes === 'number') &&
-    (r.queued === undefined || typeof r.queued === 'string');
-  return ok ? (raw as RemoteState) : undefined;
 }

@@ -6,7 +6,7 @@
 // the latest attempt alone decides the status (a run stopped, then resumed, is running
 // again). Its progress counts on from the step it resumed from.
 
-import type { ExitRecord } from './runDir';
+import type { ExitRecord } from './runEnd';
 import type { FinishStatus, Phase, ProgressEvent, RunStartedEvent, TrainerEvent } from '../shared/events';
 import type { RunStatus, RunSummary } from '../shared/runStatus';
 import { formatDuration } from '../shared/format';

@@ -14,8 +14,10 @@ import { TERMINAL_STATUSES } from '../shared/runStatus';
 import { followEvents } from './eventsTail';
 import type { EventsFollower } from './eventsTail';
 import { isProcessAlive } from './processAlive';
-import { createdTime, readExitRecord, readRemoteState, readRunInfo, readRunProcess, runPaths } from './runDir';
-import type { RemoteState, RunInfo, RunProcess } from './runDir';
+import { createdTime, readRunInfo, readRunProcess, runPaths } from './runDir';
+import type { RunInfo, RunProcess } from './runDir';
+import { readExitRecord, readRemoteState } from './runEnd';
+import type { RemoteState } from './runEnd';
 import { deriveSummary, EMPTY_RUN_STATE, reduceRunEvents, STARTING_GRACE_MS } from './runStatus';
 import type { Liveness, RunEventsState } from './runStatus';
 

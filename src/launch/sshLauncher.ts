@@ -9,7 +9,8 @@
 
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path, { posix } from 'node:path';
-import { claimLaunch, createRunDir, listLaunches, readRunInfo, readRunProcess, releaseLaunch, runPaths, writeLaunchRecord, writeRemoteState, writeRunInfo } from '../core/runDir';
+import { claimLaunch, createRunDir, listLaunches, readRunInfo, readRunProcess, releaseLaunch, runPaths, writeLaunchRecord, writeRunInfo } from '../core/runDir';
+import { writeRemoteState } from '../core/runEnd';
 import type { RunInfo, SshRunTarget } from '../core/runDir';
 import { remoteRunAlive, resumeRemoteRun, startRemoteRun, stopRemoteRun } from '../core/remote/remoteLaunch';
 import { STARTING_GRACE_MS } from '../core/runStatus';

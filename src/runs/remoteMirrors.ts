@@ -6,7 +6,8 @@
 
 import * as vscode from 'vscode';
 import { RemoteRunMirror } from '../core/remote/remoteMirror';
-import { readRemoteState, readRunProcess } from '../core/runDir';
+import { readRunProcess } from '../core/runDir';
+import { readRemoteState } from '../core/runEnd';
 import { sshHostOf } from '../launch/sshLauncher';
 import type { RunRecord, RunRegistry } from './runRegistry';
 

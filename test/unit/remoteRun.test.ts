@@ -6,8 +6,6 @@
 // not in any argv on the host, not in a run file.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import type { SpawnSyncReturns } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +18,7 @@ import { ensureRemoteEnv, syncTrainer, trainerFiles } from '../../src/core/remot
 import type { TrainerEvent } from '../../src/shared/events';
 import type { LocalSshd } from './helpers/localSshd';
 import { startLocalSshd } from './helpers/localSshd';
+import { makeHostData } from './helpers/hostData';
 import { repoRoot } from './testUtil';
 
 const TOKEN = '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';
@@ -40,13 +39,7 @@ describe('a run on a remote host (real sshd, real trainer on CPU)', () => {
     work = mkdtempSync(path.join(os.tmpdir(), 'medvlm-remote-work-'));
     // The "remote" data: on the loopback host, a folder of this machine, named by absolute paths.
     const data = path.join(work, 'data');
-    for (const args of [
-      ['make-tiny-model', path.join(data, 'tiny-qwen2_5_vl'), '--family', 'qwen2_5_vl'],
-      ['make-demo-data', path.join(data, 'demo-data')],
-    ]) {
-      const made: SpawnSyncReturns<string> = spawnSync(local, ['-m', 'medvlm_sft', ...args], { env: { ...process.env, PYTHONPATH: path.join(repoRoot, 'python', 'src') }, encoding: 'utf8' });
-      assert.equal(made.status, 0, made.stderr);
-    }
+    makeHostData(local, work);
     configText = readFileSync(path.join(repoRoot, 'python', 'configs', 'demo.sft.yaml'), 'utf8')
       .replace(/base: tiny-qwen2_5_vl/, `base: ${path.join(data, 'tiny-qwen2_5_vl')}`)
       .replace(/demo-data\//g, `${path.join(data, 'demo-data')}/`)

@@ -9,10 +9,8 @@ import {
   launchFileName,
   listLaunches,
   listRuns,
-  parseExitRecord,
   parseLaunchRecord,
   parseRunInfo,
-  readExitRecord,
   readRunInfo,
   readRunProcess,
   releaseLaunch,
@@ -21,6 +19,7 @@ import {
   writeRunInfo,
 } from '../../src/core/runDir';
 import type { LaunchRecord, RunInfo } from '../../src/core/runDir';
+import { parseExitRecord, readExitRecord } from '../../src/core/runEnd';
 import { tempDir } from './testUtil';
 
 const info = (runId: string, pid = 1234): RunInfo => ({

@@ -16,7 +16,8 @@ import { fetchFromHost, listHostArtifacts } from '../../src/core/remote/fetchFro
 import { MIRROR_LOCK, RemoteRunMirror } from '../../src/core/remote/remoteMirror';
 import { closeSsh } from '../../src/core/remote/ssh';
 import type { RemoteTarget } from '../../src/core/remote/targets';
-import { readRemoteState, readRunInfo, readRunProcess } from '../../src/core/runDir';
+import { readRunInfo, readRunProcess } from '../../src/core/runDir';
+import { readRemoteState } from '../../src/core/runEnd';
 import type { SshRunTarget } from '../../src/core/runDir';
 import { RunWatch } from '../../src/core/runWatch';
 import { stopLocalRun } from '../../src/launch/localStop';

@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { readExitRecord } from '../../src/core/runDir';
-import type { ExitRecord } from '../../src/core/runDir';
+import { readExitRecord } from '../../src/core/runEnd';
+import type { ExitRecord } from '../../src/core/runEnd';
 import { buildTrainerCommand, DEFAULT_LAUNCH, readLaunchOptions, superviseCommand, TOKEN_ENV_VARS, trainerEnv } from '../../src/core/trainerCommand';
 import { tempDir, waitFor } from './testUtil';
 

@@ -84,7 +84,7 @@ command -v setsid >/dev/null 2>&1 && detach=setsid
 if [ -z "$resume" ]; then
   $detach nohup /bin/sh -c "$supervisor" medvlm-supervisor "$@" > "$dir/stdout.log" 2>&1 < /dev/null &
 else
-  printf '\n%s%s: resuming from %s\n' "$ATTEMPT_MARKER" "$attempt" "$resume" >> "$dir/stdout.log"
+  printf '\n%s%s: resuming from %s\n' ${shellQuote(ATTEMPT_MARKER)} "$attempt" "$resume" >> "$dir/stdout.log"
   $detach nohup /bin/sh -c "$supervisor" medvlm-supervisor "$@" --resume-from "$resume" --attempt "$attempt" >> "$dir/stdout.log" 2>&1 < /dev/null &
 fi
 pid=$!
@@ -93,7 +93,7 @@ start=
 echo "pid=$pid"
 echo "start=$start"
 echo "events=$events"
-echo "dir=$dir"`.replace('"$ATTEMPT_MARKER"', shellQuote(ATTEMPT_MARKER));
+echo "dir=$dir"`;
 
 const SECRET_NAME = /^[A-Z_][A-Z0-9_]*$/;
 
