@@ -25,6 +25,7 @@ import {
   frameOffset,
   openFile,
   pickEntry,
+  runCommandAndPick,
   readRunsView,
   runCommand,
   showRunsView,
@@ -309,8 +310,8 @@ describe('MedVLM Studio in VS Code (code-server + Chromium)', () => {
     // Its panel opens (and takes the focus) right after; a quick pick open then would close.
     await s.page.locator('.tabs-container .tab', { hasText: `Run: ${fresh.label}` }).waitFor({ timeout: 30_000 });
     await expectWebviewRendered(s, { name: `run panel of ${fresh.label}`, frame: 'main#app canvas', rendered: 'body[data-run-status]' });
-    await runCommand(s.page, 'MedVLM: Stop run');
-    await pickEntry(s.page, fresh.label);
+    // The new run's panel opening may close the pick: then Stop run is run again, as a user would.
+    await runCommandAndPick(s.page, 'MedVLM: Stop run', fresh.label);
     t.diagnostic(`stopped while the Runs view said: ${fresh.description}`);
     const ended = await waitUntil(
       'the stopped run to end',
