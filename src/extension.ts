@@ -11,6 +11,7 @@ import { registerMergeRun } from './commands/mergeRun';
 import { registerPushToHub } from './commands/pushToHub';
 import { registerPickBaseModel } from './commands/pickBaseModel';
 import { registerCheckTarget } from './commands/checkTarget';
+import { registerHubLoginOnTarget } from './commands/hubLoginOnTarget';
 import { registerOpenConfigEditor } from './commands/openConfigEditor';
 import { registerOpenRunLog } from './commands/openRunLog';
 import { registerOpenRunPanel, showRunPanel } from './commands/openRunPanel';
@@ -27,6 +28,7 @@ import { PythonEnvironment } from './python/pythonEnv';
 import { notifyRunEnds } from './runs/runNotifications';
 import { isRunPanelVisible } from './runs/runPanelVisibility';
 import { RemoteMirrors } from './runs/remoteMirrors';
+import { TargetFacts } from './runs/targetFacts';
 import { RunRegistry } from './runs/runRegistry';
 import { runsRoot } from './settings';
 import { showActiveRunsStatus } from './views/activeRunsStatusBar';
@@ -45,7 +47,8 @@ export function activate(context: vscode.ExtensionContext): void {
     log,
   );
   const configLanguage = new ConfigLanguageService({ extensionUri: context.extensionUri, python, log });
-  const tree = new RunsTreeProvider(registry);
+  const targetFacts = new TargetFacts(context.globalState);
+  const tree = new RunsTreeProvider(registry, targetFacts);
   const mirrors = new RemoteMirrors(registry, log);
   const openPanel = (runId: string): void => showRunPanel(context.extensionUri, registry, log, runId);
   const shapesLoaded = new vscode.EventEmitter<void>();
@@ -62,10 +65,11 @@ export function activate(context: vscode.ExtensionContext): void {
     registry,
     mirrors,
     configLanguage,
+    targetFacts,
     tree,
     vscode.window.createTreeView('medvlm.runs', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true }),
     showActiveRunsStatus(registry),
-    registerStartRun({ extensionUri: context.extensionUri, python, registry, mirrors, configLanguage, log, openPanel, accounts }),
+    registerStartRun({ extensionUri: context.extensionUri, python, registry, mirrors, configLanguage, log, openPanel, accounts, targetFacts }),
     registerStopRun(registry),
     registerOpenRunPanel(context.extensionUri, registry, log),
     registerRefreshRuns(registry),
@@ -78,7 +82,8 @@ export function activate(context: vscode.ExtensionContext): void {
     registerMergeRun({ extensionUri: context.extensionUri, python, registry, log, accounts }),
     registerPushToHub({ registry, accounts, log, state: context.workspaceState }),
     registerPickBaseModel(accounts, context.globalState, log),
-    registerCheckTarget(log),
+    registerCheckTarget(log, targetFacts),
+    registerHubLoginOnTarget(accounts, log),
     registerFetchFromHost(registry, log),
     registerDeleteRun(registry, log),
     registerCompareRuns(context.extensionUri, registry, log),

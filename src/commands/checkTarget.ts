@@ -4,11 +4,12 @@
 // fails says how (key refused, unknown or changed host key, unreachable).
 
 import * as vscode from 'vscode';
-import { checkTarget, describeReport } from '../core/remote/targetCheck';
+import { checkTarget, describeReport, gpuFactsOf } from '../core/remote/targetCheck';
 import { SshError } from '../core/remote/ssh';
 import { sshConfigHosts } from '../core/remote/sshConfig';
 import { readTargets, targetHost } from '../core/remote/targets';
 import type { RemoteTarget } from '../core/remote/targets';
+import type { TargetFacts } from '../runs/targetFacts';
 import { ensureTrusted, reportError } from './runGuards';
 
 export async function remoteTargets(log: vscode.LogOutputChannel): Promise<RemoteTarget[]> {
@@ -18,17 +19,17 @@ export async function remoteTargets(log: vscode.LogOutputChannel): Promise<Remot
   return [...targets];
 }
 
-export function registerCheckTarget(log: vscode.LogOutputChannel): vscode.Disposable {
+export function registerCheckTarget(log: vscode.LogOutputChannel, facts: TargetFacts): vscode.Disposable {
   return vscode.commands.registerCommand('medvlm.checkTarget', async () => {
     try {
-      await check(log);
+      await check(log, facts);
     } catch (err) {
       await reportError(log, 'Check target', err);
     }
   });
 }
 
-async function check(log: vscode.LogOutputChannel): Promise<void> {
+async function check(log: vscode.LogOutputChannel, facts: TargetFacts): Promise<void> {
   // It runs a probe script on the host.
   if (!(await ensureTrusted('Check target'))) return;
   const targets = await remoteTargets(log);
@@ -68,6 +69,7 @@ async function check(log: vscode.LogOutputChannel): Promise<void> {
     void vscode.window.showErrorMessage(`MedVLM: ${outcome.message}`);
     return;
   }
+  await facts.record(target.host, gpuFactsOf(outcome));
   const lines = describeReport(target.host, target.workFolder, outcome);
   log.info(`check target ${target.name}:\n  ${lines.join('\n  ')}`);
   const details = 'Show details';

@@ -56,7 +56,7 @@ async function resumeRun(deps: ResumeRunDeps, arg: unknown): Promise<void> {
   const record = await pickRun(deps.registry, arg, {
     filter: (r) =>
       r.info?.target.kind === 'ssh'
-        ? chosenPath === undefined && r.info.target.job_id === undefined && canResumeRemote(r.summary.status, r.state.checkpoints.length)
+        ? chosenPath === undefined && canResumeRemote(r.summary.status, r.state.checkpoints.length)
         : canResume(r.summary.status, r.artifacts),
     placeHolder: 'Run to resume from its latest complete checkpoint',
     none: 'no stopped, failed or lost run has a complete checkpoint to resume from.',

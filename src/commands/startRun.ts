@@ -7,7 +7,9 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import type { Accounts } from '../accounts/accounts';
 import { confirmModelAccess } from '../accounts/accounts';
+import { checkTarget, gpuFactsOf } from '../core/remote/targetCheck';
 import type { RemoteTarget } from '../core/remote/targets';
+import { targetHost } from '../core/remote/targets';
 import { readLaunchOptions } from '../core/trainerCommand';
 import { describeProblem } from '../core/validation';
 import type { ConfigLanguageService } from '../language/configLanguage';
@@ -17,8 +19,10 @@ import type { PythonEnvironment } from '../python/pythonEnv';
 import { validateConfig } from '../python/trainerCli';
 import type { RemoteMirrors } from '../runs/remoteMirrors';
 import type { RunRegistry } from '../runs/runRegistry';
+import type { TargetFacts } from '../runs/targetFacts';
 import { runsRoot } from '../settings';
 import { remoteTargets } from './checkTarget';
+import { confirmClusterHubLogin } from './hubLoginOnTarget';
 
 const CONFIG_SUFFIX = '.sft.yaml';
 
@@ -34,6 +38,8 @@ export interface StartRunDeps {
   readonly openPanel: (runId: string) => void;
   /** The kept Hugging Face and W&B tokens, handed to the run in its environment. */
   readonly accounts: Accounts;
+  /** The GPUs of remote hosts, for the Runs view: looked at again after a start there. */
+  readonly targetFacts: TargetFacts;
 }
 
 export function registerStartRun(deps: StartRunDeps): vscode.Disposable {
@@ -150,6 +156,7 @@ async function findTarget(name: string, log: vscode.LogOutputChannel): Promise<R
 async function startOnTarget(deps: StartRunDeps, target: RemoteTarget, configPath: string, extensionRoot: string, root: string): Promise<void> {
   // On SLURM the job's environment is stored by the controller: no token travels, and the job
   // uses the Hugging Face login on the cluster.
+  if (target.slurm !== undefined && !(await confirmClusterHubLogin(deps.accounts, deps.log, target, configPath))) return;
   const env = target.slurm === undefined ? await deps.accounts.runEnvironment({}) : {};
   const secrets = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
   const started = await vscode.window.withProgress(
@@ -175,6 +182,11 @@ async function startOnTarget(deps: StartRunDeps, target: RemoteTarget, configPat
   await deps.registry.refresh();
   await deps.mirrors.sync();
   deps.openPanel(started.runId);
+  // The connection is up: see the host's GPUs for its group in the Runs view, in the background.
+  void checkTarget(targetHost(target), target.workFolder).then(
+    (report) => deps.targetFacts.record(target.host, gpuFactsOf(report)),
+    (err: unknown) => deps.log.warn(`could not look at the GPUs of ${target.name}: ${err instanceof Error ? err.message : String(err)}`),
+  );
 }
 
 async function pickConfig(arg: unknown): Promise<vscode.Uri | undefined> {

@@ -54,6 +54,8 @@ export interface SshRunTarget {
   readonly work_folder: string;
   /** On a SLURM cluster: the job's id (the run has no pid of its own then). */
   readonly job_id?: string;
+  /** On a SLURM cluster: the options the job was submitted with, for a resume's job (slurm.ts reads them). */
+  readonly slurm?: Readonly<Record<string, unknown>>;
 }
 
 export type RunTarget = LocalRunTarget | SshRunTarget;
@@ -75,7 +77,8 @@ function isRunTarget(raw: unknown): raw is RunTarget {
     typeof t.run_dir === 'string' &&
     t.run_dir.startsWith('/') &&
     typeof t.work_folder === 'string' &&
-    (t.job_id === undefined || (typeof t.job_id === 'string' && /^\d+$/.test(t.job_id)))
+    (t.job_id === undefined || (typeof t.job_id === 'string' && /^\d+$/.test(t.job_id))) &&
+    (t.slurm === undefined || (typeof t.slurm === 'object' && t.slurm !== null && !Array.isArray(t.slurm)))
   );
 }
 
@@ -269,8 +272,11 @@ export interface LaunchRecord {
   readonly attempt: number;
   /** ISO 8601. */
   readonly created: string;
-  readonly pid: number;
+  /** The supervisor's pid; null for an attempt that runs as a SLURM job (`job_id`). */
+  readonly pid: number | null;
   readonly pid_start_time: number | null;
+  /** The SLURM job of this attempt, on a cluster. */
+  readonly job_id?: string;
   /** `latest` or the checkpoint folder the attempt resumes from. */
   readonly resume_from: string;
   /** Size of events.jsonl when the attempt started: its own events come after this byte. */
@@ -290,7 +296,8 @@ export function parseLaunchRecord(raw: unknown): LaunchRecord | undefined {
     Number.isInteger(r.attempt) &&
     (r.attempt as number) >= 2 &&
     typeof r.created === 'string' &&
-    Number.isInteger(r.pid) &&
+    (Number.isInteger(r.pid) || (r.pid === null && r.job_id !== undefined)) &&
+    (r.job_id === undefined || (typeof r.job_id === 'string' && /^\d+$/.test(r.job_id))) &&
     isNumOrNull(r.pid_start_time) &&
     typeof r.resume_from === 'string' &&
     Number.isInteger(r.events_offset) &&
@@ -324,6 +331,8 @@ export interface RunProcess {
   readonly attempt: number;
   readonly pid: number | null;
   readonly pid_start_time: number | null;
+  /** The attempt's SLURM job, for a run on a cluster. */
+  readonly jobId?: string;
   /** Size of events.jsonl when this attempt started (0 for the first). */
   readonly eventsOffset: number;
   /**
@@ -374,11 +383,19 @@ export async function readRunProcess(runDir: string, info?: RunInfo): Promise<Ru
       pending ??= { attempt, claimedMs: mtimeMs };
       continue;
     }
-    return { attempt, pid: record.pid, pid_start_time: record.pid_start_time, eventsOffset: record.events_offset, ...(pending ? { pending } : {}) };
+    return {
+      attempt,
+      pid: record.pid,
+      pid_start_time: record.pid_start_time,
+      ...(record.job_id !== undefined ? { jobId: record.job_id } : {}),
+      eventsOffset: record.events_offset,
+      ...(pending ? { pending } : {}),
+    };
   }
   const first = info ?? (await readRunInfo(runDir));
   if (first === undefined) {
     return undefined;
   }
-  return { attempt: 1, pid: first.pid, pid_start_time: first.pid_start_time, eventsOffset: 0, ...(pending ? { pending } : {}) };
+  const jobId = first.target.kind === 'ssh' ? first.target.job_id : undefined;
+  return { attempt: 1, pid: first.pid, pid_start_time: first.pid_start_time, ...(jobId !== undefined ? { jobId } : {}), eventsOffset: 0, ...(pending ? { pending } : {}) };
 }

@@ -19,7 +19,7 @@ import type { RemoteTarget } from '../core/remote/targets';
 import { targetHost } from '../core/remote/targets';
 import { ensureRemoteEnv, syncTrainer, trainerFiles } from '../core/remote/trainerSync';
 import type { SyncResult } from '../core/remote/trainerSync';
-import { cancelSlurmRun, jobScript, mergeSlurmOptions, slurmOptionsProblem, submitSlurmRun } from '../core/remote/slurm';
+import { ACTIVE_JOB_STATES, cancelSlurmRun, jobScript, mergeSlurmOptions, readSlurmOptions, resubmitSlurmRun, slurmJobState, slurmOptionsProblem, submitSlurmRun } from '../core/remote/slurm';
 import type { SlurmOptions } from '../core/remote/slurm';
 import { readLaunchOptions } from '../core/trainerCommand';
 import type { LaunchOptions } from '../core/trainerCommand';
@@ -148,23 +148,26 @@ export interface ResumeSshRunOptions {
  * Resumes a remote run on its host from its latest complete checkpoint there: the trainer synced
  * again (the current one, as a local resume uses the current trainer), the next attempt claimed
  * here (launch-<n>.json: one resume at a time, from any window), started detached in the run's
- * folder on the host. Its mirror must then be followed again (RemoteMirrors.follow).
+ * folder on the host (on a SLURM target: a new job there). Its mirror must then be followed
+ * again (RemoteMirrors.follow).
  */
 export async function resumeSshRun(options: ResumeSshRunOptions): Promise<StartedSshRun & { readonly attempt: number }> {
   const runDir = path.resolve(options.runDir);
   const info = await readRunInfo(runDir);
   if (info?.target.kind !== 'ssh') throw new Error(`${runDir} is not a run on a remote target`);
   const target = info.target;
-  if (target.job_id !== undefined) {
-    throw new Error(`run ${info.run_id} ran as SLURM job ${target.job_id} on ${target.name}; resuming a SLURM run is not supported yet: start a new run (Restart run) instead.`);
-  }
   const host = sshHostOf(target);
   const progress = options.onProgress ?? (() => undefined);
   const current = await readRunProcess(runDir, info);
   if (current?.pending !== undefined && Date.now() - current.pending.claimedMs < STARTING_GRACE_MS) {
     throw new Error(`run ${info.run_id} is being resumed already (attempt ${current.pending.attempt}).`);
   }
-  if (typeof current?.pid === 'number' && (await remoteRunAlive(host, current.pid, current.pid_start_time))) {
+  if (current?.jobId !== undefined) {
+    const job = await slurmJobState(host, current.jobId);
+    if (ACTIVE_JOB_STATES.has(job.state)) {
+      throw new Error(`run ${info.run_id} is still ${job.state.toLowerCase()} as SLURM job ${current.jobId} on ${target.name}: stop it, or wait for it to end, before resuming.`);
+    }
+  } else if (typeof current?.pid === 'number' && (await remoteRunAlive(host, current.pid, current.pid_start_time))) {
     throw new Error(`run ${info.run_id} is still running on ${target.name} (pid ${current.pid}): stop it, or wait for it to end, before resuming.`);
   }
   const configText = await readFile(path.join(runDir, info.config_file), 'utf8');
@@ -179,21 +182,32 @@ export async function resumeSshRun(options: ResumeSshRunOptions): Promise<Starte
     throw err;
   }
   progress(`resuming ${info.run_id} on ${target.name}`);
-  let resumed;
+  const argv = [python, '-m', 'medvlm_sft', 'train', `${target.run_dir}/config.sft.yaml`, '--run-dir', target.run_dir, '--resume-from', 'latest', '--attempt', String(attempt)];
+  let launched: { pid: number | null; startTime: number | null; eventsOffset: number; jobId?: string };
   try {
-    resumed = await resumeRemoteRun({
-      host,
-      workFolder: target.work_folder,
-      python,
-      trainerFolder: synced.folder,
-      runId: info.run_id,
-      runDir: target.run_dir,
-      attempt,
-      resumeFrom: 'latest',
-      numProcesses: launch.numProcesses,
-      gpus: launch.gpus,
-      ...(options.secrets ? { secrets: options.secrets } : {}),
-    });
+    if (target.job_id !== undefined) {
+      // On a cluster the next attempt is a new job in the same folder, with the options the
+      // first was submitted with; no token travels.
+      const slurm = readSlurmOptions(target.slurm);
+      const script = jobScript({ runId: info.run_id, python, trainerFolder: synced.folder, workFolder: target.work_folder, slurm, numProcesses: launch.numProcesses, attempt, resumeFrom: 'latest' });
+      const job = await resubmitSlurmRun(host, target.run_dir, attempt, script);
+      launched = { pid: null, startTime: null, eventsOffset: job.eventsOffset, jobId: job.jobId };
+    } else {
+      const resumed = await resumeRemoteRun({
+        host,
+        workFolder: target.work_folder,
+        python,
+        trainerFolder: synced.folder,
+        runId: info.run_id,
+        runDir: target.run_dir,
+        attempt,
+        resumeFrom: 'latest',
+        numProcesses: launch.numProcesses,
+        gpus: launch.gpus,
+        ...(options.secrets ? { secrets: options.secrets } : {}),
+      });
+      launched = { pid: resumed.pid, startTime: resumed.startTime, eventsOffset: resumed.eventsOffset };
+    }
   } catch (err) {
     await releaseLaunch(runDir, attempt);
     throw err;
@@ -202,16 +216,17 @@ export async function resumeSshRun(options: ResumeSshRunOptions): Promise<Starte
     version: 1,
     attempt,
     created: new Date().toISOString(),
-    pid: resumed.pid,
-    pid_start_time: resumed.startTime,
+    pid: launched.pid,
+    pid_start_time: launched.startTime,
+    ...(launched.jobId !== undefined ? { job_id: launched.jobId } : {}),
     resume_from: 'latest',
-    events_offset: resumed.eventsOffset,
+    events_offset: launched.eventsOffset,
     python,
-    argv: [python, '-m', 'medvlm_sft', 'train', `${target.run_dir}/config.sft.yaml`, '--run-dir', target.run_dir, '--resume-from', 'latest', '--attempt', String(attempt)],
+    argv: launched.jobId !== undefined ? ['sbatch', `${target.run_dir}/job-${attempt}.sh`] : argv,
   });
   // The mirror said the previous attempt ended; this one runs.
   await writeRemoteState(runDir, { version: 1, t: Date.now() / 1000, alive: true });
-  return { runId: info.run_id, runDir, remoteDir: target.run_dir, pid: resumed.pid, attempt };
+  return { runId: info.run_id, runDir, remoteDir: target.run_dir, pid: launched.pid, ...(launched.jobId !== undefined ? { jobId: launched.jobId } : {}), attempt };
 }
 
 interface Prepared {
@@ -257,6 +272,7 @@ async function submitOnCluster(options: StartSshRunOptions, target: RemoteTarget
       run_dir: job.runDir,
       work_folder: target.workFolder,
       job_id: job.jobId,
+      slurm: { ...slurm },
     },
     pid: null,
     pid_start_time: null,
@@ -275,11 +291,11 @@ async function submitOnCluster(options: StartSshRunOptions, target: RemoteTarget
 export async function stopSshRun(runDir: string, options: { readonly graceMs?: number } = {}): Promise<StopOutcome> {
   const info = await readRunInfo(runDir);
   if (info?.target.kind !== 'ssh') throw new Error(`${runDir} is not a run on a remote target`);
-  if (info.target.job_id !== undefined) {
-    // scancel: SIGTERM to the job's processes, the cluster's SIGKILL after its KillWait.
-    return cancelSlurmRun(sshHostOf(info.target), info.target.job_id, (options.graceMs ?? 60_000) / 1000);
-  }
   const proc = await readRunProcess(runDir, info);
+  if (proc?.jobId !== undefined) {
+    // scancel: SIGTERM to the job's processes, the cluster's SIGKILL after its KillWait.
+    return cancelSlurmRun(sshHostOf(info.target), proc.jobId, (options.graceMs ?? 60_000) / 1000);
+  }
   if (proc === undefined || typeof proc.pid !== 'number') return 'not-running';
   return stopRemoteRun(sshHostOf(info.target), proc.pid, (options.graceMs ?? 60_000) / 1000, proc.pid_start_time);
 }

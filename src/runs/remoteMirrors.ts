@@ -73,15 +73,15 @@ export class RemoteMirrors implements vscode.Disposable {
       // The latest attempt's process: run.json's, or a resume's launch record.
       const proc = await readRunProcess(record.runDir, info);
       const target = info.target;
-      // A SLURM run is followed by its job; any other by its process.
-      if (target.job_id === undefined && typeof proc?.pid !== 'number') return;
+      // A SLURM run is followed by its attempt's job; any other by its process.
+      if (proc?.jobId === undefined && typeof proc?.pid !== 'number') return;
       const mirror = await RemoteRunMirror.start({
         host: sshHostOf(target),
         localDir: record.runDir,
         remoteDir: target.run_dir,
         pid: proc?.pid ?? null,
         startTime: proc?.pid_start_time ?? null,
-        ...(target.job_id !== undefined ? { jobId: target.job_id } : {}),
+        ...(proc?.jobId !== undefined ? { jobId: proc.jobId } : {}),
         onError: (err) => this.log.warn(`mirror of ${runId} on ${target.name}: ${err instanceof Error ? err.message : String(err)}`),
       });
       if (mirror === undefined || this.disposed) {

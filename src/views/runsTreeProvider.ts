@@ -19,8 +19,10 @@ import {
   showTargetGroups,
   TARGET_CONTEXT,
 } from '../core/runExplorer';
+import { summarizeGpus } from '../core/remote/targetCheck';
 import { formatProgress } from '../core/runStatus';
 import type { RunRecord, RunRegistry } from '../runs/runRegistry';
+import type { TargetFacts } from '../runs/targetFacts';
 import type { RunStatus } from '../shared/runStatus';
 import { STATUS_LABELS } from '../shared/runStatus';
 
@@ -39,8 +41,14 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   readonly onDidChangeTreeData = this.changed.event;
   private readonly subscription: vscode.Disposable;
 
-  constructor(private readonly registry: RunRegistry) {
-    this.subscription = registry.onDidChange(() => this.changed.fire(undefined));
+  constructor(
+    private readonly registry: RunRegistry,
+    private readonly targets: TargetFacts,
+  ) {
+    this.subscription = vscode.Disposable.from(
+      registry.onDidChange(() => this.changed.fire(undefined)),
+      targets.onDidChange(() => this.changed.fire(undefined)),
+    );
   }
 
   getTreeItem(node: RunsNode): vscode.TreeItem {
@@ -105,9 +113,16 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     const count = this.registry.list().filter((record) => runTargetOf(record.info).key === key).length;
     const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.Expanded);
     item.id = `target:${key}`;
-    item.description = `${count} run${count === 1 ? '' : 's'}`;
+    const runs = `${count} run${count === 1 ? '' : 's'}`;
     item.iconPath = new vscode.ThemeIcon(key === LOCAL_TARGET.key ? 'device-desktop' : 'remote');
     item.contextValue = TARGET_CONTEXT;
+    // A host's GPUs, as "Check remote target" or the last start there saw them.
+    const facts = key.startsWith('ssh:') ? this.targets.get(key.slice('ssh:'.length)) : undefined;
+    item.description = facts !== undefined ? `${runs} · ${summarizeGpus(facts.gpus)}` : runs;
+    if (facts !== undefined) {
+      const lines = facts.gpus.length > 0 ? facts.gpus.map((gpu) => `GPU ${gpu.index}: ${gpu.name}, ${Math.round(gpu.memoryMiB / 1024)} GiB`) : [`No GPU: ${facts.gpuProblem ?? 'none found'}`];
+      item.tooltip = `${label}\n${lines.join('\n')}\nSeen ${facts.checked.slice(0, 16).replace('T', ' ')} UTC; "Check remote target" looks again.`;
+    }
     return item;
   }
 }
@@ -142,8 +157,7 @@ function runItem(record: RunRecord): vscode.TreeItem {
     summary.status,
     artifacts,
     summary.wandbUrl !== undefined,
-    // A SLURM run does not resume yet (its job would be submitted again).
-    record.info?.target.kind === 'ssh' ? { checkpointed: record.info.target.job_id === undefined && record.state.checkpoints.length > 0 } : undefined,
+    record.info?.target.kind === 'ssh' ? { checkpointed: record.state.checkpoints.length > 0 } : undefined,
   );
   item.id = record.runId;
   const tooltip = new vscode.MarkdownString(undefined, true);

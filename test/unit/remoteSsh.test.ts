@@ -16,7 +16,7 @@ import { closeSsh, runSsh, SshError, sshOptions } from '../../src/core/remote/ss
 import type { SshHost } from '../../src/core/remote/ssh';
 import { RemoteEventsTail } from '../../src/core/remote/remoteTail';
 import { sshConfigHosts } from '../../src/core/remote/sshConfig';
-import { checkTarget, describeReport, parseProbe, remotePath } from '../../src/core/remote/targetCheck';
+import { checkTarget, describeReport, gpuFactsOf, parseProbe, readGpuFacts, remotePath, summarizeGpus } from '../../src/core/remote/targetCheck';
 import { DEFAULT_WORK_FOLDER, readTargets } from '../../src/core/remote/targets';
 import { ensureRemoteEnv, syncTrainer, trainerFiles } from '../../src/core/remote/trainerSync';
 import type { LocalSshd } from './helpers/localSshd';
@@ -279,6 +279,19 @@ it('the target probe\'s report: GPUs from nvidia-smi\'s CSV, problems named', ()
     'problem: cannot create the work folder /data/x',
     'no GPU: nvidia-smi is not installed (no NVIDIA driver) (runs there need train.use_cpu)',
   ]);
+  // What the Runs view shows on the host's group, and what it reads back from the editor's state.
+  const now = new Date('2026-11-28T01:02:03Z');
+  const facts = gpuFactsOf(report, now);
+  assert.equal(summarizeGpus(facts.gpus), '2 × NVIDIA H100 80GB HBM3 (80 GiB)');
+  assert.deepEqual(readGpuFacts(JSON.parse(JSON.stringify(facts))), facts);
+  assert.deepEqual(gpuFactsOf(bare, now), { gpus: [], gpuProblem: 'nvidia-smi is not installed (no NVIDIA driver)', checked: '2026-11-28T01:02:03.000Z' });
+  assert.equal(summarizeGpus([]), 'no GPU');
+  assert.equal(
+    summarizeGpus([{ index: 1, name: 'Tesla V100', memoryMiB: 16384 }, { index: 0, name: 'A100', memoryMiB: 40960 }, { index: 2, name: 'A100', memoryMiB: 40960 }]),
+    '2 × A100 (40 GiB), Tesla V100 (16 GiB)',
+  );
+  assert.equal(readGpuFacts({ gpus: 'two' }), undefined);
+  assert.deepEqual(readGpuFacts({ checked: 'x', gpus: [{ index: 0, name: 'A', memoryMiB: 1 }, { index: 'one' }] })?.gpus, [{ index: 0, name: 'A', memoryMiB: 1 }]);
   assert.equal(remotePath('~/medvlm runs/x'), `"$HOME"/'medvlm runs/x'`);
   assert.equal(remotePath('/abs/it\'s'), `'/abs/it'\\''s'`);
 });

@@ -3,21 +3,23 @@
 // with the REAL trainer on the tiny model on CPU: the job script is generated and submitted
 // with sbatch, the job waits PENDING (with its reason) while another job holds the node,
 // runs once that one is cancelled, and its events in the run folder reach run_finished; a
-// second job is stopped with scancel and ends `stopped` with a checkpoint.
+// second run is stopped with scancel, ends `stopped` with a checkpoint, and is resumed as a
+// new job in its folder.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cancelSlurmRun, jobScript, mergeSlurmOptions, parseQueueLine, slurmJobState, slurmOptionsProblem, submitSlurmRun } from '../../src/core/remote/slurm';
+import { hubLoginOnHost, writeHubLoginOnHost } from '../../src/core/remote/hubLogin';
 import { RemoteRunMirror } from '../../src/core/remote/remoteMirror';
 import { closeSsh } from '../../src/core/remote/ssh';
 import type { RemoteTarget } from '../../src/core/remote/targets';
-import { readRunInfo } from '../../src/core/runDir';
+import { readRunInfo, readRunProcess } from '../../src/core/runDir';
 import { RunWatch } from '../../src/core/runWatch';
-import { startSshRun, stopSshRun } from '../../src/launch/sshLauncher';
+import { resumeSshRun, startSshRun, stopSshRun } from '../../src/launch/sshLauncher';
 import type { RunSummary } from '../../src/shared/runStatus';
 import type { SshHost } from '../../src/core/remote/ssh';
 import { ensureRemoteEnv, syncTrainer, trainerFiles } from '../../src/core/remote/trainerSync';
@@ -60,12 +62,14 @@ describe('a run on a SLURM cluster (real SLURM and sshd on 127.0.0.1, real train
   let python = '';
   let trainerFolder = '';
   let configText = '';
+  let hfHome = '';
 
   before(async () => {
     const local = process.env.MEDVLM_PYTHON;
     assert.ok(local, 'MEDVLM_PYTHON must name the trainer environment (npm test sets it)');
     slurm = await startLocalSlurm();
-    sshd = await startLocalSshd({ sessionEnv: slurm.env });
+    hfHome = mkdtempSync(path.join(os.tmpdir(), 'medvlm-slurm-hf-'));
+    sshd = await startLocalSshd({ sessionEnv: { ...slurm.env, HF_HOME: hfHome } });
     host = { alias: sshd.alias, configFile: sshd.configFile };
     work = mkdtempSync(path.join(os.tmpdir(), 'medvlm-slurm-work-'));
     makeHostData(local, work);
@@ -80,6 +84,7 @@ describe('a run on a SLURM cluster (real SLURM and sshd on 127.0.0.1, real train
     await sshd?.stop();
     await slurm?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
+    if (hfHome) rmSync(hfHome, { recursive: true, force: true });
   });
 
   const script = (runId: string, steps: number): { script: string; config: string } => ({
@@ -138,14 +143,55 @@ describe('a run on a SLURM cluster (real SLURM and sshd on 127.0.0.1, real train
     assert.equal(await cancelSlurmRun(host, submitted.jobId, 5), 'not-running');
   });
 
-  it('scancel: SIGTERM to the job, the trainer checkpoints and ends stopped', { timeout: 400_000 }, async () => {
-    const { script: job, config } = script('slurm-stop', 100_000);
-    const submitted = await submitSlurmRun(host, path.join(work, 'runs', 'slurm-stop'), config, job);
-    await waitFor('training to begin', async () => (eventsOf(submitted.runDir).some((e) => e.type === 'progress') ? true : undefined), 300_000);
-    assert.equal(await cancelSlurmRun(host, submitted.jobId, 60), 'terminated');
-    const finished = eventsOf(submitted.runDir).find((e) => e.type === 'run_finished');
-    assert.equal(finished?.status, 'stopped', readFileSync(path.join(submitted.runDir, 'stdout.log'), 'utf8').slice(-3000));
-    assert.ok(existsSync(path.join(submitted.runDir, 'checkpoints')), 'a checkpoint was written before it ended');
+  it('Stop is scancel: the trainer checkpoints and ends stopped; Resume submits the next attempt as a new job that goes on to the end, each step once', { timeout: 500_000 }, async (t) => {
+    const steps = 60;
+    const local = mkdtempSync(path.join(os.tmpdir(), 'medvlm-slurm-local-'));
+    t.after(() => rmSync(local, { recursive: true, force: true }));
+    const configPath = path.join(local, 'resumed.sft.yaml');
+    writeFileSync(configPath, `${configText.replace(/max_steps: \d+/, `max_steps: ${steps}`)}\nlaunch:\n  target: cluster\n`);
+    const target: RemoteTarget = { name: 'cluster', host: sshd.alias, workFolder: work, sshConfigFile: sshd.configFile, slurm: { partition: slurm.partition, time: '30:00' }, source: 'settings' };
+    const started = await startSshRun({ target, extensionRoot: repoRoot, configPath, runsRoot: path.join(local, 'runs') });
+    const seen: RunSummary[] = [];
+    const watch = new RunWatch(started.runDir, { pollMs: 200, livenessMs: 500, onSummary: (s) => seen.push(s) });
+    t.after(() => watch.dispose());
+    const follow = async (jobId: string): Promise<RemoteRunMirror> => {
+      const mirror = await RemoteRunMirror.start({ host, localDir: started.runDir, remoteDir: started.remoteDir, pid: null, startTime: null, jobId, pollMs: 300 });
+      assert.ok(mirror);
+      t.after(() => mirror.dispose());
+      return mirror;
+    };
+    const first = await follow(started.jobId ?? '');
+    await waitFor('training to begin', async () => (eventsOf(started.remoteDir).some((e) => e.type === 'progress') ? true : undefined), 300_000);
+    await assert.rejects(resumeSshRun({ runDir: started.runDir, extensionRoot: repoRoot }), /is still running as SLURM job \d+ on cluster/);
+
+    assert.equal(await stopSshRun(started.runDir, { graceMs: 60_000 }), 'terminated');
+    await first.done;
+    await waitFor('the run to read stopped', async () => (seen.at(-1)?.status === 'stopped' ? true : undefined), 60_000);
+    const stoppedAt = seen.at(-1)?.step ?? 0;
+    assert.ok(stoppedAt < steps, `stopped mid-run (step ${stoppedAt})`);
+    assert.ok(existsSync(path.join(started.remoteDir, 'checkpoints')), 'a checkpoint was written before it ended');
+
+    const resumed = await resumeSshRun({ runDir: started.runDir, extensionRoot: repoRoot, secrets: { HF_TOKEN: 'hf_neverSentToSlurm' } });
+    assert.equal(resumed.attempt, 2);
+    assert.match(resumed.jobId ?? '', /^\d+$/);
+    assert.notEqual(resumed.jobId, started.jobId);
+    assert.equal((await readRunProcess(started.runDir))?.jobId, resumed.jobId, 'the run follows the new job');
+    const second = readFileSync(path.join(started.remoteDir, 'job-2.sh'), 'utf8');
+    assert.match(second, /#SBATCH --partition=.*\n[^]*#SBATCH --time=30:00/, 'the resumed job keeps the options the run was submitted with');
+    assert.match(second, /--resume-from latest --attempt 2/);
+    assert.ok(!second.includes('hf_neverSentToSlurm'), 'no token in the job script');
+    await (await follow(resumed.jobId ?? '')).done;
+    await waitFor('the run to finish', async () => (seen.at(-1)?.status === 'finished' ? true : undefined), 60_000);
+    assert.equal(seen.at(-1)?.attempt, 2);
+    assert.ok(!seen.some((s) => s.status === 'lost' || s.status === 'failed'), seen.map((s) => s.status).join(' -> '));
+    assert.ok(readFileSync(path.join(started.runDir, 'events.jsonl')).equals(readFileSync(path.join(started.remoteDir, 'events.jsonl'))));
+    // Steps after the checkpoint it resumed from may be trained again; together they cover every step.
+    const trained = (eventsOf(started.runDir) as Array<{ type: string; split?: string; step?: number; loss?: number }>).flatMap((e) =>
+      e.type === 'metrics' && e.split === 'train' && typeof e.loss === 'number' ? [e.step ?? -1] : [],
+    );
+    assert.deepEqual([...new Set(trained)].sort((a, b) => a - b), Array.from({ length: steps }, (_, i) => i + 1));
+    assert.match(readFileSync(path.join(started.runDir, 'stdout.log'), 'utf8'), /\[medvlm-studio\] attempt 2: resuming from latest/);
+    assert.equal(await stopSshRun(started.runDir), 'not-running');
   });
 
   it('as the extension starts it: startSshRun submits to the SLURM target, the mirror reads queued (Resources), then the run to its end', { timeout: 400_000 }, async (t) => {
@@ -188,5 +234,28 @@ describe('a run on a SLURM cluster (real SLURM and sshd on 127.0.0.1, real train
   it('sbatch refusing the job (an unknown partition) says so', { timeout: 60_000 }, async () => {
     const job = jobScript({ runId: 'bad', python, trainerFolder, workFolder: work, slurm: { partition: 'nosuchpartition' }, numProcesses: 1, attempt: 1 });
     await assert.rejects(submitSlurmRun(host, path.join(work, 'runs', 'bad'), configText, job), /sbatch on .* refused the job: .*(invalid partition|nosuchpartition)/i);
+  });
+  it('the Hugging Face login set up over ssh (0600, the token on stdin only) is the one a job on the cluster reads', { timeout: 120_000 }, async () => {
+    const token = 'hf_clusterLoginTokenWrittenOverStdin';
+    const file = path.join(hfHome, 'token');
+    assert.deepEqual(await hubLoginOnHost(host), { file, state: 'missing' });
+    const base = path.relative(work, path.join(work, 'data', 'tiny-qwen2_5_vl'));
+    assert.equal((await hubLoginOnHost(host, { workFolder: work, base })).baseIsFolder, true, 'a model folder on the host needs no login');
+    assert.equal((await hubLoginOnHost(host, { workFolder: work, base: 'google/medgemma-4b-it' })).baseIsFolder, false);
+
+    assert.deepEqual(await writeHubLoginOnHost(host, token), { file, state: 'same', mode: '600' });
+    assert.equal(readFileSync(file, 'utf8'), token);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(hfHome), ['token'], 'no temporary file left');
+    assert.equal((await hubLoginOnHost(host, { token })).state, 'same');
+    assert.equal((await hubLoginOnHost(host, { token: 'hf_someoneElse' })).state, 'other');
+    assert.equal((await hubLoginOnHost(host)).state, 'present');
+    await assert.rejects(writeHubLoginOnHost(host, 'hf_two\nlines'), /line break/);
+
+    // A job reads it through huggingface_hub, as the trainer's downloads and pushes do.
+    const out = path.join(work, 'hf-login-job.out');
+    const job = spawnSync('ssh', ['-F', sshd.configFile, sshd.alias, `sbatch --parsable --wait --output=${out} --wrap="${python} -c 'import huggingface_hub; print(huggingface_hub.get_token())'"`], { encoding: 'utf8', timeout: 110_000 });
+    assert.equal(job.status, 0, job.stderr);
+    assert.equal(readFileSync(out, 'utf8').trim(), token);
   });
 });

@@ -9,6 +9,7 @@
 // and the job script holds no secret. No `vscode`.
 
 import { posix } from 'node:path';
+import { ATTEMPT_MARKER } from '../runWatch';
 import { SUPERVISOR_SCRIPT } from '../trainerCommand';
 import { shellQuote } from './shellQuote';
 import { runSsh, SshError } from './ssh';
@@ -33,6 +34,16 @@ export function mergeSlurmOptions(target: SlurmOptions, run: SlurmOptions): Slur
     ...Object.fromEntries(Object.entries(run).filter(([key, value]) => key !== 'extraSbatch' && value !== undefined && value !== null)),
     extraSbatch: [...(target.extraSbatch ?? []), ...(run.extraSbatch ?? [])],
   };
+}
+
+/** SlurmOptions from a run record (run.json), fields of the wrong type left out. */
+export function readSlurmOptions(raw: Readonly<Record<string, unknown>> | undefined): SlurmOptions {
+  if (raw === undefined) return {};
+  const text = (key: string): string | undefined => (typeof raw[key] === 'string' ? raw[key] : undefined);
+  const count = (key: string): number | undefined => (Number.isInteger(raw[key]) ? (raw[key] as number) : undefined);
+  const extra = Array.isArray(raw.extraSbatch) ? raw.extraSbatch.filter((line): line is string => typeof line === 'string') : [];
+  const options: Record<string, unknown> = { partition: text('partition'), nodes: count('nodes'), gpusPerNode: count('gpusPerNode'), time: text('time'), account: text('account'), extraSbatch: extra };
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as SlurmOptions;
 }
 
 const NAME = /^[A-Za-z0-9._,:+-]+$/;
@@ -113,6 +124,8 @@ export function jobScript(input: JobScriptInput): string {
     `PYTHONPATH=${remotePath(posix.join(input.trainerFolder, 'python', 'src'))}`,
     'PYTHONUNBUFFERED=1',
     'export PYTHONPATH PYTHONUNBUFFERED',
+    // A resumed attempt's output follows a marker line in stdout.log, as a local resume's does.
+    ...(input.resumeFrom !== undefined ? [`printf '\\n%s%s: resuming from %s\\n' ${shellQuote(ATTEMPT_MARKER)} ${input.attempt} ${shellQuote(input.resumeFrom)}`] : []),
     `exec /bin/sh -c ${shellQuote(SUPERVISOR_SCRIPT)} medvlm-supervisor "$dir/exit.json" ${input.attempt} ${remotePath(input.python)} ${train.join(' ')}`,
     '',
   ].join('\n');
@@ -152,6 +165,43 @@ export async function submitSlurmRun(host: SshHost, runDir: string, configText: 
   const dir = /^dir=(.+)$/m.exec(stdout)?.[1] ?? '';
   if (jobId === undefined || !dir.startsWith('/')) throw new Error(`sbatch on ${host.alias} did not say the job id (${stdout.trim().slice(0, 200)})`);
   return { jobId, runDir: dir };
+}
+
+/**
+ * The resubmitter, for `sh -c`: $1 run folder (exit 18: gone), $2 job script, $3 attempt. The
+ * script is kept as job-<attempt>.sh beside the first's job.sh; prints the job id and the size
+ * of events.jsonl before the attempt (its own events come after that byte).
+ */
+const RESUBMIT_SCRIPT = String.raw`set -e
+dir=$1 job=$2 attempt=$3
+[ -d "$dir" ] || exit 18
+cd "$dir"
+events=0
+[ -f events.jsonl ] && events=$(wc -c < events.jsonl | tr -d ' ')
+printf '%s' "$job" > "job-$attempt.sh"
+if ! id=$(sbatch --parsable "job-$attempt.sh" 2>.sbatch.err); then cat .sbatch.err >&2; rm -f .sbatch.err; exit 19; fi
+rm -f .sbatch.err
+echo "job=${'${id%%;*}'}"
+echo "events=$events"`;
+
+/** Submits the next attempt of a run in its folder on the cluster (a resume). */
+export async function resubmitSlurmRun(host: SshHost, runDir: string, attempt: number, script: string): Promise<{ readonly jobId: string; readonly eventsOffset: number }> {
+  let stdout: string;
+  try {
+    ({ stdout } = await runSsh(host, `sh -c ${shellQuote(RESUBMIT_SCRIPT)} medvlm-resubmit ${remotePath(runDir)} ${shellQuote(script)} ${attempt}`, { timeoutMs: 120_000 }));
+  } catch (err) {
+    if (err instanceof SshError && err.kind === 'command' && err.exitCode === 19) {
+      throw new Error(`sbatch on ${host.alias} refused the job: ${err.message.replace(/^.*?: /, '')}`);
+    }
+    if (err instanceof SshError && err.kind === 'command' && err.exitCode === 18) {
+      throw new Error(`the run's folder ${runDir} is gone from ${host.alias}: there is nothing to resume there.`);
+    }
+    throw err;
+  }
+  const jobId = /^job=(\d+)/m.exec(stdout)?.[1];
+  const events = Number(/^events=(\d+)$/m.exec(stdout)?.[1]);
+  if (jobId === undefined) throw new Error(`sbatch on ${host.alias} did not say the job id (${stdout.trim().slice(0, 200)})`);
+  return { jobId, eventsOffset: Number.isInteger(events) ? events : 0 };
 }
 
 /** States of a job that has not ended (squeue's long names). */

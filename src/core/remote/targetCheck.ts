@@ -109,3 +109,40 @@ export function describeReport(host: string, workFolder: string, report: TargetR
   lines.push(report.slurm ? 'SLURM: sbatch available' : 'SLURM: not here');
   return lines;
 }
+
+/** What the Runs view shows on a host's group: its GPUs, as last seen. */
+export interface TargetGpuFacts {
+  readonly gpus: readonly TargetGpu[];
+  readonly gpuProblem?: string;
+  /** When they were seen (ISO 8601). */
+  readonly checked: string;
+}
+
+/** The GPU facts of a report, seen `now`. */
+export function gpuFactsOf(report: TargetReport, now: Date = new Date()): TargetGpuFacts {
+  return { gpus: report.gpus, ...(report.gpus.length === 0 && report.gpuProblem !== undefined ? { gpuProblem: report.gpuProblem } : {}), checked: now.toISOString() };
+}
+
+/** Stored facts read back (a memento holds whatever an older version wrote); undefined when not facts. */
+export function readGpuFacts(raw: unknown): TargetGpuFacts | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const r = raw as Record<string, unknown>;
+  if (typeof r.checked !== 'string' || !Array.isArray(r.gpus)) return undefined;
+  const gpus = r.gpus.filter(
+    (g): g is TargetGpu => typeof g === 'object' && g !== null && Number.isInteger((g as TargetGpu).index) && typeof (g as TargetGpu).name === 'string' && typeof (g as TargetGpu).memoryMiB === 'number',
+  );
+  return { gpus, ...(typeof r.gpuProblem === 'string' ? { gpuProblem: r.gpuProblem } : {}), checked: r.checked };
+}
+
+/** `2 × NVIDIA A100 80GB (80 GiB)`, models in order of their first index; `no GPU` for none. */
+export function summarizeGpus(gpus: readonly TargetGpu[]): string {
+  if (gpus.length === 0) return 'no GPU';
+  const models = new Map<string, { count: number; memoryMiB: number }>();
+  for (const gpu of [...gpus].sort((a, b) => a.index - b.index)) {
+    const model = models.get(gpu.name) ?? { count: 0, memoryMiB: gpu.memoryMiB };
+    models.set(gpu.name, { count: model.count + 1, memoryMiB: model.memoryMiB });
+  }
+  return [...models.entries()]
+    .map(([name, { count, memoryMiB }]) => `${count > 1 ? `${count} × ` : ''}${name}${memoryMiB > 0 ? ` (${Math.round(memoryMiB / 1024)} GiB)` : ''}`)
+    .join(', ');
+}
