@@ -66,6 +66,16 @@ def test_two_processes_with_accelerate_launch(workspace):  # noqa: F811
     assert (run_dir / "checkpoints" / "final" / "adapter_model.safetensors").is_file()
     assert not (run_dir / ".medvlm-sync").exists()
 
+    # Resumed by both processes from checkpoint-2: transformers maps the optimizer state to
+    # "cpu:<rank>" there, which torch.load cannot restore to (the trainer loads it on the CPU).
+    resume = [*cmd, "--resume-from", str(run_dir / "checkpoints" / "checkpoint-2"), "--attempt", "2"]
+    result = subprocess.run(resume, env=ENV, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    second = events_of(run_dir)[len(events) :]
+    assert [(e["attempt"], e["resume_step"], e["world_size"]) for e in second if e["type"] == "run_started"] == [(2, 2, 2)]
+    assert [e["step"] for e in second if e["type"] == "metrics" and e["split"] == "train"] == [3]
+    assert second[-1]["type"] == "run_finished" and second[-1]["status"] == "finished"
+
 
 def test_one_process_for_a_two_process_config_is_a_warning(workspace):  # noqa: F811
     from medvlm_sft.train.runner import run_train_command

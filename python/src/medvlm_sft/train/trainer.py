@@ -29,6 +29,28 @@ class MedVLMTrainer(SFTTrainer):
         self.max_new_tokens = max_new_tokens
         self.generation_batch_size = generation_batch_size
 
+    def _load_optimizer_and_scheduler(self, checkpoint: str | None) -> None:
+        # With several processes transformers maps the optimizer state to `args.device`, which on
+        # the CPU (gloo) is "cpu:<rank>": torch.load cannot restore to that name, and a resumed
+        # CPU run failed before its first step. The state belongs on the CPU there.
+        device = self.args.device
+        if checkpoint is None or device.type != "cpu" or device.index is None:
+            return super()._load_optimizer_and_scheduler(checkpoint)
+        import torch
+
+        load = torch.load
+
+        def load_on_cpu(*args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("map_location") == device:
+                kwargs["map_location"] = "cpu"
+            return load(*args, **kwargs)
+
+        torch.load = load_on_cpu
+        try:
+            return super()._load_optimizer_and_scheduler(checkpoint)
+        finally:
+            torch.load = load
+
     def evaluation_loop(
         self, dataloader, description, prediction_loss_only=None, ignore_keys=None, metric_key_prefix="eval"
     ):
