@@ -1,4 +1,5 @@
-// A run on a SLURM cluster through its login host, against a real single-node SLURM
+// A run on a SLURM cluster through its login host, against a real single-node SLURM (runs
+// across nodes: slurmNodes.test.ts)
 // (helpers/localSlurm.ts: munged, slurmctld, slurmd on 127.0.0.1) reached over a real sshd,
 // with the REAL trainer on the tiny model on CPU: the job script is generated and submitted
 // with sbatch, the job waits PENDING (with its reason) while another job holds the node,
@@ -36,7 +37,8 @@ describe('the job script and the queue line', () => {
     assert.deepEqual(merged, { partition: 'gpu', time: '2:00:00', extraSbatch: ['--mem=64G', '#SBATCH --qos=high'] });
     assert.match(slurmOptionsProblem({ partition: 'gpu; rm -rf ~' }) ?? '', /not a partition name/);
     assert.match(slurmOptionsProblem({ time: 'tomorrow' }) ?? '', /not a time/);
-    assert.match(slurmOptionsProblem({ nodes: 2 }) ?? '', /across 2 nodes are not supported yet/);
+    assert.match(slurmOptionsProblem({ nodes: 0 }) ?? '', /node count 0 is not a whole number of nodes/);
+    assert.equal(slurmOptionsProblem({ nodes: 4 }), undefined);
     assert.match(slurmOptionsProblem({ extraSbatch: ['--mem=1G\nrm -rf ~'] }) ?? '', /line break/);
     assert.match(slurmOptionsProblem({ extraSbatch: ['echo hi'] }) ?? '', /not an sbatch option/);
     const script = jobScript({ runId: "r 'x'", python: '/env/bin/python', trainerFolder: '~/medvlm/trainer/abc', workFolder: '~/medvlm', slurm: { ...merged, gpusPerNode: 4 }, numProcesses: 1, attempt: 1 });
@@ -47,6 +49,11 @@ describe('the job script and the queue line', () => {
     }
     assert.match(script, /-m accelerate\.commands\.launch --multi_gpu --num_processes 4 --num_machines 1 -m medvlm_sft train/);
     assert.match(script, /--run-id 'r '\\''x'\\'''/);
+    assert.ok(lines.includes('#SBATCH --nodes=1') && lines.includes('#SBATCH --ntasks=1'));
+    // Across nodes: one task per node, each an accelerate launch with its rank from SLURM.
+    const nodes = jobScript({ runId: 'r', python: '/env/bin/python', trainerFolder: '/t', workFolder: '/w', slurm: { nodes: 3, gpusPerNode: 4 }, numProcesses: 1, attempt: 1 }).split('\n');
+    assert.ok(nodes.includes('#SBATCH --nodes=3') && nodes.includes('#SBATCH --ntasks-per-node=1') && nodes.includes('#SBATCH --gpus-per-node=4'));
+    assert.match(nodes.at(-2) ?? '', /srun .*--machine_rank "\$SLURM_NODEID".* --num_processes 12 --num_machines 3 --main_process_ip "\$head" --main_process_port "\$port" -m medvlm_sft train/);
     assert.deepEqual(parseQueueLine('PENDING|Resources'), { state: 'PENDING', reason: 'Resources' });
     assert.deepEqual(parseQueueLine('RUNNING|None'), { state: 'RUNNING' });
     assert.deepEqual(parseQueueLine('GONE|'), { state: 'GONE' });

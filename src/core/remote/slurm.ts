@@ -54,9 +54,7 @@ export function slurmOptionsProblem(options: SlurmOptions): string | undefined {
   if (options.partition !== undefined && !NAME.test(options.partition)) return `the SLURM partition "${options.partition}" is not a partition name`;
   if (options.account !== undefined && !NAME.test(options.account)) return `the SLURM account "${options.account}" is not an account name`;
   if (options.time !== undefined && !TIME.test(options.time)) return `the SLURM time limit "${options.time}" is not a time like 24:00:00 or 2-00:00:00`;
-  if (options.nodes !== undefined && options.nodes !== 1) {
-    return `runs across ${options.nodes} nodes are not supported yet: use one node (nodes: 1) with its GPUs (gpusPerNode)`;
-  }
+  if (options.nodes !== undefined && (!Number.isInteger(options.nodes) || options.nodes < 1)) return `the SLURM node count ${options.nodes} is not a whole number of nodes (1 or more)`;
   for (const line of options.extraSbatch ?? []) {
     if (/[\r\n\0]/.test(line)) return 'an extra #SBATCH line holds a line break';
     const body = line.replace(/^#SBATCH\s+/, '');
@@ -89,22 +87,22 @@ export function jobScript(input: JobScriptInput): string {
   const problem = slurmOptionsProblem(input.slurm);
   if (problem !== undefined) throw new Error(problem);
   const { slurm } = input;
-  const procs = Math.max(1, slurm.gpusPerNode ?? input.numProcesses);
+  const nodes = slurm.nodes ?? 1;
+  // Processes per node: one per GPU, else launch.num_processes spread over the nodes.
+  const perNode = slurm.gpusPerNode !== undefined && slurm.gpusPerNode > 0 ? slurm.gpusPerNode : Math.max(1, Math.ceil(input.numProcesses / nodes));
   const sbatch = [
     `--job-name=medvlm-${input.runId}`,
     '--output=stdout.log',
     '--open-mode=append',
-    '--nodes=1',
-    '--ntasks=1',
+    `--nodes=${nodes}`,
+    ...(nodes > 1 ? ['--ntasks-per-node=1'] : ['--ntasks=1']),
     ...(slurm.partition !== undefined ? [`--partition=${slurm.partition}`] : []),
     ...(slurm.account !== undefined ? [`--account=${slurm.account}`] : []),
     ...(slurm.time !== undefined ? [`--time=${slurm.time}`] : []),
     ...(slurm.gpusPerNode !== undefined && slurm.gpusPerNode > 0 ? [`--gpus-per-node=${slurm.gpusPerNode}`] : []),
     ...(slurm.extraSbatch ?? []).map((line) => line.replace(/^#SBATCH\s+/, '')),
   ];
-  const accelerate = procs > 1 ? ['-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', String(procs), '--num_machines', '1'] : [];
   const train = [
-    ...accelerate,
     '-m',
     'medvlm_sft',
     'train',
@@ -117,6 +115,20 @@ export function jobScript(input: JobScriptInput): string {
     remotePath(input.workFolder),
     ...(input.resumeFrom !== undefined ? ['--resume-from', shellQuote(input.resumeFrom), '--attempt', String(input.attempt)] : []),
   ];
+  const python = remotePath(input.python);
+  const supervised = `exec /bin/sh -c ${shellQuote(SUPERVISOR_SCRIPT)} medvlm-supervisor "$dir/exit.json" ${input.attempt}`;
+  const launch =
+    nodes > 1
+      ? [
+          // One `accelerate launch` per node (srun: one task on each), each told its rank by
+          // SLURM; rank 0 runs on this, the first node, reached at the address SLURM itself
+          // uses for it (NodeAddr), on a port of the job's own.
+          `head=$(scontrol show node "$SLURMD_NODENAME" -o 2>/dev/null | tr ' ' '\\n' | sed -n 's/^NodeAddr=//p')`,
+          '[ -n "$head" ] || head=$(hostname)',
+          'port=$((20000 + SLURM_JOB_ID % 20000))',
+          `${supervised} srun --kill-on-bad-exit=1 --ntasks-per-node=1 /bin/sh -c ${shellQuote('python=$1; shift; exec "$python" -m accelerate.commands.launch --machine_rank "$SLURM_NODEID" "$@"')} medvlm-node ${python} --multi_gpu --num_processes ${perNode * nodes} --num_machines ${nodes} --main_process_ip "$head" --main_process_port "$port" ${train.join(' ')}`,
+        ]
+      : [`${supervised} ${python} ${perNode > 1 ? `-m accelerate.commands.launch --multi_gpu --num_processes ${perNode} --num_machines 1 ` : ''}${train.join(' ')}`];
   return [
     '#!/bin/sh',
     ...sbatch.map((option) => `#SBATCH ${option}`),
@@ -126,7 +138,7 @@ export function jobScript(input: JobScriptInput): string {
     'export PYTHONPATH PYTHONUNBUFFERED',
     // A resumed attempt's output follows a marker line in stdout.log, as a local resume's does.
     ...(input.resumeFrom !== undefined ? [`printf '\\n%s%s: resuming from %s\\n' ${shellQuote(ATTEMPT_MARKER)} ${input.attempt} ${shellQuote(input.resumeFrom)}`] : []),
-    `exec /bin/sh -c ${shellQuote(SUPERVISOR_SCRIPT)} medvlm-supervisor "$dir/exit.json" ${input.attempt} ${remotePath(input.python)} ${train.join(' ')}`,
+    ...launch,
     '',
   ].join('\n');
 }

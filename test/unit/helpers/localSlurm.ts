@@ -1,6 +1,8 @@
-// A real single-node SLURM cluster on 127.0.0.1 for tests (../shared/notes/environment.md):
-// munged with its own key and socket, slurmctld and slurmd with a slurm.conf in a temp
-// folder, on free ports, accounting off. Commands reach it with SLURM_CONF set, which the test
+// A real SLURM cluster on 127.0.0.1 for tests (../shared/notes/environment.md): munged with
+// its own key and socket, slurmctld and slurmd with a slurm.conf in a temp folder, on free
+// ports, accounting off. One node by default; with `nodes`, that many slurmd daemons on this
+// machine, each a node of its own (`slurmd -N`, its own port, spool and pid file), sharing the
+// CPUs, so a job can span nodes. Commands reach it with SLURM_CONF set, which the test
 // sshd passes on to its sessions (see `env`). Every daemon is stopped by its pid file.
 
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -41,7 +43,7 @@ function alive(pid: number): boolean {
   }
 }
 
-export async function startLocalSlurm(): Promise<LocalSlurm> {
+export async function startLocalSlurm(options: { readonly nodes?: number } = {}): Promise<LocalSlurm> {
   if (!slurmAvailable()) throw new Error('SLURM is not installed: apt-get install -y slurm-wlm munge (.ci/run does)');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'medvlm-slurm-'));
   for (const sub of ['state', 'spool', 'log', 'munge']) mkdirSync(path.join(dir, sub));
@@ -54,6 +56,13 @@ export async function startLocalSlurm(): Promise<LocalSlurm> {
   execFileSync('/usr/sbin/munged', ['--force', `--socket=${socket}`, `--key-file=${path.join(dir, 'munge', 'munge.key')}`, `--pid-file=${path.join(dir, 'munge', 'munged.pid')}`, `--log-file=${path.join(dir, 'munge', 'munged.log')}`, `--seed-file=${path.join(dir, 'munge', 'seed')}`]);
   const host = os.hostname();
   const [ctldPort, slurmdPort] = [await freePort(), await freePort()];
+  const count = options.nodes ?? 1;
+  const names = count === 1 ? [host] : Array.from({ length: count }, (_, i) => `n${i + 1}`);
+  const nodeLines: string[] = [];
+  for (const name of names) {
+    const cpus = Math.max(1, Math.floor(2 / count));
+    nodeLines.push(count === 1 ? `NodeName=${name} NodeAddr=127.0.0.1 CPUs=2 RealMemory=2000 State=UNKNOWN` : `NodeName=${name} NodeAddr=127.0.0.1 NodeHostname=${host} Port=${await freePort()} CPUs=${cpus} RealMemory=1000 State=UNKNOWN`);
+  }
   const conf = path.join(dir, 'slurm.conf');
   writeFileSync(
     conf,
@@ -68,11 +77,11 @@ export async function startLocalSlurm(): Promise<LocalSlurm> {
       `AuthInfo=socket=${socket}`,
       'CredType=cred/munge',
       `StateSaveLocation=${path.join(dir, 'state')}`,
-      `SlurmdSpoolDir=${path.join(dir, 'spool')}`,
+      `SlurmdSpoolDir=${path.join(dir, 'spool', '%n')}`,
       `SlurmctldPidFile=${path.join(dir, 'slurmctld.pid')}`,
-      `SlurmdPidFile=${path.join(dir, 'slurmd.pid')}`,
+      `SlurmdPidFile=${path.join(dir, 'slurmd-%n.pid')}`,
       `SlurmctldLogFile=${path.join(dir, 'log', 'slurmctld.log')}`,
-      `SlurmdLogFile=${path.join(dir, 'log', 'slurmd.log')}`,
+      `SlurmdLogFile=${path.join(dir, 'log', 'slurmd-%n.log')}`,
       'ProctrackType=proctrack/linuxproc',
       'TaskPlugin=task/none',
       'SelectType=select/cons_tres',
@@ -83,7 +92,7 @@ export async function startLocalSlurm(): Promise<LocalSlurm> {
       'AccountingStorageType=accounting_storage/none',
       // A cancelled job's processes get SIGTERM, then SIGKILL this many seconds later.
       'KillWait=30',
-      `NodeName=${host} NodeAddr=127.0.0.1 CPUs=2 RealMemory=2000 State=UNKNOWN`,
+      ...nodeLines,
       'PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP',
       '',
     ].join('\n'),
@@ -96,7 +105,7 @@ export async function startLocalSlurm(): Promise<LocalSlurm> {
     partition: 'debug',
     stop: async (): Promise<void> => {
       spawnSync('scancel', ['--full', '--user=root'], { env: { ...process.env, ...env } });
-      for (const file of ['slurmd.pid', 'slurmctld.pid', 'munge/munged.pid']) {
+      for (const file of [...names.map((name) => `slurmd-${name}.pid`), 'slurmctld.pid', 'munge/munged.pid']) {
         const pid = readPid(path.join(dir, file));
         if (pid === undefined) continue;
         try {
@@ -113,11 +122,13 @@ export async function startLocalSlurm(): Promise<LocalSlurm> {
   };
   try {
     execFileSync('/usr/sbin/slurmctld', ['-f', conf], { env: { ...process.env, ...env } });
-    execFileSync('/usr/sbin/slurmd', ['-f', conf], { env: { ...process.env, ...env } });
+    for (const name of names) execFileSync('/usr/sbin/slurmd', ['-f', conf, ...(count === 1 ? [] : ['-N', name])], { env: { ...process.env, ...env } });
     const end = Date.now() + 30_000;
     for (;;) {
-      const info = spawnSync('sinfo', ['-h', '-o', '%t'], { env: { ...process.env, ...env }, encoding: 'utf8' });
-      if (info.status === 0 && /^idle/m.test(info.stdout)) break;
+      // One line per node: every node up and idle.
+      const info = spawnSync('sinfo', ['-h', '-N', '-o', '%t'], { env: { ...process.env, ...env }, encoding: 'utf8' });
+      const states = info.stdout.trim().split('\n');
+      if (info.status === 0 && states.length === names.length && states.every((state) => state.startsWith('idle'))) break;
       if (Date.now() > end) throw new Error(`the test SLURM node did not come up idle: ${info.stdout}${info.stderr}\n${readFileSync(path.join(dir, 'log', 'slurmctld.log'), 'utf8').slice(-2000)}`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }

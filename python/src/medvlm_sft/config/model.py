@@ -360,7 +360,12 @@ class HubSection(Section):
 
 class SlurmOverrides(Section):
     partition: str | None = Field(None, max_length=128, description="SLURM partition for this run.")
-    nodes: int | None = Field(None, ge=1, le=1024, description="Nodes for this run.")
+    nodes: int | None = Field(
+        None,
+        ge=1,
+        le=1024,
+        description="Nodes for this run; with more than one, each node runs one `accelerate launch` with its GPUs.",
+    )
     time: str | None = Field(None, max_length=32, description="Time limit, e.g. `24:00:00`.")
     account: str | None = Field(None, max_length=128, description="SLURM account.")
     extra_sbatch: list[str] = Field(default_factory=list, description="Extra `#SBATCH` lines for this run.")
