@@ -1,11 +1,10 @@
-// A run on a SLURM cluster through its login host, against a real single-node SLURM (runs
-// across nodes: slurmNodes.test.ts)
-// (helpers/localSlurm.ts: munged, slurmctld, slurmd on 127.0.0.1) reached over a real sshd,
-// with the REAL trainer on the tiny model on CPU: the job script is generated and submitted
-// with sbatch, the job waits PENDING (with its reason) while another job holds the node,
-// runs once that one is cancelled, and its events in the run folder reach run_finished; a
-// second run is stopped with scancel, ends `stopped` with a checkpoint, and is resumed as a
-// new job in its folder.
+// A run on a SLURM cluster through its login host, against a real single-node SLURM
+// (helpers/localSlurm.ts: munged, slurmctld, slurmd on 127.0.0.1; runs across nodes are in
+// slurmNodes.test.ts) reached over a real sshd, with the REAL trainer on the tiny model on
+// CPU: the job script is generated and submitted with sbatch, the job waits PENDING (with its
+// reason) while another job holds the node, runs once that one is cancelled, and its events
+// in the run folder reach run_finished; a second run is stopped with scancel, ends `stopped`
+// with a checkpoint, and is resumed as a new job in its folder.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
