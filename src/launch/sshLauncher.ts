@@ -12,6 +12,7 @@ import path, { posix } from 'node:path';
 import { claimLaunch, createRunDir, listLaunches, readRunInfo, readRunProcess, releaseLaunch, runPaths, writeLaunchRecord, writeRunInfo } from '../core/runDir';
 import { writeRemoteState } from '../core/runEnd';
 import type { RunInfo, SshRunTarget } from '../core/runDir';
+import { requireValidOnHost, validateOnHost } from '../core/remote/hostValidate';
 import { remoteRunAlive, resumeRemoteRun, startRemoteRun, stopRemoteRun } from '../core/remote/remoteLaunch';
 import { STARTING_GRACE_MS } from '../core/runStatus';
 import type { SshHost } from '../core/remote/ssh';
@@ -84,6 +85,17 @@ export async function startSshRun(options: StartSshRunOptions): Promise<StartedS
   const progress = options.onProgress ?? (() => undefined);
 
   const { synced, python } = await prepareHost(host, target.name, target.workFolder, options);
+  // Its paths are host paths: the trainer there opens what it names before anything starts.
+  progress(`checking the run config and its data on ${target.name}`);
+  const report = await validateOnHost(host, {
+    python,
+    trainerFolder: synced.folder,
+    workFolder: target.workFolder,
+    configText,
+    configName: path.basename(configPath),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  requireValidOnHost(target.name, report);
 
   if (target.slurm !== undefined) {
     return submitOnCluster(options, target, target.slurm, { configPath, configText, launch, python, trainerFolder: synced.folder });

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fetchFromHost, listHostArtifacts } from '../../src/core/remote/fetchFromHost';
+import { HostConfigError } from '../../src/core/remote/hostValidate';
 import { MIRROR_LOCK, RemoteRunMirror } from '../../src/core/remote/remoteMirror';
 import { closeSsh } from '../../src/core/remote/ssh';
 import type { RemoteTarget } from '../../src/core/remote/targets';
@@ -46,8 +47,6 @@ describe('a run on a remote target, started and mirrored as the extension does (
     work = path.join(mkdtempSync(path.join(os.tmpdir(), 'medvlm-ssh-run-')), "work $(x) 'q'");
     mkdirSync(work, { recursive: true });
     local = mkdtempSync(path.join(os.tmpdir(), 'medvlm-ssh-local-'));
-    // The data is on the "host" (this machine, under the work folder); the config names it
-    // relative to the work folder, as a config sent to a target does.
     // The data is on the "host" (this machine, under the work folder); the config names it
     // relative to the work folder, as a config sent to a target does.
     makeHostData(python, work);
@@ -196,6 +195,21 @@ describe('a run on a remote target, started and mirrored as the extension does (
     // A finished run's mirror is complete: starting one again fetches nothing more.
     const again = await mirror(started.runDir);
     await again.done;
+  });
+
+  it('a config naming data the host lacks is refused before anything starts there, naming the field and the host path', { timeout: 120_000 }, async () => {
+    const configPath = path.join(configDir, 'nodata.sft.yaml');
+    writeFileSync(configPath, hostConfig(4).replace('data/demo-data/records.jsonl', 'data/nowhere/records.jsonl'));
+    const progress: string[] = [];
+    await assert.rejects(startSshRun({ target, extensionRoot: repoRoot, configPath, runsRoot: runsRoot(), onProgress: (m) => progress.push(m) }), (err: Error) => {
+      assert.ok(err instanceof HostConfigError, String(err));
+      assert.match(err.message, /errors on loopback box, so the run was not started: data\.sources\[0\]\.records: records file .*\/work \$\(x\) 'q'\/data\/nowhere\/records\.jsonl does not exist \(line \d+\)/);
+      return true;
+    });
+    assert.ok(progress.includes('checking the run config and its data on loopback box'), progress.join('\n'));
+    const named = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((n) => n.includes('nodata')) : []);
+    assert.deepEqual(named(runsRoot()), [], 'no run folder here');
+    assert.deepEqual(named(path.join(work, 'runs')), [], 'no run folder on the host');
   });
 
   it('Stop: SIGTERM to the group on the host ends it stopped with a checkpoint; Resume goes on there to the end, each step once', { timeout: 400_000 }, async () => {
