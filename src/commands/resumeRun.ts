@@ -147,7 +147,7 @@ async function resumeOnHost(deps: ResumeRunDeps, record: RunRecord, chosenPath: 
       });
     },
   );
-  deps.log.info(`resumed ${record.runId} on ${target.name} (attempt ${started.attempt}, pid ${started.pid})`);
+  deps.log.info(`resumed ${record.runId} on ${target.name} (attempt ${started.attempt}, ${started.jobId !== undefined ? `SLURM job ${started.jobId}` : `pid ${String(started.pid)}`})`);
   await deps.registry.rewatch(record.runId);
   await deps.mirrors.follow(record.runId);
   deps.openPanel(record.runId);
