@@ -6,7 +6,9 @@ the extension's managed environment and remote hosts (design contract 6). Enviro
 live in ENVS_DIR/<key>, where the key hashes the pinned requirement files and the Python
 version, so an environment is reused until the requirements change. The trainer package
 itself is not installed: callers put `python/src` on PYTHONPATH, so a new trainer version
-never needs a new environment.
+never needs a new environment. With `uv` on the PATH and the public index reachable, uv
+builds it (several times faster); otherwise, or when uv fails, or with MEDVLM_NO_UV set,
+venv + pip do.
 
 Prints progress lines prefixed with "bootstrap:" on stderr and, on success, the path of
 the environment's interpreter as the last line on stdout.
@@ -106,9 +108,37 @@ def torch_runtime_requirements(python: Path, env: dict[str, str]) -> list[str]:
     return [r for r in reqs if not any(r.startswith(name) for name in OPTIONAL_TORCH_DEPS)]
 
 
+def uv_env(env: dict[str, str]) -> dict[str, str]:
+    """The environment for uv: pip's index settings carried over (uv reads only its own)."""
+    out = dict(env)
+    for pip_name, uv_name in (("PIP_INDEX_URL", "UV_INDEX_URL"), ("PIP_EXTRA_INDEX_URL", "UV_EXTRA_INDEX_URL")):
+        if env.get(pip_name) and not env.get(uv_name):
+            out[uv_name] = env[pip_name]
+    return out
+
+
+def build_with_uv(uv: str, env_dir: Path, req_dir: Path, env: dict[str, str]) -> None:
+    """uv makes the same environment as venv + pip, several times faster."""
+    env = uv_env(env)
+    run([uv, "venv", "--python", sys.executable, str(env_dir)], env)
+    reqs = [str(req_dir / name) for name in REQUIREMENT_FILES]
+    run([uv, "pip", "install", "--python", str(interpreter(env_dir)), *[a for r in reqs for a in ("-r", r)]], env)
+
+
 def build(env_dir: Path, req_dir: Path, online: bool) -> None:
     env = dict(os.environ)
     env.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+    uv = shutil.which("uv") if os.environ.get("MEDVLM_NO_UV", "") == "" else None
+    if online and uv is not None:
+        log(f"public package index reachable, uv at {uv}: uv install")
+        try:
+            build_with_uv(uv, env_dir, req_dir, env)
+            return
+        except SystemExit as failed:
+            # uv reads neither pip.conf nor pip's other settings: a host that needs them still
+            # gets its environment, from venv + pip.
+            log(f"{failed}; building with venv + pip instead")
+            shutil.rmtree(env_dir, ignore_errors=True)
     run([sys.executable, "-m", "venv", str(env_dir)], env)
     python = interpreter(env_dir)
     pip = [str(python), "-m", "pip", "install", "--progress-bar", "off"]
