@@ -72,7 +72,8 @@ def test_two_processes_with_accelerate_launch(workspace):  # noqa: F811
     result = subprocess.run(resume, env=ENV, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     second = events_of(run_dir)[len(events) :]
-    assert [(e["attempt"], e["resume_step"], e["world_size"]) for e in second if e["type"] == "run_started"] == [(2, 2, 2)]
+    started = [(e["attempt"], e["resume_step"], e["world_size"]) for e in second if e["type"] == "run_started"]
+    assert started == [(2, 2, 2)]
     assert [e["step"] for e in second if e["type"] == "metrics" and e["split"] == "train"] == [3]
     assert second[-1]["type"] == "run_finished" and second[-1]["status"] == "finished"
 
