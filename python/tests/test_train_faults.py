@@ -164,6 +164,36 @@ def test_the_events_reserve_is_handed_back_when_the_disk_is_full(tmp_path, monke
     writer.close()
 
 
+def test_an_ordinary_event_on_a_full_disk_raises_and_leaves_the_reserve_for_the_report(tmp_path, monkeypatch):
+    path = tmp_path / "events.jsonl"
+    writer = EventWriter(path, reserve_bytes=64 << 10)
+    reserve = tmp_path / RESERVE_FILE
+    writer.progress(1, 10, 0.1, None, None)
+
+    real_write = os.write
+
+    def full_disk(fd, data):
+        if reserve.exists():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(events_module.os, "write", full_disk)
+    # A progress line does not spend the reserve: the run stops here, its file named.
+    with pytest.raises(OSError) as raised:
+        writer.progress(2, 10, 0.2, None, None)
+    assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(path)
+    assert reserve.exists(), "the reserve is kept for the report"
+    # The report may use it: here a run_started written in the error path, then the error.
+    writer.begin_report()
+    writer.run_started("r", "0", 1, {}, attempt=1)
+    writer.error("disk full: ...", "Traceback ...")
+    writer.run_finished("failed")
+    writer.close()
+    assert not reserve.exists()
+    events, _ = read_events(path)
+    assert [e["type"] for e in events] == ["progress", "run_started", "error", "run_finished"]
+
+
 def test_a_reserve_that_does_not_fit_is_skipped(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "write_bytes", lambda self, data: (_ for _ in ()).throw(OSError(errno.ENOSPC, "")))
     writer = EventWriter(tmp_path / "events.jsonl", reserve_bytes=1024)

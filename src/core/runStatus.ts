@@ -131,6 +131,8 @@ export interface Liveness {
   readonly logTail?: string;
   /** Free bytes on the run folder's file system, read once it ended without run_finished. */
   readonly freeBytes?: number;
+  /** The remote target a run ran on (its name), for the reasons; absent for a local run. */
+  readonly host?: string;
   /** The run folder is gone. */
   readonly deleted?: boolean;
   /** A remote run's host cannot be reached now: why (its status is the last one known). */
@@ -163,8 +165,14 @@ export function deriveStatus(state: RunEventsState, liveness: Liveness): RunStat
   if (liveness.launching || (!liveness.hasRunInfo && liveness.dirAgeMs < STARTING_GRACE_MS)) {
     return 'starting';
   }
-  // Its supervisor saw it end, with no run_finished: it crashed or was killed.
-  return liveness.exit !== undefined ? 'failed' : 'lost';
+  // Its supervisor saw it end, with no run_finished: it crashed or was killed. With the disk
+  // full, the supervisor may not even have been able to write that down: it failed all the same.
+  return liveness.exit !== undefined || endedOnFullDisk(liveness) ? 'failed' : 'lost';
+}
+
+/** Ended, with no exit record and next to no space left where the run folder is. */
+function endedOnFullDisk(liveness: Liveness): boolean {
+  return liveness.exit === undefined && liveness.freeBytes !== undefined && liveness.freeBytes < NEARLY_FULL_BYTES;
 }
 
 /**
@@ -192,7 +200,9 @@ export function deriveReason(state: RunEventsState, liveness: Liveness, status: 
         ? `the trainer was killed by ${exit.signal}${SIGNAL_HINTS[exit.signal] ?? ''}`
         : `the trainer exited with code ${exit.code ?? '?'} without reporting an error`;
   if (DISK_FULL.test(tail) || (liveness.freeBytes !== undefined && liveness.freeBytes < NEARLY_FULL_BYTES && exit?.code !== 0)) {
-    return `disk full: no space was left where the run folder is; free some space, then resume the run${ended ? ` (${ended})` : ''}`;
+    const where = liveness.host !== undefined ? ` on ${liveness.host}` : '';
+    const how = ended ?? (exit === undefined ? 'not even its exit status could be written' : undefined);
+    return `disk full${where}: no space was left where the run folder is; free some space, then resume the run${how ? ` (${how})` : ''}`;
   }
   if (OUT_OF_MEMORY.test(tail)) {
     return `out of memory${ended ? ` (${ended})` : ''}: lower train.per_device_batch_size or model.max_length, turn on model.gradient_checkpointing, or use model.quantization: 4bit`;

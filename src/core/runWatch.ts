@@ -208,14 +208,18 @@ export class RunWatch {
     // A SLURM job records no pid of its own (null): its attempt alone names the record.
     const jobRun = proc.pid === null && this.infoValue?.target.kind === 'ssh';
     const exit = record !== undefined && record.attempt === proc.attempt && (jobRun || record.pid === proc.pid) ? record : undefined;
-    if (exit === undefined || (exit.code === 0 && exit.signal === null)) {
-      return exit ? { exit } : {};
+    const host = this.infoValue?.target.kind === 'ssh' ? { host: this.infoValue.target.name } : {};
+    const free = (): Promise<number | undefined> => (remote !== undefined ? Promise.resolve(remote.free_bytes) : freeSpace(this.runDir));
+    if (exit === undefined) {
+      // No exit record: the whole group was killed, or the disk was too full to write it.
+      const freeBytes = await free();
+      return { ...host, ...(freeBytes !== undefined ? { freeBytes } : {}) };
     }
-    const [logTail, freeBytes] = await Promise.all([
-      readLogTail(runPaths(this.runDir).stdoutLog),
-      remote !== undefined ? Promise.resolve(remote.free_bytes) : freeSpace(this.runDir),
-    ]);
-    return { exit, ...(logTail !== undefined ? { logTail } : {}), ...(freeBytes !== undefined ? { freeBytes } : {}) };
+    if (exit.code === 0 && exit.signal === null) {
+      return { exit };
+    }
+    const [logTail, freeBytes] = await Promise.all([readLogTail(runPaths(this.runDir).stdoutLog), free()]);
+    return { exit, ...host, ...(logTail !== undefined ? { logTail } : {}), ...(freeBytes !== undefined ? { freeBytes } : {}) };
   }
 
   private setSummary(next: RunSummary): void {

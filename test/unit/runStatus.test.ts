@@ -151,6 +151,14 @@ test('reasons: the signal, a full disk, out of memory, a deleted folder, a proce
   assert.match(ended({ exit: exitOf({ attempt: 1, code: null, signal: 'SIGKILL' }), logTail: 'MemoryError\n' }) ?? '', /^out of memory \(the trainer was killed by SIGKILL.*model\.gradient_checkpointing/);
   assert.equal(ended({ deleted: true }), 'the run folder was deleted');
   assert.match(ended({}) ?? '', /^the trainer is gone without a word/);
+  // No exit record with no room left where the run folder is: too full to write it. Failed, not
+  // lost, and on which host.
+  const full = deriveSummary('r', training, { ...dead, attempt: 1, freeBytes: 0, host: 'gpu box' });
+  assert.deepEqual(
+    [full.status, full.reason],
+    ['failed', 'disk full on gpu box: no space was left where the run folder is; free some space, then resume the run (not even its exit status could be written)'],
+  );
+  assert.equal(deriveSummary('r', training, { ...dead, attempt: 1, freeBytes: 10 * 2 ** 30 }).status, 'lost', 'a group killed with room to spare is lost');
   // The trainer's own error is in `error`; a finished or stopped run has no reason.
   const failed = deriveSummary('r', reduceRunEvents(EMPTY_RUN_STATE, [ev.started, ev.error, ev.failed]), dead);
   assert.deepEqual([failed.error, failed.reason], ['CUDA out of memory', undefined]);

@@ -17,7 +17,7 @@ import { HostConfigError } from '../../src/core/remote/hostValidate';
 import { MIRROR_LOCK, RemoteRunMirror } from '../../src/core/remote/remoteMirror';
 import { closeSsh } from '../../src/core/remote/ssh';
 import type { RemoteTarget } from '../../src/core/remote/targets';
-import { readRunInfo, readRunProcess } from '../../src/core/runDir';
+import { readRunInfo } from '../../src/core/runDir';
 import { readRemoteState } from '../../src/core/runEnd';
 import type { SshRunTarget } from '../../src/core/runDir';
 import { RunWatch } from '../../src/core/runWatch';
@@ -28,6 +28,7 @@ import { TERMINAL_STATUSES } from '../../src/shared/runStatus';
 import type { LocalSshd } from './helpers/localSshd';
 import { startLocalSshd } from './helpers/localSshd';
 import { hostConfig, makeHostData } from './helpers/hostData';
+import { mirrorRun } from './helpers/remoteRunWatch';
 import { repoRoot } from './testUtil';
 
 const TOKEN = 'hf_sshRunTokenThatMustStayInTheEnvironment';
@@ -95,15 +96,7 @@ describe('a run on a remote target, started and mirrored as the extension does (
   };
 
   /** Mirrors the run's latest attempt, as RemoteMirrors does. */
-  const mirror = async (runDir: string): Promise<RemoteRunMirror> => {
-    const info = await readRunInfo(runDir);
-    assert.ok(info && info.target.kind === 'ssh');
-    const proc = await readRunProcess(runDir, info);
-    assert.ok(proc && proc.pid !== null);
-    const started = await RemoteRunMirror.start({ host: sshHostOf(info.target), localDir: runDir, remoteDir: info.target.run_dir, pid: proc.pid, startTime: proc.pid_start_time, pollMs: 300 });
-    assert.ok(started, 'the mirror started');
-    return started;
-  };
+  const mirror = mirrorRun;
 
   const assertMirrored = (runDir: string, remoteDir: string): void => {
     for (const file of ['events.jsonl', 'stdout.log', 'config.sft.yaml']) {

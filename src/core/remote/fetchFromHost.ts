@@ -22,12 +22,25 @@ export interface HostArtifact {
 /** Relative artifact paths that may be fetched: inside the run folder, no `..`. */
 const ARTIFACT = /^(checkpoints\/[A-Za-z0-9._-]+|merged(\/[A-Za-z0-9._-]+)?)$/;
 
-/** The run's checkpoints and merged model on the host, with their sizes. */
+/**
+ * The run's checkpoints and merged model on the host, with their sizes: only whole ones. A
+ * checkpoint is written in place, its state file last (`checkpoint-N`: the Trainer's
+ * trainer_state.json; `final`: the trainer's medvlm_training.json), so one that a full disk or
+ * a kill cut short lacks it, or has it cut short; as both are `json.dumps(indent=2)`, a whole
+ * one ends with a `}` line of its own. The rule of runArtifacts.ts (and checkpoints.py), in
+ * shell. Merged models are renamed into place whole.
+ */
 export async function listHostArtifacts(host: SshHost, remoteDir: string, signal?: AbortSignal): Promise<HostArtifact[]> {
   const script = String.raw`cd "$1" 2>/dev/null || exit 0
+whole() { [ -f "$1/$2" ] && [ "$(tail -n 1 "$1/$2")" = "}" ] && { [ -f "$1/adapter_model.safetensors" ] || [ -f "$1/model.safetensors" ] || [ -f "$1/model.safetensors.index.json" ]; }; }
 for d in checkpoints/*/ merged/; do
   [ -d "$d" ] || continue
   d=${'${d%/}'}
+  case "$d" in
+    checkpoints/checkpoint-*-merged) ;;
+    checkpoints/checkpoint-*) whole "$d" trainer_state.json || continue ;;
+    checkpoints/final) whole "$d" medvlm_training.json || continue ;;
+  esac
   printf '%s\t%s\n' "$(du -sk "$d" | cut -f1)" "$d"
 done`;
   const { stdout } = await runSsh(host, `sh -c ${shellQuote(script)} medvlm-list ${shellQuote(remoteDir)}`, { timeoutMs: 60_000, ...(signal ? { signal } : {}) });

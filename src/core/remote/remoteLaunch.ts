@@ -68,7 +68,8 @@ while IFS= read -r line; do
   [ "$line" = "--" ] && break
   export "$line"
 done
-if [ -z "$resume" ]; then cat > "$dir/config.sft.yaml"; else cat > /dev/null; fi
+# A config that does not fit (the disk full) gives the claimed folder back: no empty run is left.
+if [ -z "$resume" ]; then cat > "$dir/config.sft.yaml" || { rm -rf "$dir"; exit 1; }; else cat > /dev/null; fi
 cd "$dir"
 PYTHONPATH=$src
 PYTHONUNBUFFERED=1

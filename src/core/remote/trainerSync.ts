@@ -47,6 +47,9 @@ export async function trainerFiles(root: string): Promise<TrainerFiles> {
   return { root, files, hash: hash.digest('hex').slice(0, 16) };
 }
 
+/** What tar, sh and Python say when a write finds the disk (or the user's quota) full. */
+const DISK_FULL = /No space left on device|Disk quota exceeded/i;
+
 export interface SyncResult {
   readonly hash: string;
   /** The synced trainer's folder on the host, as written in the work folder (`~` kept). */
@@ -68,17 +71,28 @@ export async function syncTrainer(host: SshHost, workFolder: string, trainer: Tr
     // Another window may have finished the same sync meanwhile: then keep that one.
     `if [ -e ${target} ]; then rm -rf ${partial}; else mv ${partial} ${target}; fi`,
   ].join(' && ');
+  // A failed unpack (a full disk, above all) takes its half folder with it: left there, it
+  // would keep the disk full for nothing.
+  const script = `if ${unpack}; then exit 0; else status=$?; rm -rf ${partial}; exit $status; fi`;
   let result;
   try {
     result = await execa('tar', ['-czf', '-', '-C', trainer.root, '--', ...trainer.files], signal ? { cancelSignal: signal } : {}).pipe(
       'ssh',
-      [...sshOptions(host), '--', host.alias, `sh -c ${shellQuote(unpack)}`],
+      [...sshOptions(host), '--', host.alias, `sh -c ${shellQuote(script)}`],
       { reject: false, ...(signal ? { cancelSignal: signal } : {}) },
     );
   } catch (err) {
     throw new Error(`could not pack the trainer: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (result.exitCode !== 0) throw sshFailure(host.alias, result.exitCode ?? -1, String(result.stderr ?? ''));
+  if (result.exitCode !== 0) {
+    const stderr = String(result.stderr ?? '');
+    // tar's last word is "Exiting with failure status"; the line that says why comes before it.
+    const full = stderr.split('\n').find((line) => DISK_FULL.test(line));
+    if (result.exitCode !== 255 && full !== undefined) {
+      throw new Error(`could not sync the trainer to ${host.alias}: no space left on the device holding ${workFolder} (${full.trim()}); free some space there, or give the target a work folder on a larger disk`);
+    }
+    throw sshFailure(host.alias, result.exitCode ?? -1, stderr);
+  }
   return { hash: trainer.hash, folder, uploaded: true };
 }
 
@@ -122,8 +136,28 @@ export async function ensureRemoteEnv(host: SshHost, synced: SyncResult, options
   const python = String(result.stdout ?? '').trim().split('\n').at(-1)?.trim() ?? '';
   if (options.existingOnly === true && result.exitCode === 3) throw new Error(`${host.alias} has no environment for this trainer yet`);
   if (result.exitCode !== 0 || !python.startsWith('/')) {
-    const last = lines.at(-1)?.replace(/^bootstrap:\s*/, '') ?? `exit status ${String(result.exitCode)}`;
-    throw new Error(`the trainer's environment on ${host.alias} could not be made: ${last}`);
+    throw new Error(`the trainer's environment on ${host.alias} could not be made: ${buildFailure(lines) ?? `exit status ${String(result.exitCode)}`}`);
   }
   return python;
+}
+
+/**
+ * Why a build failed, in one line. The bootstrap's last word ("command failed ...: pip install
+ * ...") names the step but not the cause, which is the last error line of the tool it ran
+ * (pip's "ERROR: No matching distribution found for ...", uv's "error: ..."): both are said.
+ * Lines after the bootstrap's last one (a traceback of its own) say the cause themselves.
+ */
+export function buildFailure(lines: readonly string[]): string | undefined {
+  const own = (line: string): boolean => /^bootstrap:/.test(line);
+  const cause = (from: readonly string[]): string | undefined => {
+    const tool = from.filter((line) => !own(line)).map((line) => line.trim());
+    return tool.filter((line) => /^(ERROR|error)\b|^[A-Za-z_][\w.]*(Error|Exception)\b/.test(line)).at(-1) ?? tool.at(-1);
+  };
+  let lastOwn = lines.length - 1;
+  while (lastOwn >= 0 && !own(lines[lastOwn] ?? '')) lastOwn -= 1;
+  const after = cause(lines.slice(lastOwn + 1));
+  if (lastOwn < 0 || after !== undefined) return after;
+  const last = (lines[lastOwn] ?? '').replace(/^bootstrap:\s*/, '');
+  const before = /^command failed/.test(last) ? cause(lines.slice(0, lastOwn)) : undefined;
+  return before === undefined ? last : `${before} (${last.length > 300 ? `${last.slice(0, 300)}…` : last})`;
 }

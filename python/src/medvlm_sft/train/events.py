@@ -54,6 +54,8 @@ def _finite_or_none(value: Any) -> Any:
 RESERVE_FILE = ".events-reserve"
 RESERVE_BYTES = 256 << 10
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+# The events that say how a run ended: the only ones the reserve is kept for.
+REPORT_TYPES = frozenset({"error", "run_finished"})
 
 
 class EventWriter:
@@ -62,10 +64,13 @@ class EventWriter:
     Metric values that are NaN or infinite are written as null (JSON has no NaN), which the
     run panel draws as gaps.
 
-    With `reserve_bytes`, a file of that size is kept beside the events and deleted the first
-    time the disk is full: the events then still get written (the `error` that says the disk is
-    full above all). A write cut short leaves a partial line; the next event starts on a fresh
-    line, so readers skip only the partial one.
+    With `reserve_bytes`, a file of that size is kept beside the events and deleted when the
+    disk is full and the run reports its end (`error`, `run_finished`, or anything after
+    `begin_report`): the report still gets written. Any other event that finds the disk full
+    raises ENOSPC instead of spending the reserve: spent on a progress line, it would be gone by
+    the time the run fails (at the next checkpoint, say) and its `error` would not fit. A write
+    cut short leaves a partial line; the next event starts on a fresh line, so readers skip only
+    the partial one.
     """
 
     def __init__(self, path: Path, clock=time.time, reserve_bytes: int = 0) -> None:
@@ -79,6 +84,7 @@ class EventWriter:
         self._lock = threading.RLock()
         self._clock = clock
         self.main_phase: str | None = None
+        self._reporting = False
         self.reserve: Path | None = None
         if reserve_bytes > 0:
             self.reserve = self.path.parent / RESERVE_FILE
@@ -100,6 +106,10 @@ class EventWriter:
             return False
         return True
 
+    def begin_report(self) -> None:
+        """The run is ending with a failure: every event from now on may use the reserve."""
+        self._reporting = True
+
     def emit(self, type_: str, **fields: Any) -> dict[str, Any]:
         event = {"v": EVENTS_VERSION, "t": round(self._clock(), 3), "type": type_}
         event.update({k: _finite_or_none(v) for k, v in fields.items()})
@@ -108,8 +118,12 @@ class EventWriter:
             try:
                 self._write_line(line)
             except OSError as e:
-                if e.errno not in _DISK_FULL or not self.release_reserve():
+                if e.errno not in _DISK_FULL:
                     raise
+                report = self._reporting or type_ in REPORT_TYPES
+                if not (report and self.release_reserve()):
+                    # Named, so the run's error says which file found the disk full.
+                    raise OSError(e.errno, os.strerror(e.errno), str(self.path)) from e
                 self._write_line(line)
             if type_ in DURABLE_TYPES and self._fd is not None:
                 os.fsync(self._fd)

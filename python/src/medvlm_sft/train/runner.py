@@ -112,6 +112,7 @@ def run_train_command(
     except Exception as e:
         # Hand back the reserves first: reporting needs a little memory and disk of its own.
         memory.release()
+        writer.begin_report()
         failure = describe_failure(e, cfg, run_dir)
         if failure is not None and failure.kind == "disk_full":
             writer.release_reserve()
