@@ -10,6 +10,10 @@
 // - remote.json (RemoteState): alive, or unknown while the host cannot be reached. It says
 //   `alive: false` only once the process has ended and every byte it wrote has been copied.
 //
+// A link that dies without a word is given up by ssh's keepalives in 15 s (ssh.ts); then
+// each poll is a short connect attempt, and the first to get through after the link returns
+// makes the shared connection the tail follows over at once (RECONNECT_TIMEOUT_S).
+//
 // One mirror per run folder on this machine: a lock file names the process (the extension
 // host) that mirrors it, so two windows never append the same bytes twice. No `vscode`.
 
@@ -27,12 +31,29 @@ import type { JobState } from './slurm';
 import { RemoteEventsTail } from './remoteTail';
 import type { TailState } from './remoteTail';
 import { shellQuote } from './shellQuote';
-import { runSshBytes, SshError } from './ssh';
+import { closeSsh, runSshBytes, SshError } from './ssh';
 import type { SshHost } from './ssh';
 
 export const MIRROR_LOCK = '.mirror.lock';
 /** stdout.log bytes copied per poll at most; a chattier trainer is caught up over a few polls. */
 const STDOUT_CHUNK = 1 << 20;
+/**
+ * A poll still unanswered after this (ssh's keepalives give up on a dead link sooner) is stuck
+ * on the host or in the shared connection: that connection is closed, since killing the poll's
+ * own ssh would not end it (the master holds its output pipes).
+ */
+const POLL_TIMEOUT_MS = 30_000;
+/**
+ * A poll connects by itself only once the shared connection is gone, almost always because
+ * the link just died: so after the first answer its connect is cut short, and while the host
+ * cannot be reached a new one starts at once (PROBE_GAP_MS), so one is on its way when the
+ * link returns (the kernel resends a SYN 1, 2, 4, 8 s apart). The tail keeps ssh's usual
+ * timeout, for hosts slow to answer (a ProxyJump): the first through makes the connection.
+ */
+const RECONNECT_TIMEOUT_S = 2;
+/** A poll while the host cannot be reached (a connect, a handshake, the answer); the least gap. */
+const PROBE_TIMEOUT_MS = 6_000;
+const PROBE_GAP_MS = 100;
 
 export interface RemoteMirrorOptions {
   readonly host: SshHost;
@@ -54,14 +75,17 @@ export interface RemoteMirrorOptions {
 
 /**
  * The poll, for `sh -c`: $1 run folder, $2 pid, $3 start time, $4 stdout.log bytes already
- * here, $5 SLURM job id ('' for a process started over ssh).
+ * here, $5 SLURM job id ('' for a process started over ssh), $6 events.jsonl bytes already here.
+ * `rest` counts the line ends in the events not copied yet (in their first MiB): none, once the
+ * process has ended, means a last line it never finished.
  */
-const POLL_SCRIPT = String.raw`dir=$1 pid=$2 start=$3 out=$4 job=$5
+const POLL_SCRIPT = String.raw`dir=$1 pid=$2 start=$3 out=$4 job=$5 copied=$6
 if [ -n "$job" ]; then
 ${QUEUE_LINES}
   echo alive=0
 elif ${ALIVE_TEST}; then echo alive=1; else echo alive=0; fi
 if [ -f "$dir/events.jsonl" ]; then echo "events=$(wc -c < "$dir/events.jsonl" | tr -d ' ')"; else echo events=0; fi
+echo "rest=$(tail -c +$((copied + 1)) "$dir/events.jsonl" 2>/dev/null | head -c 1048576 | wc -l | tr -d ' ')"
 echo "free=$(df -Pk "$dir" 2>/dev/null | awk 'NR==2 {printf "%.0f", $4 * 1024}')"
 if [ -f "$dir/exit.json" ]; then echo "exit=$(head -n 1 "$dir/exit.json")"; fi
 echo "stdout=$(wc -c < "$dir/stdout.log" 2>/dev/null | tr -d ' ')"
@@ -73,6 +97,8 @@ interface PollAnswer {
   /** A SLURM job's state. */
   readonly queue?: JobState;
   readonly eventsSize: number;
+  /** Line ends in the events past the bytes copied (in their first MiB). */
+  readonly eventsRestLines: number | undefined;
   readonly stdoutSize: number;
   readonly freeBytes: number | undefined;
   readonly exitLine: string | undefined;
@@ -89,12 +115,14 @@ export function parsePollAnswer(bytes: Buffer): PollAnswer | undefined {
   if ((alive !== '0' && alive !== '1') || !Number.isInteger(eventsSize)) return undefined;
   const free = Number(field('free'));
   const stdoutSize = Number(field('stdout'));
+  const rest = Number(field('rest'));
   const queueLine = field('queue');
   const queue = queueLine !== undefined ? parseQueueLine(queueLine) : undefined;
   return {
     alive: queue !== undefined ? ACTIVE_JOB_STATES.has(queue.state) : alive === '1',
     ...(queue !== undefined ? { queue } : {}),
     eventsSize,
+    eventsRestLines: field('rest') && Number.isInteger(rest) ? rest : undefined,
     stdoutSize: Number.isInteger(stdoutSize) ? stdoutSize : 0,
     freeBytes: field('free') && Number.isFinite(free) ? free : undefined,
     exitLine: field('exit'),
@@ -113,6 +141,11 @@ export class RemoteRunMirror {
   private lastState: RemoteState | undefined;
   private disposed = false;
   private released: Promise<void> = Promise.resolve();
+  /** The tail is connected (its marker arrived), not reconnecting. */
+  private following = false;
+  private pollStarted = 0;
+  /** The host has answered a poll of this mirror. */
+  private answered = false;
 
   private constructor(private readonly options: RemoteMirrorOptions) {
     this.done = new Promise((resolve) => {
@@ -172,14 +205,23 @@ export class RemoteRunMirror {
   }
 
   private tailState(state: TailState): void {
+    this.following = state.kind === 'following';
     // The poll reports the link; the tail's own reconnects show up there too.
     if (state.kind === 'reconnecting' && state.attempt === 1) void this.poll();
+  }
+
+  private get unreachable(): boolean {
+    return this.lastState?.unreachable !== undefined;
   }
 
   private schedule(): void {
     if (this.disposed) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.poll(), this.options.pollMs ?? 2000);
+    const pollMs = this.options.pollMs ?? 2000;
+    // Unreachable: polls start pollMs apart, so a host that refuses at once is asked as often
+    // as ever, and a silent link (each try waits out its connect timeout) is tried again at once.
+    const wait = this.unreachable ? Math.max(PROBE_GAP_MS, pollMs - (Date.now() - this.pollStarted)) : pollMs;
+    this.timer = setTimeout(() => void this.poll(), wait);
   }
 
   private polling = false;
@@ -199,17 +241,32 @@ export class RemoteRunMirror {
 
   private async pollOnce(): Promise<void> {
     const { host, remoteDir, pid, startTime, jobId } = this.options;
-    const command = `sh -c ${shellQuote(POLL_SCRIPT)} medvlm-poll ${shellQuote(remoteDir)} ${pid ?? 0} ${shellQuote(startTime === null ? '' : String(startTime))} ${this.stdoutSize} ${shellQuote(jobId ?? '')}`;
+    const command = `sh -c ${shellQuote(POLL_SCRIPT)} medvlm-poll ${shellQuote(remoteDir)} ${pid ?? 0} ${shellQuote(startTime === null ? '' : String(startTime))} ${this.stdoutSize} ${shellQuote(jobId ?? '')} ${this.eventsCopied}`;
+    const probing = this.unreachable;
+    const limit = probing ? PROBE_TIMEOUT_MS : POLL_TIMEOUT_MS;
+    this.pollStarted = Date.now();
+    let unanswered = false;
+    const watchdog = setTimeout(() => {
+      unanswered = true;
+      void closeSsh(host);
+    }, limit);
     let answer: PollAnswer | undefined;
     try {
-      answer = parsePollAnswer(await runSshBytes(host, command, { timeoutMs: 30_000 }));
+      answer = parsePollAnswer(await runSshBytes(host, command, { timeoutMs: limit, ...(this.answered || probing ? { connectTimeoutS: RECONNECT_TIMEOUT_S } : {}) }));
     } catch (err) {
-      if (err instanceof SshError && err.kind !== 'command') {
-        await this.setState({ version: 1, t: Date.now() / 1000, alive: null, unreachable: err.message });
+      if (err instanceof SshError && (err.kind !== 'command' || err.timedOut)) {
+        const why = unanswered || err.timedOut ? `cannot reach ${host.alias}: no answer in ${limit / 1000} s` : err.message;
+        await this.setState({ version: 1, t: Date.now() / 1000, alive: null, unreachable: why });
         return;
       }
       throw err;
+    } finally {
+      clearTimeout(watchdog);
     }
+    this.answered = true;
+    // The host answered again: the tail need not wait out its backoff or a stuck attempt; it
+    // follows over the connection this poll just made.
+    if (probing && !this.following) this.tail?.reconnect();
     if (answer === undefined) throw new Error(`the host's answer about run ${path.basename(this.options.localDir)} was not understood`);
     const paths = runPaths(this.options.localDir);
     if (answer.stdout.length > 0) {
@@ -223,8 +280,15 @@ export class RemoteRunMirror {
       return;
     }
     // Ended: `alive` was read before the sizes, so these are final. Done once all is here.
-    const caughtUp = this.eventsCopied >= answer.eventsSize && this.stdoutSize >= answer.stdoutSize;
-    if (!caughtUp) return;
+    // A last line the trainer never finished (killed mid-write, or the disk full with nothing
+    // left in reserve) never becomes whole: the complete lines before it are all there is.
+    const eventsCopied = this.eventsCopied >= answer.eventsSize || answer.eventsRestLines === 0;
+    const caughtUp = eventsCopied && this.stdoutSize >= answer.stdoutSize;
+    if (!caughtUp) {
+      // Reached again, its last bytes still on their way: read as running until they are here.
+      if (probing) await this.setState({ version: 1, t: Date.now() / 1000, alive: true });
+      return;
+    }
     // A resume started a new attempt meanwhile: its own mirror says how that one goes.
     const current = await readRunProcess(this.options.localDir);
     const resuming = current?.pending !== undefined && Date.now() - current.pending.claimedMs < STARTING_GRACE_MS;

@@ -56,6 +56,23 @@ export class RemoteEventsTail {
     this.process?.kill('SIGTERM');
   }
 
+  /**
+   * Drops the connection (or the attempt under way, or the wait before the next) and connects
+   * again now, from the same offset. For an owner that learns first that the link died (ssh
+   * itself would wait out its keepalives) or came back (a new attempt need not wait out the
+   * backoff, nor a connect stuck resending into the dead link).
+   */
+  reconnect(): void {
+    if (this.disposed) return;
+    clearTimeout(this.timer);
+    const old = this.process;
+    // Set first: what the old process still says is ignored from here on.
+    this.process = undefined;
+    old?.kill('SIGTERM');
+    this.attempt = 0;
+    this.connect();
+  }
+
   private connect(): void {
     if (this.disposed) return;
     // `tail -F` waits for a file that is not there yet and follows it by name; `+N` is 1-based.
@@ -75,6 +92,8 @@ export class RemoteEventsTail {
       stderr = (stderr + chunk.toString('utf8')).slice(-2000);
     });
     child.stdout?.on('data', (chunk: Buffer) => {
+      // A connection dropped by reconnect(): the new one reads these bytes again.
+      if (this.process !== child) return;
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
       if (!announced) {
         const end = pending.indexOf(0x0a);

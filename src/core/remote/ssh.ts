@@ -24,6 +24,8 @@ export class SshError extends Error {
     readonly kind: SshFailure,
     /** The remote command's exit status, for `command` failures. */
     readonly exitCode?: number,
+    /** No answer within the call's timeoutMs: a slow command, or a link that died under it. */
+    readonly timedOut = false,
   ) {
     super(message);
     this.name = 'SshError';
@@ -33,6 +35,15 @@ export class SshError extends Error {
 /** How long a connection may take to come up, and an idle master stays. */
 const CONNECT_TIMEOUT_S = 15;
 const PERSIST = '10m';
+/**
+ * A connection that hears nothing from the host for ALIVE_INTERVAL_S * (ALIVE_COUNT + 1) s
+ * (it asks every ALIVE_INTERVAL_S s of silence) is given up: a link that died without a word
+ * is noticed in 15 s, so the run reads unreachable and a fresh connection is tried, instead of
+ * every command queueing behind the dead one. Any byte from the host counts as an answer,
+ * so a link busy with a long download is never taken for dead.
+ */
+const ALIVE_INTERVAL_S = 5;
+const ALIVE_COUNT = 2;
 
 /** The folder of the multiplexing sockets: private, and short (a socket path has ~100 bytes). */
 export function controlDir(): string {
@@ -46,15 +57,15 @@ export function controlDir(): string {
  * has no connection sharing (no Unix sockets for ControlPath): there each command makes its
  * own connection, with the same options otherwise.
  */
-export function sshOptions(host: SshHost, platform: NodeJS.Platform = process.platform): string[] {
+export function sshOptions(host: SshHost, platform: NodeJS.Platform = process.platform, connectTimeoutS = CONNECT_TIMEOUT_S): string[] {
   const sharing = platform === 'win32' ? [] : ['-o', 'ControlMaster=auto', '-o', `ControlPath=${path.join(controlDir(), '%C')}`, '-o', `ControlPersist=${PERSIST}`];
   return [
     ...(host.configFile !== undefined ? ['-F', host.configFile] : []),
     '-o', 'BatchMode=yes',
-    '-o', `ConnectTimeout=${CONNECT_TIMEOUT_S}`,
+    '-o', `ConnectTimeout=${connectTimeoutS}`,
     ...sharing,
-    '-o', 'ServerAliveInterval=15',
-    '-o', 'ServerAliveCountMax=3',
+    '-o', `ServerAliveInterval=${ALIVE_INTERVAL_S}`,
+    '-o', `ServerAliveCountMax=${ALIVE_COUNT}`,
   ];
 }
 
@@ -63,6 +74,11 @@ export interface RunOptions {
   readonly stdin?: string;
   readonly signal?: AbortSignal;
   readonly timeoutMs?: number;
+  /**
+   * How long a new connection may take to come up (ssh's ConnectTimeout), when not the usual
+   * 15 s: a probe of a host that stopped answering retries often instead of waiting long.
+   */
+  readonly connectTimeoutS?: number;
 }
 
 export interface RunResult {
@@ -75,7 +91,7 @@ export interface RunResult {
  * SshError: the connection's own failures by kind, or `command` with the remote exit status.
  */
 export async function runSsh(host: SshHost, command: string, options: RunOptions = {}): Promise<RunResult> {
-  const result = await execa('ssh', [...sshOptions(host), '--', host.alias, command], {
+  const result = await execa('ssh', [...sshOptions(host, process.platform, options.connectTimeoutS), '--', host.alias, command], {
     reject: false,
     stripFinalNewline: false,
     ...(options.stdin !== undefined ? { input: options.stdin } : { stdin: 'ignore' }),
@@ -86,13 +102,13 @@ export async function runSsh(host: SshHost, command: string, options: RunOptions
   const stderr = String(result.stderr ?? '');
   if (result.exitCode === 0) return { stdout, stderr };
   if (result.isCanceled) throw new SshError(`the command on ${host.alias} was cancelled`, 'command');
-  if (result.timedOut) throw new SshError(`the command on ${host.alias} took longer than ${(options.timeoutMs ?? 0) / 1000} s`, 'command');
+  if (result.timedOut) throw new SshError(`the command on ${host.alias} took longer than ${(options.timeoutMs ?? 0) / 1000} s`, 'command', undefined, true);
   throw sshFailure(host.alias, result.exitCode ?? -1, stderr);
 }
 
 /** runSsh for a command whose output is bytes (a file's contents): stdout comes back unchanged. */
 export async function runSshBytes(host: SshHost, command: string, options: RunOptions = {}): Promise<Buffer> {
-  const result = await execa('ssh', [...sshOptions(host), '--', host.alias, command], {
+  const result = await execa('ssh', [...sshOptions(host, process.platform, options.connectTimeoutS), '--', host.alias, command], {
     reject: false,
     encoding: 'buffer',
     stripFinalNewline: false,
@@ -103,7 +119,7 @@ export async function runSshBytes(host: SshHost, command: string, options: RunOp
   if (result.exitCode === 0) return Buffer.from(result.stdout);
   const stderr = Buffer.from(result.stderr ?? new Uint8Array()).toString('utf8');
   if (result.isCanceled) throw new SshError(`the command on ${host.alias} was cancelled`, 'command');
-  if (result.timedOut) throw new SshError(`the command on ${host.alias} took longer than ${(options.timeoutMs ?? 0) / 1000} s`, 'command');
+  if (result.timedOut) throw new SshError(`the command on ${host.alias} took longer than ${(options.timeoutMs ?? 0) / 1000} s`, 'command', undefined, true);
   throw sshFailure(host.alias, result.exitCode ?? -1, stderr);
 }
 
@@ -133,8 +149,12 @@ export function sshFailure(alias: string, exitCode: number, stderr: string): Ssh
   return new SshError(`ssh to ${alias} failed: ${last}`, 'unreachable');
 }
 
-/** Closes the host's multiplexed connection, if there is one. */
+/**
+ * Closes the host's multiplexed connection, if there is one. The request goes to the master
+ * over its local socket, so it works on a master stuck on a dead link too: the next command
+ * then connects afresh instead of queueing behind it.
+ */
 export async function closeSsh(host: SshHost): Promise<void> {
   if (process.platform === 'win32') return;
-  await execa('ssh', [...sshOptions(host), '-O', 'exit', '--', host.alias], { reject: false, stdin: 'ignore' });
+  await execa('ssh', [...sshOptions(host), '-O', 'exit', '--', host.alias], { reject: false, stdin: 'ignore', timeout: 10_000 });
 }

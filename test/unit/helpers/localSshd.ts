@@ -1,7 +1,8 @@
 // A real OpenSSH server on 127.0.0.1 for tests (`/usr/sbin/sshd`; .ci/run installs
 // openssh-server): its own host key, a client key, an ssh config file naming it, and a
 // known_hosts that has (or, on request, lacks or contradicts) its host key. Logs go to a
-// file, so tests can count handshakes. Stopped by the pid in its pid file.
+// file, so tests can count handshakes. Stopped by the pid in its pid file. Optionally inside
+// a network namespace, reached over a link the test can cut (linkNamespace.ts).
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -23,7 +24,7 @@ export interface LocalSshd {
   readonly changedKeyAlias: string;
   /** Same server; a client key it does not accept. */
   readonly wrongKeyAlias: string;
-  /** A port on 127.0.0.1 where nothing listens. */
+  /** A port on the server's address where nothing listens. */
   readonly closedPortAlias: string;
   /** sshd's log so far. */
   log(): string;
@@ -92,12 +93,15 @@ function safeRead(file: string): string {
 export interface LocalSshdOptions {
   /** Environment variables sshd sets in every session (`SetEnv`), e.g. SLURM_CONF for a test cluster. */
   readonly sessionEnv?: Readonly<Record<string, string>>;
+  /** Run inside this network namespace (made by linkNamespace.ts), listening on its address. */
+  readonly namespace?: { readonly name: string; readonly address: string };
 }
 
 export async function startLocalSshd(options: LocalSshdOptions = {}): Promise<LocalSshd> {
   stopOrphans();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'medvlm-sshd-'));
   writeFileSync(path.join(dir, 'owner'), String(process.pid));
+  const address = options.namespace?.address ?? '127.0.0.1';
   const port = await freePort();
   const closedPort = await freePort();
   const hostKey = keygen(path.join(dir, 'host_key'));
@@ -107,8 +111,8 @@ export async function startLocalSshd(options: LocalSshdOptions = {}): Promise<Lo
   writeFileSync(path.join(dir, 'authorized_keys'), `${clientKey}\n`);
   const [type, key] = hostKey.split(' ');
   const [otherType, otherKey] = otherHostKey.split(' ');
-  writeFileSync(path.join(dir, 'known_hosts'), `[127.0.0.1]:${port} ${type} ${key}\n`);
-  writeFileSync(path.join(dir, 'known_hosts_changed'), `[127.0.0.1]:${port} ${otherType} ${otherKey}\n`);
+  writeFileSync(path.join(dir, 'known_hosts'), `[${address}]:${port} ${type} ${key}\n`);
+  writeFileSync(path.join(dir, 'known_hosts_changed'), `[${address}]:${port} ${otherType} ${otherKey}\n`);
   writeFileSync(path.join(dir, 'known_hosts_empty'), '');
   const pidFile = path.join(dir, 'sshd.pid');
   const logFile = path.join(dir, 'sshd.log');
@@ -116,7 +120,7 @@ export async function startLocalSshd(options: LocalSshdOptions = {}): Promise<Lo
     path.join(dir, 'sshd_config'),
     [
       `Port ${port}`,
-      'ListenAddress 127.0.0.1',
+      `ListenAddress ${address}`,
       `HostKey ${path.join(dir, 'host_key')}`,
       `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
       'PasswordAuthentication no',
@@ -127,14 +131,15 @@ export async function startLocalSshd(options: LocalSshdOptions = {}): Promise<Lo
       'LogLevel VERBOSE',
       'MaxSessions 50',
       'AcceptEnv NONE',
-      ...Object.entries(options.sessionEnv ?? {}).map(([name, value]) => `SetEnv ${name}=${value}`),
+      // One SetEnv line: sshd keeps the first value of a keyword, so a second line would be ignored.
+      ...(Object.keys(options.sessionEnv ?? {}).length > 0 ? [`SetEnv ${Object.entries(options.sessionEnv ?? {}).map(([name, value]) => `${name}=${value}`).join(' ')}`] : []),
     ].join('\n') + '\n',
   );
   const user = os.userInfo().username;
   const block = (alias: string, identity: string, knownHosts: string, hostPort = port) =>
     [
       `Host ${alias}`,
-      '  HostName 127.0.0.1',
+      `  HostName ${address}`,
       `  Port ${hostPort}`,
       `  User ${user}`,
       `  IdentityFile ${path.join(dir, identity)}`,
@@ -156,11 +161,13 @@ export async function startLocalSshd(options: LocalSshdOptions = {}): Promise<Lo
   );
   const launch = async (): Promise<void> => {
     mkdirRun();
-    const started = spawnSync(SSHD, ['-f', path.join(dir, 'sshd_config'), '-E', logFile], { encoding: 'utf8' });
+    const argv = [SSHD, '-f', path.join(dir, 'sshd_config'), '-E', logFile];
+    const inside = options.namespace !== undefined ? ['ip', 'netns', 'exec', options.namespace.name, ...argv] : argv;
+    const started = spawnSync(inside[0]!, inside.slice(1), { encoding: 'utf8' });
     if (started.status !== 0) throw new Error(`sshd did not start: ${started.stderr}`);
     const deadline = Date.now() + 10_000;
-    while (!(await listening(port))) {
-      if (Date.now() > deadline) throw new Error(`sshd is not listening on 127.0.0.1:${port}: ${existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''}`);
+    while (!(await listening(address, port))) {
+      if (Date.now() > deadline) throw new Error(`sshd is not listening on ${address}:${port}: ${existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   };
@@ -176,7 +183,7 @@ export async function startLocalSshd(options: LocalSshdOptions = {}): Promise<Lo
       }
     }
     const end = Date.now() + 5_000;
-    while (Date.now() < end && (await listening(port))) await new Promise((resolve) => setTimeout(resolve, 50));
+    while (Date.now() < end && (await listening(address, port))) await new Promise((resolve) => setTimeout(resolve, 50));
   };
   await launch();
   return {
@@ -229,9 +236,14 @@ function mkdirRun(): void {
   if (!existsSync('/run/sshd')) execFileSync('mkdir', ['-p', '/run/sshd']);
 }
 
-function listening(port: number): Promise<boolean> {
+function listening(address: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
+    const socket = net.connect(port, address);
+    // A cut link (linkNamespace.ts) answers nothing: no answer is no listener.
+    socket.setTimeout(2000, () => {
+      socket.destroy();
+      resolve(false);
+    });
     socket.once('connect', () => {
       socket.destroy();
       resolve(true);
