@@ -2,7 +2,7 @@
 //   node esbuild.mjs               development build (with source maps)
 //   node esbuild.mjs --production  clean, minified package build without source maps
 //   node esbuild.mjs --watch       development build, rebuilt on change
-//   node esbuild.mjs --tests       unit, webview, package and e2e tests into out/ for `node --test`
+//   node esbuild.mjs --tests       unit, remote, webview, package and e2e tests into out/ for `node --test`
 // Outputs: dist/extension.js (extension host, CJS), dist/webview/<name>.js (one IIFE per
 // webview/<name>/main.ts) and dist/demo.js (the `npm start` demo entry, when src/demo.ts exists).
 import * as esbuild from 'esbuild';
@@ -69,6 +69,8 @@ function testOptions() {
   // Test helpers (child-process entry points) are compiled alongside the tests.
   return [
     { ...nodeOptions, entryPoints: testEntries('test/unit'), outdir: 'out/unit', outbase: 'test/unit', sourcemap: 'inline' },
+    // Remote runs against a real sshd, SLURM, network namespaces and tmpfs: a stage of their own.
+    { ...nodeOptions, entryPoints: testEntries('test/remote'), outdir: 'out/remote', outbase: 'test/remote', sourcemap: 'inline' },
     { ...nodeOptions, entryPoints: testEntries('test/package'), outdir: 'out/package', outbase: 'test/package' },
     // playwright-core stays external: bundled it would add megabytes to every test file.
     {

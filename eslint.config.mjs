@@ -26,7 +26,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/core/**/*.ts', 'src/shared/**/*.ts', 'src/launch/**/*.ts', 'test/unit/**/*.ts', 'test/package/**/*.ts'],
+    files: ['src/core/**/*.ts', 'src/shared/**/*.ts', 'src/launch/**/*.ts', 'test/unit/**/*.ts', 'test/remote/**/*.ts', 'test/package/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { paths: [noVscode] }],
     },

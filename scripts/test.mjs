@@ -127,6 +127,9 @@ async function main() {
     { name: 'docs', minutes: 2, cmd: process.execPath, args: ['scripts/configReference.mjs', '--check'] },
     { name: 'build', minutes: 5, cmd: npm, args: ['run', '--silent', 'build'] },
     { name: 'unit', minutes: 15, cmd: npm, args: ['run', '--silent', 'test:unit'], env: pyEnv, counts: nodeCounts },
+    // Remote runs for real (sshd, SLURM with one and two nodes, a cut link, full disks), each
+    // training the tiny model: the longest stage.
+    { name: 'remote', minutes: 30, cmd: npm, args: ['run', '--silent', 'test:remote'], env: pyEnv, counts: nodeCounts },
     { name: 'webview', minutes: 10, cmd: npm, args: ['run', '--silent', 'test:webview'], env: pyEnv, counts: nodeCounts },
     {
       name: 'python',

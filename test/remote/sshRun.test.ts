@@ -1,5 +1,5 @@
 // A run on a remote target as the extension starts and follows it, against a real sshd on
-// 127.0.0.1 (helpers/localSshd.ts) with the REAL trainer on the tiny model on CPU:
+// 127.0.0.1 (../unit/helpers/localSshd.ts) with the REAL trainer on the tiny model on CPU:
 // startSshRun claims a run folder here, syncs the trainer, finds its environment on the host
 // and starts the run there; RemoteRunMirror copies the host's run folder into the local one,
 // and a RunWatch reads that folder as the registry does. Faults made for real: sshd restarted
@@ -25,11 +25,11 @@ import { stopLocalRun } from '../../src/launch/localStop';
 import { resumeSshRun, sshHostOf, startSshRun, stopSshRun } from '../../src/launch/sshLauncher';
 import type { RunSummary } from '../../src/shared/runStatus';
 import { TERMINAL_STATUSES } from '../../src/shared/runStatus';
-import type { LocalSshd } from './helpers/localSshd';
-import { startLocalSshd } from './helpers/localSshd';
-import { hostConfig, makeHostData } from './helpers/hostData';
-import { mirrorRun } from './helpers/remoteRunWatch';
-import { repoRoot } from './testUtil';
+import type { LocalSshd } from '../unit/helpers/localSshd';
+import { startLocalSshd } from '../unit/helpers/localSshd';
+import { hostConfig, makeHostData } from '../unit/helpers/hostData';
+import { mirrorRun } from '../unit/helpers/remoteRunWatch';
+import { repoRoot } from '../unit/testUtil';
 
 const TOKEN = 'hf_sshRunTokenThatMustStayInTheEnvironment';
 

@@ -1,4 +1,4 @@
-// A run across two SLURM nodes, against a real two-node SLURM (helpers/localSlurm.ts: two
+// A run across two SLURM nodes, against a real two-node SLURM (../unit/helpers/localSlurm.ts: two
 // slurmd daemons on this machine, each its own node) reached over a real sshd, with the REAL
 // trainer on the tiny model on CPU: the job script starts one `accelerate launch` per node
 // with srun, the two ranks meet at the first node's address, rank 0 writes the events, and
@@ -17,12 +17,12 @@ import type { RemoteTarget } from '../../src/core/remote/targets';
 import { RunWatch } from '../../src/core/runWatch';
 import { resumeSshRun, startSshRun, stopSshRun } from '../../src/launch/sshLauncher';
 import type { RunSummary } from '../../src/shared/runStatus';
-import { hostConfig, makeHostData } from './helpers/hostData';
-import type { LocalSlurm } from './helpers/localSlurm';
-import { startLocalSlurm } from './helpers/localSlurm';
-import type { LocalSshd } from './helpers/localSshd';
-import { startLocalSshd } from './helpers/localSshd';
-import { repoRoot } from './testUtil';
+import { hostConfig, makeHostData } from '../unit/helpers/hostData';
+import type { LocalSlurm } from '../unit/helpers/localSlurm';
+import { startLocalSlurm } from '../unit/helpers/localSlurm';
+import type { LocalSshd } from '../unit/helpers/localSshd';
+import { startLocalSshd } from '../unit/helpers/localSshd';
+import { repoRoot } from '../unit/testUtil';
 
 interface Event {
   readonly type: string;

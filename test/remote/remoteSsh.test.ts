@@ -1,5 +1,5 @@
 // Remote commands over the system ssh (src/core/remote/ssh.ts) and the one quoting function
-// (shellQuote.ts), against a real OpenSSH server on 127.0.0.1 (helpers/localSshd.ts): hostile
+// (shellQuote.ts), against a real OpenSSH server on 127.0.0.1 (../unit/helpers/localSshd.ts): hostile
 // strings come back byte-equal through a real remote shell, many commands share one
 // handshake, secrets go over stdin and never into argv, and each way a connection fails (key
 // refused, host key unknown or changed, nothing listening) says so.
@@ -19,9 +19,9 @@ import { sshConfigHosts } from '../../src/core/remote/sshConfig';
 import { checkTarget, describeReport, gpuFactsOf, parseProbe, readGpuFacts, remotePath, summarizeGpus } from '../../src/core/remote/targetCheck';
 import { DEFAULT_WORK_FOLDER, readTargets } from '../../src/core/remote/targets';
 import { ensureRemoteEnv, syncTrainer, trainerFiles } from '../../src/core/remote/trainerSync';
-import type { LocalSshd } from './helpers/localSshd';
-import { startLocalSshd } from './helpers/localSshd';
-import { repoRoot, tempDir } from './testUtil';
+import type { LocalSshd } from '../unit/helpers/localSshd';
+import { startLocalSshd } from '../unit/helpers/localSshd';
+import { repoRoot, tempDir } from '../unit/testUtil';
 
 /** Characters that break naive quoting, and some that do not need it. */
 const NASTY = [' ', "'", '"', '$', '(', ')', '`', '\\', '\n', '\t', ';', '&', '|', '<', '>', '*', '?', '[', ']', '{', '}', '~', '#', '!', '=', '%', '-', 'é', '字', '🩻', 'a', 'Z', '0', '.', '/'];

@@ -1,5 +1,5 @@
 // A remote run whose link is cut for 30 s, for real: the test sshd runs in a network namespace
-// reached over a veth pair (helpers/linkNamespace.ts), and the cut drops every packet without
+// reached over a veth pair (../unit/helpers/linkNamespace.ts), and the cut drops every packet without
 // a word (no reset, no ICMP), which leaves ssh connections hung rather than closed. The REAL
 // trainer on the tiny model on CPU runs on the "host" (inside the namespace), started by
 // startSshRun, mirrored here by RemoteRunMirror as the extension mirrors it (its default poll),
@@ -21,10 +21,10 @@ import { RunWatch } from '../../src/core/runWatch';
 import { sshHostOf, startSshRun } from '../../src/launch/sshLauncher';
 import type { RunSummary } from '../../src/shared/runStatus';
 import { TERMINAL_STATUSES } from '../../src/shared/runStatus';
-import { hostConfig, makeHostData } from './helpers/hostData';
-import type { SshdBehindLink } from './helpers/linkNamespace';
-import { namespaceExists, startSshdBehindLink } from './helpers/linkNamespace';
-import { repoRoot, sleep, waitFor } from './testUtil';
+import { hostConfig, makeHostData } from '../unit/helpers/hostData';
+import type { SshdBehindLink } from '../unit/helpers/linkNamespace';
+import { namespaceExists, startSshdBehindLink } from '../unit/helpers/linkNamespace';
+import { repoRoot, sleep, waitFor } from '../unit/testUtil';
 
 /** How long the link stays down, as the fault says. */
 const CUT_MS = 30_000;

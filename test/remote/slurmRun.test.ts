@@ -1,5 +1,5 @@
 // A run on a SLURM cluster through its login host, against a real single-node SLURM
-// (helpers/localSlurm.ts: munged, slurmctld, slurmd on 127.0.0.1; runs across nodes are in
+// (../unit/helpers/localSlurm.ts: munged, slurmctld, slurmd on 127.0.0.1; runs across nodes are in
 // slurmNodes.test.ts) reached over a real sshd, with the REAL trainer on the tiny model on
 // CPU: the job script is generated and submitted with sbatch, the job waits PENDING (with its
 // reason) while another job holds the node, runs once that one is cancelled, and its events
@@ -23,12 +23,12 @@ import { resumeSshRun, startSshRun, stopSshRun } from '../../src/launch/sshLaunc
 import type { RunSummary } from '../../src/shared/runStatus';
 import type { SshHost } from '../../src/core/remote/ssh';
 import { ensureRemoteEnv, syncTrainer, trainerFiles } from '../../src/core/remote/trainerSync';
-import type { LocalSlurm } from './helpers/localSlurm';
-import { startLocalSlurm } from './helpers/localSlurm';
-import type { LocalSshd } from './helpers/localSshd';
-import { startLocalSshd } from './helpers/localSshd';
-import { hostConfig, makeHostData } from './helpers/hostData';
-import { repoRoot } from './testUtil';
+import type { LocalSlurm } from '../unit/helpers/localSlurm';
+import { startLocalSlurm } from '../unit/helpers/localSlurm';
+import type { LocalSshd } from '../unit/helpers/localSshd';
+import { startLocalSshd } from '../unit/helpers/localSshd';
+import { hostConfig, makeHostData } from '../unit/helpers/hostData';
+import { repoRoot } from '../unit/testUtil';
 
 describe('the job script and the queue line', () => {
   it('merges the run over the target, checks names, and writes a script that holds no secret', () => {

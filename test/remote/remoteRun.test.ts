@@ -1,4 +1,4 @@
-// A run on a remote host end to end, against a real sshd on 127.0.0.1 (helpers/localSshd.ts)
+// A run on a remote host end to end, against a real sshd on 127.0.0.1 (../unit/helpers/localSshd.ts)
 // with the REAL trainer on the tiny model on CPU: the trainer synced by hash, its environment
 // found by the synced bootstrap, the run started detached with a token over stdin, its events
 // followed over ssh to run_finished; a second run stopped (SIGTERM to its group) ends
@@ -16,10 +16,10 @@ import { closeSsh } from '../../src/core/remote/ssh';
 import type { SshHost } from '../../src/core/remote/ssh';
 import { ensureRemoteEnv, syncTrainer, trainerFiles } from '../../src/core/remote/trainerSync';
 import type { TrainerEvent } from '../../src/shared/events';
-import type { LocalSshd } from './helpers/localSshd';
-import { startLocalSshd } from './helpers/localSshd';
-import { makeHostData } from './helpers/hostData';
-import { repoRoot } from './testUtil';
+import type { LocalSshd } from '../unit/helpers/localSshd';
+import { startLocalSshd } from '../unit/helpers/localSshd';
+import { makeHostData } from '../unit/helpers/hostData';
+import { repoRoot } from '../unit/testUtil';
 
 const TOKEN = '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';
 

@@ -1,5 +1,5 @@
 // Faults on a remote target made for real, against a real sshd on 127.0.0.1
-// (helpers/localSshd.ts) with the REAL trainer on the tiny model on CPU, started and followed
+// (../unit/helpers/localSshd.ts) with the REAL trainer on the tiny model on CPU, started and followed
 // as the extension does (startSshRun, RemoteRunMirror, RunWatch): the host's disk full (a small
 // tmpfs as the target's work folder; the trainer's environment lives in ~/.cache, where the
 // sshd's user, this one, finds it built) while the trainer is synced, mid-run while a
@@ -24,12 +24,12 @@ import { buildFailure, ensureRemoteEnv, syncTrainer, trainerFiles } from '../../
 import { resumeSshRun, startSshRun } from '../../src/launch/sshLauncher';
 import { isProcessAlive, processStartTime } from '../../src/core/processAlive';
 import { TERMINAL_STATUSES } from '../../src/shared/runStatus';
-import { mountTmpfs, unmount } from './helpers/faultTools';
-import { hostConfig, makeHostData } from './helpers/hostData';
-import { freePort, startLocalSshd } from './helpers/localSshd';
-import type { LocalSshd } from './helpers/localSshd';
-import { assertMirrored, mirrorRun, readEvents, readText, trainSteps, watchUntil } from './helpers/remoteRunWatch';
-import { repoRoot, waitFor } from './testUtil';
+import { mountTmpfs, unmount } from '../unit/helpers/faultTools';
+import { hostConfig, makeHostData } from '../unit/helpers/hostData';
+import { freePort, startLocalSshd } from '../unit/helpers/localSshd';
+import type { LocalSshd } from '../unit/helpers/localSshd';
+import { assertMirrored, mirrorRun, readEvents, readText, trainSteps, watchUntil } from '../unit/helpers/remoteRunWatch';
+import { repoRoot, waitFor } from '../unit/testUtil';
 
 const RUN_TIMEOUT_MS = 300_000;
 let base = '';
