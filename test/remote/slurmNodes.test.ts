@@ -80,10 +80,11 @@ describe('a run across two SLURM nodes (real two-node SLURM and sshd on 127.0.0.
     t.after(() => rmSync(local, { recursive: true, force: true }));
     const configPath = path.join(local, 'nodes.sft.yaml');
     writeFileSync(configPath, `${hostConfig(steps)}\nlaunch:\n  target: cluster\n  num_processes: 2\n`);
-    const target: RemoteTarget = { name: 'cluster', host: sshd.alias, workFolder: work, sshConfigFile: sshd.configFile, slurm: { partition: slurm.partition, time: '30:00', nodes: 2 }, source: 'settings' };
+    const target: RemoteTarget = { name: 'cluster', host: sshd.alias, workFolder: work, sshConfigFile: sshd.configFile, slurm: { partition: slurm.partition, time: '30:00', nodes: 2, extraSbatch: ['--cpus-per-task=1'] }, source: 'settings' };
     const started = await startSshRun({ target, extensionRoot: repoRoot, configPath, runsRoot: path.join(local, 'runs') });
     const job = readFileSync(path.join(started.remoteDir, 'job.sh'), 'utf8');
     assert.match(job, /#SBATCH --nodes=2\n#SBATCH --ntasks-per-node=1\n/);
+    assert.match(job, /#SBATCH --cpus-per-task=1\n/);
     assert.match(job, /srun --kill-on-bad-exit=1 .*--machine_rank "\$SLURM_NODEID".* --multi_gpu --num_processes 2 --num_machines 2 --main_process_ip "\$head"/);
 
     const seen: RunSummary[] = [];

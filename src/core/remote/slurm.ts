@@ -126,7 +126,9 @@ export function jobScript(input: JobScriptInput): string {
           `head=$(scontrol show node "$SLURMD_NODENAME" -o 2>/dev/null | tr ' ' '\\n' | sed -n 's/^NodeAddr=//p')`,
           '[ -n "$head" ] || head=$(hostname)',
           'port=$((20000 + SLURM_JOB_ID % 20000))',
-          `${supervised} srun --kill-on-bad-exit=1 --ntasks-per-node=1 /bin/sh -c ${shellQuote('python=$1; shift; exec "$python" -m accelerate.commands.launch --machine_rank "$SLURM_NODEID" "$@"')} medvlm-node ${python} --multi_gpu --num_processes ${perNode * nodes} --num_machines ${nodes} --main_process_ip "$head" --main_process_port "$port" ${train.join(' ')}`,
+          // The node's task gets the CPUs asked per task (srun does not carry them over by itself
+          // on every SLURM version); without --cpus-per-task, the cluster's default.
+          `${supervised} srun --kill-on-bad-exit=1 --ntasks-per-node=1 \${SLURM_CPUS_PER_TASK:+--cpus-per-task=$SLURM_CPUS_PER_TASK} /bin/sh -c ${shellQuote('python=$1; shift; exec "$python" -m accelerate.commands.launch --machine_rank "$SLURM_NODEID" "$@"')} medvlm-node ${python} --multi_gpu --num_processes ${perNode * nodes} --num_machines ${nodes} --main_process_ip "$head" --main_process_port "$port" ${train.join(' ')}`,
         ]
       : [`${supervised} ${python} ${perNode > 1 ? `-m accelerate.commands.launch --multi_gpu --num_processes ${perNode} --num_machines 1 ` : ''}${train.join(' ')}`];
   return [
