@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ColumnLayout, PointBuffer } from '../../webview/runPanel/decimate';
-import { decimate, IncrementalDecimator } from '../../webview/runPanel/decimate';
+import { ColumnIndexCache, decimate, IncrementalDecimator } from '../../webview/runPanel/decimate';
 
 /** A deterministic pseudo-random sequence (no Math.random: failures must reproduce). */
 function lcg(seed: number): () => number {
@@ -161,6 +161,57 @@ describe('decimation', () => {
     assert.deepEqual(points(incremental.out), points(decimate(x, y, 5000, wider)));
     assert.equal(incremental.update(x, y, 4000, 4000, wider), 0, 'a truncation starts over');
     assert.deepEqual(points(incremental.out), points(decimate(x, y, 4000, wider)));
+  });
+
+  it('gives the same points with column edges shared between lines as scanning each line alone', () => {
+    const indexes = new ColumnIndexCache();
+    const { x, y } = series(50_000, 13, 0.003);
+    // Runs of gaps, one across a column edge, and a spike.
+    y.fill(Number.NaN, 1_000, 1_400);
+    y.fill(Number.NaN, 20_010, 20_013);
+    y[31_337] = 40;
+    const smooth = Float64Array.from(y, (v, i) => (Number.isFinite(v) ? Math.sin(i / 900) : v));
+    const layouts: ColumnLayout[] = [
+      { xMin: 1, xMax: 50_000, columns: 700 },
+      // A live run's axis, with empty columns after the data.
+      { xMin: 1, xMax: 62_500.5, columns: 333 },
+      // Points before and after the axis, clamped into the end columns.
+      { xMin: 5_000.25, xMax: 45_000, columns: 901 },
+    ];
+    for (const layout of layouts) {
+      indexes.clear();
+      for (const values of [y, smooth]) {
+        const shared = new IncrementalDecimator();
+        shared.update(x, values, x.length, 0, layout, indexes);
+        assert.deepEqual(points(shared.out), points(decimate(x, values, x.length, layout)));
+      }
+      // Steps known to be sorted skip the check, with the same result.
+      indexes.clear();
+      indexes.knownSorted(x, x.length);
+      const known = new IncrementalDecimator();
+      known.update(x, y, x.length, 0, layout, indexes);
+      assert.deepEqual(points(known.out), points(decimate(x, y, x.length, layout)));
+    }
+  });
+
+  it('keeps appending after a pass with shared edges, and scans unsorted x alone', () => {
+    const indexes = new ColumnIndexCache();
+    const { x, y } = series(30_000, 17, 0.002);
+    const layout: ColumnLayout = { xMin: 1, xMax: 40_000, columns: 500 };
+    const incremental = new IncrementalDecimator();
+    incremental.update(x, y, 20_000, 0, layout, indexes);
+    for (let n = 20_000; n < x.length; n += 997) {
+      const next = Math.min(x.length, n + 997);
+      indexes.clear();
+      incremental.update(x, y, next, n, layout, indexes);
+      assert.deepEqual(points(incremental.out), points(decimate(x, y, next, layout)));
+    }
+    const clock = x.map((v, i) => (i >= 15_000 ? v - 5_000 : v));
+    indexes.clear();
+    assert.equal(indexes.get(clock, clock.length, layout), undefined, 'x that steps back has no shared edges');
+    const unsorted = new IncrementalDecimator();
+    unsorted.update(clock, y, clock.length, 0, layout, indexes);
+    assert.deepEqual(points(unsorted.out), points(decimate(clock, y, clock.length, layout)));
   });
 
   it('clamps points outside the x range into the end columns', () => {

@@ -290,6 +290,23 @@ describe('SeriesStore', () => {
     assert.deepEqual(Array.from(store.xs('epoch').subarray(0, store.length)), [0.1, 0.2, 0.25, 0.3]);
   });
 
+  it('adopts or merges the columns of one split alike, their shared steps checked once', () => {
+    const data = new RunSeriesData();
+    const steps = Float64Array.from([1, 2, 3]);
+    const epochs = steps.map((s) => s / 10);
+    const times = steps.map((s) => 1000 + s);
+    const shared = (series: 'trainLoss' | 'gradNorm', ys: number[]) => ({ series, step: steps, epoch: epochs, t: times, y: Float64Array.from(ys) });
+    data.apply({ runId: 'r', reset: true, attempt: 1, columns: [shared('trainLoss', [3, 2, 1]), shared('gradNorm', [1, 1, 2])] });
+    assert.ok(data.stores.get('trainLoss')?.step === steps && data.stores.get('gradNorm')?.step === steps, 'a backlog is adopted without a copy');
+    const backwards = Float64Array.from([5, 4]);
+    const late = (series: 'trainLoss' | 'gradNorm', ys: number[]) => ({ series, step: backwards, epoch: backwards, t: backwards, y: Float64Array.from(ys) });
+    data.apply({ runId: 'r', reset: false, attempt: 1, columns: [late('trainLoss', [0.5, 0.6]), late('gradNorm', [3, 4])] });
+    const snapshot = data.snapshot();
+    assert.deepEqual(snapshot.trainLoss, [1, 2, 3, 4, 5].map((x, i) => ({ x, y: [3, 2, 1, 0.6, 0.5][i] })));
+    assert.deepEqual(snapshot.gradNorm, [1, 2, 3, 4, 5].map((x, i) => ({ x, y: [1, 1, 2, 4, 3][i] })));
+    assert.notEqual(data.stores.get('trainLoss')?.step, data.stores.get('gradNorm')?.step, 'each store grew arrays of its own');
+  });
+
   it('grows past its first capacity', () => {
     const store = new SeriesStore();
     const steps = Array.from({ length: 10_000 }, (_, i) => i);

@@ -73,8 +73,9 @@ export class ChartClient {
     }
     const charts: ChartSetup[] = [];
     const transfer: Transferable[] = [];
+    const asShown = measureAsShown(this.surfaces);
     for (const surface of this.surfaces) {
-      const { width, height } = this.measure(surface);
+      const { width, height } = asShown.get(surface) ?? this.measure(surface);
       const visible = this.isOnScreen(surface);
       this.sizes.set(surface.id, `${width}x${height}`);
       this.visible.set(surface.id, visible);
@@ -98,8 +99,9 @@ export class ChartClient {
       this.target = (data) => engine.receive(data);
       this.backend = 'page';
     }
-    // Setup goes first with sequence 0: every queued message was numbered after it.
-    this.target(envelope(SetupMessage, { seq: 0, charts, theme, dpr: window.devicePixelRatio || 1 }), transfer);
+    // Setup goes first with sequence 0: every queued message was numbered after it. They go
+    // in one post, so the engine sees at setup whether the host's data is already there.
+    this.queue.unshift([envelope(SetupMessage, { seq: 0, charts, theme, dpr: window.devicePixelRatio || 1 }), transfer]);
     this.flush();
     this.observe();
   }
@@ -179,6 +181,8 @@ export class ChartClient {
   }
 
   private sendSize(surface: ChartSurface): void {
+    // A hidden box measures 0 x 0: the engine keeps the size it will have once shown.
+    if (surface.box.hidden) return;
     const { width, height } = this.measure(surface);
     const key = `${width}x${height}`;
     if (this.sizes.get(surface.id) !== key) {
@@ -241,6 +245,19 @@ export class ChartClient {
       if (pending !== undefined) this.send(PointerMessage, pending);
     });
   }
+}
+
+/**
+ * The sizes of the hidden charts as they will be once shown (a chart appears with its first
+ * data): the boxes are shown for one layout and hidden again before anything is painted. The
+ * engine then sets those charts up before the data comes, not while the first frame waits.
+ */
+function measureAsShown(surfaces: readonly ChartSurface[]): Map<ChartSurface, { width: number; height: number }> {
+  const hidden = surfaces.filter((surface) => surface.box.hidden);
+  for (const surface of hidden) surface.box.hidden = false;
+  const sizes = new Map(hidden.map((surface) => [surface, { width: surface.holder.clientWidth, height: surface.holder.clientHeight }]));
+  for (const surface of hidden) surface.box.hidden = true;
+  return sizes;
 }
 
 /** Fetches the worker script and starts it from a blob: URL; resolves once it says it is ready. */

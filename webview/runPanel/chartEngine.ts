@@ -14,6 +14,7 @@ import type { Line } from './chartLines';
 import { createLines } from './chartLines';
 import { shown } from './lineMath';
 import { warmUp } from './warmUp';
+import { WARM_UP_ROUNDS, warmUpChart } from './chartWarmUp';
 import { ChartSlot } from './chartSlot';
 import type { DrawContext } from './chartSlot';
 import type {
@@ -44,6 +45,7 @@ import {
 } from './chartProtocol';
 import type { Extent } from './axisExtent';
 import { computeExtent, sameExtent } from './axisExtent';
+import { ColumnIndexCache } from './decimate';
 import type { SeriesDelta, SeriesName } from './series';
 import { RunSeriesData } from './series';
 import { IncrementalSmoother } from './smoothing';
@@ -75,6 +77,9 @@ export class ChartEngine {
   private lastPassEnd = 0;
   private lastPassMs = 0;
   private readonly routes: readonly Route[];
+  private readonly indexes = new ColumnIndexCache();
+  /** Set-up work left for the end of the set-up's task, unless data came with it. */
+  private warmUpDue = false;
 
   constructor(
     private readonly post: EnginePost,
@@ -101,6 +106,10 @@ export class ChartEngine {
     const start = now();
     this.handle(data);
     this.busyMs += now() - start;
+    if (this.warmUpDue) {
+      this.warmUpDue = false;
+      this.prepareForData();
+    }
     if (!this.scheduled) {
       this.scheduled = true;
       // Rest at least as long as the last pass took: on a slow or busy machine the engine
@@ -141,9 +150,28 @@ export class ChartEngine {
     // Charts on screen get their axes now, before any data: Chart.js's first chart is its
     // slowest, and the page is still waiting for the host's backlog.
     for (const slot of this.slots.values()) {
-      if (slot.visible && slot.width > 0 && slot.height > 0) slot.showEmpty(theme, this.options, dpr);
+      if (slot.visible) this.prepare(slot);
     }
+    this.warmUpDue = true;
+  }
+
+  /**
+   * While the page waits for the host's backlog: the hidden charts are set up at the size
+   * they will be shown at, so that a first frame only fits each chart's axes, and the
+   * compiler is warmed on synthetic data. Skipped when data came with the set-up (a short
+   * run, read at once): drawing it is then what counts.
+   */
+  private prepareForData(): void {
     warmUp();
+    for (const slot of this.slots.values()) {
+      if (!slot.visible) this.prepare(slot);
+    }
+    for (let round = 0; round < WARM_UP_ROUNDS && this.theme !== undefined; round++) warmUpChart(round, this.theme, this.options, this.dpr);
+  }
+
+  /** A chart's axes and buffers, before its data. */
+  private prepare(slot: ChartSlot): void {
+    if (this.theme !== undefined && slot.width > 0 && slot.height > 0) slot.showEmpty(this.theme, this.options, this.dpr);
   }
 
   private setRuns(runs: readonly EngineRun[], compare: boolean): void {
@@ -163,6 +191,7 @@ export class ChartEngine {
   }
 
   private ingest(delta: SeriesDelta): void {
+    this.warmUpDue = false;
     let set = this.data.get(delta.runId);
     if (set === undefined) {
       set = new RunSeriesData();
@@ -259,6 +288,8 @@ export class ChartEngine {
         for (const slot of this.slots.values()) slot.dirty = true;
       }
       this.extent = extent;
+      // Column edges are found anew each pass: the data may have changed in place.
+      this.indexes.clear();
       const context = this.drawContext();
       for (const slot of this.slots.values()) {
         if (context !== undefined && slot.dirty && (slot.visible || this.capture) && slot.width > 0 && slot.height > 0 && this.hasData(slot)) {
@@ -280,11 +311,19 @@ export class ChartEngine {
   private drawContext(): DrawContext | undefined {
     const theme = this.theme;
     if (theme === undefined) return undefined;
-    return { theme, options: this.options, dpr: this.dpr, store: (line: Line) => this.data.get(line.runId)?.stores.get(line.key.series) };
+    return {
+      theme,
+      options: this.options,
+      dpr: this.dpr,
+      store: (line: Line) => this.data.get(line.runId)?.stores.get(line.key.series),
+      indexes: this.indexes,
+    };
   }
 
   private hasData(slot: ChartSlot): boolean {
-    return slot.lines.some((line) => (this.data.get(line.runId)?.stores.get(line.key.series)?.length ?? 0) > 0) || slot.hasChart;
+    // A chart on screen is drawn even without data (its empty axes, or data that went away);
+    // hidden ones were only set up ahead of their data.
+    return slot.lines.some((line) => (this.data.get(line.runId)?.stores.get(line.key.series)?.length ?? 0) > 0) || (slot.hasChart && slot.visible);
   }
 
   private report(drawn: ChartId[], renderMs: number): void {

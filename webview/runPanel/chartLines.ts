@@ -3,7 +3,7 @@
 // The decimator's typed arrays are what gets drawn (lineDrawing.ts): no per-point objects.
 
 import type { ChartDefinition, ChartOptions, ChartTheme, EngineRun } from './chartProtocol';
-import type { ColumnLayout } from './decimate';
+import type { ColumnIndexCache, ColumnLayout } from './decimate';
 import { IncrementalDecimator } from './decimate';
 import type { SeriesName, SeriesStore } from './series';
 import { SERIES } from './series';
@@ -109,8 +109,14 @@ export function createLines(
   return lines;
 }
 
-/** Brings one line's decimated points up to date. */
-export function updateLine(line: Line, store: SeriesStore | undefined, layout: ColumnLayout | undefined, options: ChartOptions): void {
+/** Brings one line's decimated points up to date (`indexes`: this pass's column edges). */
+export function updateLine(
+  line: Line,
+  store: SeriesStore | undefined,
+  layout: ColumnLayout | undefined,
+  options: ChartOptions,
+  indexes?: ColumnIndexCache,
+): void {
   if (store === undefined || store.length === 0 || layout === undefined) {
     line.decimator.reset();
     line.dirtyFrom = Number.POSITIVE_INFINITY;
@@ -123,7 +129,10 @@ export function updateLine(line: Line, store: SeriesStore | undefined, layout: C
     dirty = line.smoother.update(store.y, store.length, dirty);
     ys = line.smoother.values;
   }
-  line.decimator.update(store.xs(options.xAxis), ys, store.length, dirty, layout);
+  const xs = store.xs(options.xAxis);
+  // A store holds each step once, in order: its steps need no checking.
+  if (options.xAxis === 'step') indexes?.knownSorted(xs, store.length);
+  line.decimator.update(xs, ys, store.length, dirty, layout, indexes);
   const drawn = line.decimator.out.length;
   line.style.lineWidth = lineWidthFor(line.key, drawn, layout.columns);
   line.style.pointRadius = pointRadiusFor(line.key, drawn);

@@ -13,7 +13,7 @@ import { updateLine } from './chartLines';
 import { yRange } from './lineMath';
 import type { ChartArea, ChartDefinition, ChartOptions, ChartTheme, HoverReport } from './chartProtocol';
 import type { Extent } from './axisExtent';
-import type { ColumnLayout } from './decimate';
+import type { ColumnIndexCache, ColumnLayout } from './decimate';
 import { formatClock, formatNumber } from './format';
 import type { HoverItem, PixelScale } from './lineDrawing';
 import { drawHover, drawLines, hoverItems } from './lineDrawing';
@@ -35,6 +35,8 @@ export interface DrawContext {
   readonly options: ChartOptions;
   readonly dpr: number;
   readonly store: (line: Line) => SeriesStore | undefined;
+  /** The column edges of this drawing pass, shared by the lines over the same x. */
+  readonly indexes?: ColumnIndexCache;
 }
 
 /** The x range and the two range points the y axis fits (see rangeDataset). */
@@ -83,8 +85,8 @@ export class ChartSlot {
   }
 
   /**
-   * Shows the empty axes before any data comes (the chart is on screen at setup), and makes
-   * the frame's buffers, so the first data costs neither.
+   * Shows the empty axes before any data comes (on screen, or hidden at the size the chart
+   * will be shown at), and makes the frame's buffers, so the first data costs neither.
    */
   showEmpty(theme: ChartTheme, options: ChartOptions, dpr: number): void {
     if (this.chart !== undefined) return;
@@ -132,6 +134,12 @@ export class ChartSlot {
     this.dirty = true;
   }
 
+  /** Lets Chart.js forget the chart (it keeps every chart in a registry). */
+  dispose(): void {
+    this.chart?.destroy();
+    this.chart = undefined;
+  }
+
   /** The pointer moved over the chart (canvas CSS pixels) or left it (undefined). */
   setPointer(pointer: { x: number; y: number } | undefined): void {
     if (pointer === undefined && this.pointer === undefined) return;
@@ -148,7 +156,7 @@ export class ChartSlot {
   draw(extent: Extent | undefined, ctx: DrawContext): void {
     const layout: ColumnLayout | undefined =
       extent === undefined ? undefined : { xMin: extent.xMin, xMax: extent.xMax, columns: Math.max(1, Math.round(this.width * ctx.dpr)) };
-    for (const line of this.lines) updateLine(line, ctx.store(line), layout, ctx.options);
+    for (const line of this.lines) updateLine(line, ctx.store(line), layout, ctx.options, ctx.indexes);
     const range = yRange(
       this.lines.map((line) => line.decimator.out),
       ctx.options.logScale,

@@ -25,18 +25,119 @@ export class PointBuffer {
   length = 0;
 
   push(x: number, y: number): void {
-    if (this.length === this.xs.length) {
-      const xs = new Float64Array(this.xs.length * 2);
-      const ys = new Float64Array(this.ys.length * 2);
-      xs.set(this.xs);
-      ys.set(this.ys);
-      this.xs = xs;
-      this.ys = ys;
-    }
+    if (this.length === this.xs.length) this.reserve(this.length * 2);
     this.xs[this.length] = x;
     this.ys[this.length] = y;
     this.length += 1;
   }
+
+  /** Room for `capacity` points, so a full pass grows the arrays once, not by doubling. */
+  reserve(capacity: number): void {
+    if (capacity <= this.xs.length) return;
+    const xs = new Float64Array(capacity);
+    const ys = new Float64Array(capacity);
+    xs.set(this.xs.subarray(0, this.length));
+    ys.set(this.ys.subarray(0, this.length));
+    this.xs = xs;
+    this.ys = ys;
+  }
+}
+
+/**
+ * Where each pixel column's points start in sorted x. The lines over one x array (a series
+ * raw and smoothed, and a run's train series, which share their steps) share one index, so a
+ * full pass finds the column edges once per x array instead of searching them per line.
+ */
+export class ColumnIndex {
+  /** `starts[c]` is the first point of column c; `starts[columns]` is the length. */
+  starts = new Int32Array(0);
+
+  /** Builds the index of points [0, length) of sorted x. */
+  build(x: ArrayLike<number>, length: number, layout: ColumnLayout): void {
+    const columns = layout.columns;
+    if (this.starts.length < columns + 1) this.starts = new Int32Array(columns + 1);
+    const starts = this.starts;
+    const xMin = layout.xMin;
+    const scale = columns / (layout.xMax - xMin);
+    // A column ends at the first point whose column is past it (columnAt, unclamped:
+    // clamping moves nothing across an inner edge), found by galloping from its start.
+    let j = 0;
+    starts[0] = 0;
+    for (let c = 0; c < columns - 1; c++) {
+      if (j < length && Math.floor(((x[j] as number) - xMin) * scale) <= c) {
+        let below = j;
+        let step = 1;
+        while (below + step < length && Math.floor(((x[below + step] as number) - xMin) * scale) <= c) {
+          below += step;
+          step *= 2;
+        }
+        let above = Math.min(below + step, length);
+        while (below + 1 < above) {
+          const mid = (below + above) >>> 1;
+          if (Math.floor(((x[mid] as number) - xMin) * scale) <= c) below = mid;
+          else above = mid;
+        }
+        j = above;
+      }
+      starts[c + 1] = j;
+    }
+    starts[columns] = length;
+  }
+}
+
+/** Whether x[0, length) never decreases (NaN never sorts). */
+function isSorted(x: ArrayLike<number>, length: number): boolean {
+  for (let j = 1; j < length; j++) {
+    if (!((x[j] as number) >= (x[j - 1] as number))) return false;
+  }
+  return true;
+}
+
+/**
+ * The column indexes of one drawing pass, by x array, length and layout (charts of other
+ * widths have other columns). Cleared at the start of each pass, since data may change in
+ * place between passes; the indexes' arrays are kept and reused.
+ */
+export class ColumnIndexCache {
+  private readonly sorted: Array<{ x: ArrayLike<number>; length: number; sorted: boolean }> = [];
+  private readonly entries: Array<{ x: ArrayLike<number>; length: number; layout: ColumnLayout; index: ColumnIndex }> = [];
+  private readonly pool: ColumnIndex[] = [];
+
+  clear(): void {
+    this.sorted.length = 0;
+    this.entries.length = 0;
+  }
+
+  /** Tells the cache that x[0, length) is sorted (a store's steps are, by construction). */
+  knownSorted(x: ArrayLike<number>, length: number): void {
+    if (!this.sorted.some((e) => e.x === x && e.length === length)) this.sorted.push({ x, length, sorted: true });
+  }
+
+  /** The index of x's first `length` points in this layout, or undefined when x is not sorted. */
+  get(x: ArrayLike<number>, length: number, layout: ColumnLayout): ColumnIndex | undefined {
+    const known = this.entries.find((e) => e.x === x && e.length === length && sameLayout(e.layout, layout));
+    if (known !== undefined) return known.index;
+    let order = this.sorted.find((e) => e.x === x && e.length === length);
+    if (order === undefined) {
+      order = { x, length, sorted: isSorted(x, length) };
+      this.sorted.push(order);
+    }
+    if (!order.sorted) return undefined;
+    let index = this.pool[this.entries.length];
+    if (index === undefined) {
+      index = new ColumnIndex();
+      this.pool.push(index);
+    }
+    index.build(x, length, layout);
+    this.entries.push({ x, length, layout, index });
+    return index;
+  }
+}
+
+/** The pixel column of x, points outside the range clamped into the end columns. */
+function columnAt(xi: number, xMin: number, scale: number, last: number): number {
+  const c = Math.floor((xi - xMin) * scale);
+  return c < 0 ? 0 : c > last ? last : c;
 }
 
 /**
@@ -63,10 +164,6 @@ function scan(
   const last = layout.columns - 1;
   const span = layout.xMax - xMin;
   const scale = span > 0 ? layout.columns / span : 0;
-  const columnOf = (xi: number): number => {
-    const c = Math.floor((xi - xMin) * scale);
-    return c < 0 ? 0 : c > last ? last : c;
-  };
   let groupStart = from;
   let groupOut = out.length;
   // Steps and epochs only grow; wall time almost always does. Checked, not assumed.
@@ -85,7 +182,7 @@ function scan(
       i += 1;
       continue;
     }
-    const c = columnOf(x[i] as number);
+    const c = columnAt(x[i] as number, xMin, scale, last);
     groupStart = i;
     groupOut = out.length;
     let min = i;
@@ -99,14 +196,14 @@ function scan(
     if (sorted && c !== last && scale !== 0) {
       let step = 1;
       let below = i;
-      while (below + step < to && columnOf(x[below + step] as number) === c) {
+      while (below + step < to && columnAt(x[below + step] as number, xMin, scale, last) === c) {
         below += step;
         step *= 2;
       }
       let above = Math.min(below + step, to);
       while (below + 1 < above) {
         const mid = (below + above) >>> 1;
-        if (columnOf(x[mid] as number) === c) below = mid;
+        if (columnAt(x[mid] as number, xMin, scale, last) === c) below = mid;
         else above = mid;
       }
       end = above;
@@ -118,7 +215,7 @@ function scan(
       if (yk - yk !== 0) break;
       if (!sorted) {
         const xk = x[k] as number;
-        if (!(xk >= lo && xk < hi) && columnOf(xk) !== c) break;
+        if (!(xk >= lo && xk < hi) && columnAt(xk, xMin, scale, last) !== c) break;
       }
       if (yk < minY) {
         minY = yk;
@@ -130,6 +227,58 @@ function scan(
     }
     emit(x, y, i, min, max, k - 1, out);
     i = k;
+  }
+  return { groupStart, groupOut };
+}
+
+/**
+ * The full pass of `scan` over sorted x with the column edges known: the loop over a column's
+ * points compares y only, and the same points come out as from `scan`.
+ */
+function scanColumns(
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+  starts: Int32Array,
+  columns: number,
+  out: PointBuffer,
+): { readonly groupStart: number; readonly groupOut: number } {
+  let groupStart = 0;
+  let groupOut = out.length;
+  for (let c = 0; c < columns; c++) {
+    const end = starts[c + 1] as number;
+    let i = starts[c] as number;
+    while (i < end) {
+      const yi = y[i] as number;
+      if (yi - yi !== 0) {
+        if (out.length === 0 || out.ys[out.length - 1] === out.ys[out.length - 1]) {
+          groupStart = i;
+          groupOut = out.length;
+          out.push(x[i] as number, Number.NaN);
+        }
+        i += 1;
+        continue;
+      }
+      groupStart = i;
+      groupOut = out.length;
+      let min = i;
+      let max = i;
+      let minY = yi;
+      let maxY = yi;
+      let k = i + 1;
+      for (; k < end; k++) {
+        const yk = y[k] as number;
+        if (yk - yk !== 0) break;
+        if (yk < minY) {
+          minY = yk;
+          min = k;
+        } else if (yk > maxY) {
+          maxY = yk;
+          max = k;
+        }
+      }
+      emit(x, y, i, min, max, k - 1, out);
+      i = k;
+    }
   }
   return { groupStart, groupOut };
 }
@@ -163,8 +312,11 @@ export class IncrementalDecimator {
   private groupStart = 0;
   private groupOut = 0;
 
-  /** Returns the first output index that changed. */
-  update(x: ArrayLike<number>, y: ArrayLike<number>, length: number, dirtyFrom: number, layout: ColumnLayout): number {
+  /**
+   * Returns the first output index that changed. `indexes` gives the column edges of a full
+   * pass over sorted x (shared with the other lines over the same x).
+   */
+  update(x: ArrayLike<number>, y: ArrayLike<number>, length: number, dirtyFrom: number, layout: ColumnLayout, indexes?: ColumnIndexCache): number {
     let from = this.groupStart;
     if (!sameLayout(this.layout, layout) || dirtyFrom < this.groupStart || length < this.length) {
       this.layout = layout;
@@ -176,7 +328,10 @@ export class IncrementalDecimator {
       this.out.length = this.groupOut;
     }
     const changedFrom = this.out.length;
-    const group = scan(x, y, from, length, layout, this.out);
+    // Few points per column (or a degenerate range): the plain scan is as quick.
+    const index = from === 0 && length > 2 * layout.columns && layout.xMax > layout.xMin ? indexes?.get(x, length, layout) : undefined;
+    if (from === 0) this.out.reserve(Math.min(length, 4 * layout.columns) + 2);
+    const group = index !== undefined ? scanColumns(x, y, index.starts, layout.columns, this.out) : scan(x, y, from, length, layout, this.out);
     this.groupStart = group.groupStart;
     this.groupOut = group.groupOut;
     this.length = length;

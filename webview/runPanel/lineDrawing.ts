@@ -4,8 +4,9 @@
 // the drawing itself (see `npm run bench:chart`).
 
 import type { Line } from './chartLines';
+import type { Points } from './lineMath';
 import { nearestIndex, shown } from './lineMath';
-import type { PixelLayer } from './pixelLayer';
+import type { PixelLayer, Rgba } from './pixelLayer';
 import { parseColour } from './pixelLayer';
 
 /** A scale as Chart.js exposes it: value to pixel and back (canvas CSS pixels). */
@@ -57,8 +58,12 @@ export function drawLines(ctx: Context, area: Box, x: PixelScale, y: PixelScale,
       right: (area.right + m) * scale,
       bottom: (area.bottom + m) * scale,
     });
+    const xMap = axisMap(x, area.left, area.right, false);
+    const yMap = axisMap(y, area.bottom, area.top, logScale);
     for (const line of lines) {
-      if (isDense(line, columns)) paintColumns(layer, x, y, line, logScale, scale);
+      if (isDense(line, columns) && xMap !== undefined && yMap !== undefined) {
+        paintColumns(layer, line.decimator.out, parseColour(line.style.colour), xMap, yMap, scale);
+      }
     }
     ctx.save();
     ctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -103,9 +108,34 @@ function strokeLine(ctx: Context, x: PixelScale, y: PixelScale, line: Line, logS
   ctx.stroke();
 }
 
-function paintColumns(layer: PixelLayer, x: PixelScale, y: PixelScale, line: Line, logScale: boolean, scale: number): void {
-  const { xs, ys, length } = line.decimator.out;
-  const colour = parseColour(line.style.colour);
+/**
+ * A scale's value-to-pixel map, a + b·v (a + b·log10 v on a log axis). Chart.js's linear and
+ * log scales map exactly so; read off at the plot's edges, it spares the per-point loop a
+ * call into Chart.js for every point.
+ */
+interface AxisMap {
+  readonly a: number;
+  readonly b: number;
+  readonly log: boolean;
+}
+
+function axisMap(scale: PixelScale, from: number, to: number, log: boolean): AxisMap | undefined {
+  const v0 = scale.getValueForPixel(from);
+  const v1 = scale.getValueForPixel(to);
+  if (v0 === undefined || v1 === undefined) return undefined;
+  const u0 = log ? Math.log10(v0) : v0;
+  const u1 = log ? Math.log10(v1) : v1;
+  // A plot with no length shows nothing.
+  if (!Number.isFinite(u0) || !Number.isFinite(u1) || u0 === u1) return undefined;
+  const p0 = scale.getPixelForValue(v0);
+  const p1 = scale.getPixelForValue(v1);
+  const b = (p1 - p0) / (u1 - u0);
+  return { a: p0 - b * u0, b, log };
+}
+
+function paintColumns(layer: PixelLayer, points: Points, colour: Rgba, x: AxisMap, y: AxisMap, scale: number): void {
+  const { xs, ys, length } = points;
+  const log = y.log;
   let column = Number.NaN;
   let top = 0;
   let bottom = 0;
@@ -113,12 +143,12 @@ function paintColumns(layer: PixelLayer, x: PixelScale, y: PixelScale, line: Lin
   let previous = Number.NaN;
   for (let i = 0; i < length; i++) {
     const value = ys[i] as number;
-    if (!shown(value, logScale)) {
+    if (!shown(value, log)) {
       previous = Number.NaN;
       continue;
     }
-    const cx = Math.floor(x.getPixelForValue(xs[i] as number) * scale);
-    const cy = y.getPixelForValue(value) * scale;
+    const cx = Math.floor((x.a + x.b * (xs[i] as number)) * scale);
+    const cy = (y.a + y.b * (log ? Math.log10(value) : value)) * scale;
     if (cx !== column) {
       if (column === column) layer.span(column, top, bottom, colour);
       column = cx;

@@ -63,7 +63,8 @@ export class PixelLayer {
       this.image = new ImageData(Math.max(1, width), Math.max(1, height));
       this.words = new Uint32Array(this.image.data.buffer);
     } else if (this.used) {
-      this.words?.fill(0);
+      // Spans never leave the clip: only its rows were painted.
+      this.words?.fill(0, this.clip.top * width, this.clip.bottom * width);
     }
     this.clip = {
       left: Math.max(0, Math.floor(clip.left)),
@@ -111,10 +112,12 @@ export class PixelLayer {
 
   /**
    * Allocates the buffers for a frame of this size and lays one fully transparent frame over
-   * `ctx` (no visible change), so the first real frame pays for neither.
+   * `ctx` (no visible change), so the first real frame pays for neither. The pixels are
+   * written once here too: the system maps a new buffer's memory at its first write.
    */
   prepare(ctx: Context, width: number, height: number): void {
     this.begin(width, height, { left: 0, top: 0, right: width, bottom: height });
+    this.words?.fill(0);
     this.span(0, 0, 0, { r: 0, g: 0, b: 0, a: 0 });
     this.end(ctx);
   }
@@ -127,7 +130,10 @@ export class PixelLayer {
       this.scratch.width = this.width;
       this.scratch.height = this.height;
     }
-    (this.scratch.getContext('2d') as Context).putImageData(this.image, 0, 0);
-    ctx.drawImage(this.scratch, 0, 0);
+    // Only the clip's pixels travel: the frame outside it holds nothing.
+    const { left, top, right, bottom } = this.clip;
+    if (right <= left || bottom <= top) return;
+    (this.scratch.getContext('2d') as Context).putImageData(this.image, 0, 0, left, top, right - left, bottom - top);
+    ctx.drawImage(this.scratch, left, top, right - left, bottom - top, left, top, right - left, bottom - top);
   }
 }

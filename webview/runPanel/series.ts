@@ -81,10 +81,11 @@ export class SeriesStore {
    * adopted arrays are full, so the next addition reallocates before anything is written,
    * and arrays shared between the fields of a batch are never written through.
    */
-  addRows(step: Float64Array, epoch: Float64Array, t: Float64Array, y: Float64Array, attempt: number): void {
+  addRows(step: Float64Array, epoch: Float64Array, t: Float64Array, y: Float64Array, attempt: number, rising = risesStrictly(step)): void {
     const n = step.length;
     if (n === 0) return;
-    if (this.length === 0 && this.increasing(step)) {
+    const increasing = rising && (this.length === 0 || (step[0] as number) > (this.step[this.length - 1] as number));
+    if (this.length === 0 && increasing) {
       this.step = step;
       this.epoch = epoch;
       this.t = t;
@@ -97,7 +98,7 @@ export class SeriesStore {
     }
     this.reserve(this.length + n);
     if (attempt !== this.attempt) this.materializeAttempts();
-    if (this.increasing(step)) {
+    if (increasing) {
       // A live step or a batch past the end: block copies.
       const at = this.length;
       this.step.set(step, at);
@@ -146,17 +147,6 @@ export class SeriesStore {
       out.push({ x: this.step[i] as number, y: Number.isFinite(y) ? y : null });
     }
     return out;
-  }
-
-  /** Whether `step` rises strictly and starts past the last step held. */
-  private increasing(step: Float64Array): boolean {
-    let previous = this.length > 0 ? (this.step[this.length - 1] as number) : Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < step.length; i++) {
-      const s = step[i] as number;
-      if (!(s > previous)) return false;
-      previous = s;
-    }
-    return true;
   }
 
   private attemptAt(i: number): number {
@@ -249,6 +239,15 @@ export class SeriesStore {
   }
 }
 
+/** Whether `step` rises strictly (NaN never does). */
+export function risesStrictly(step: Float64Array): boolean {
+  if (step.length > 0 && !((step[0] as number) > Number.NEGATIVE_INFINITY)) return false;
+  for (let i = 1; i < step.length; i++) {
+    if (!((step[i] as number) > (step[i - 1] as number))) return false;
+  }
+  return true;
+}
+
 /** Every series of one run, as the chart engine keeps them. */
 export class RunSeriesData {
   readonly stores = new Map<SeriesName, SeriesStore>();
@@ -265,13 +264,20 @@ export class RunSeriesData {
       for (const store of this.stores.values()) store.truncateAfter(delta.newAttempt.keepThroughStep);
     }
     if (delta.extent !== undefined) this.extent = delta.extent;
+    // The columns of one split share their steps: each array is checked once.
+    const rising = new Map<Float64Array, boolean>();
     for (const column of delta.columns) {
       let store = this.stores.get(column.series);
       if (store === undefined) {
         store = new SeriesStore();
         this.stores.set(column.series, store);
       }
-      store.addRows(column.step, column.epoch, column.t, column.y, delta.attempt);
+      let rises = rising.get(column.step);
+      if (rises === undefined) {
+        rises = risesStrictly(column.step);
+        rising.set(column.step, rises);
+      }
+      store.addRows(column.step, column.epoch, column.t, column.y, delta.attempt, rises);
     }
     const changed = new Map<SeriesName, number>();
     for (const [series, store] of this.stores) {

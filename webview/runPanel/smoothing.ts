@@ -30,10 +30,7 @@ export function smoothSeries(values: ArrayLike<number>, weight: number, out = ne
     }
     return out;
   }
-  const state: EmaState = { last: 0, count: 0, settled: false };
-  for (let i = 0; i < n; i++) {
-    out[i] = step(state, values[i] as number, weight);
-  }
+  smoothRange({ last: 0, count: 0, settled: false }, values, 0, n, weight, out);
   return out;
 }
 
@@ -44,23 +41,39 @@ interface EmaState {
   settled: boolean;
 }
 
-function step(state: EmaState, x: number, weight: number): number {
-  if (!Number.isFinite(x)) {
-    return x;
+/**
+ * Smooths values [from, to) into `out`, carrying the average in `state`. The state is held in
+ * locals through the loop (a run's backlog is hundreds of thousands of points per series).
+ */
+function smoothRange(state: EmaState, values: ArrayLike<number>, from: number, to: number, weight: number, out: Float64Array): void {
+  let last = state.last;
+  let count = state.count;
+  let settled = state.settled;
+  for (let i = from; i < to; i++) {
+    const x = values[i] as number;
+    // NaN and infinities (x - x is NaN for both) pass through.
+    if (x - x !== 0) {
+      out[i] = x;
+      continue;
+    }
+    last = last * weight + (1 - weight) * x;
+    count += 1;
+    if (settled) {
+      out[i] = last;
+      continue;
+    }
+    // Math.pow is most of a step's cost; after a few dozen points (a few tens of thousands at
+    // the slider's largest weight) the debias term is exactly 1 and is skipped, with the same
+    // result to the last bit.
+    const debias = weight === 1 ? 1 : 1 - Math.pow(weight, count);
+    if (debias === 1) {
+      settled = true;
+    }
+    out[i] = last / debias;
   }
-  state.last = state.last * weight + (1 - weight) * x;
-  state.count += 1;
-  if (state.settled) {
-    return state.last;
-  }
-  // Math.pow is most of a step's cost; after a few dozen points (a few tens of thousands at
-  // the slider's largest weight) the debias term is exactly 1 and is skipped, with the same
-  // result to the last bit.
-  const debias = weight === 1 ? 1 : 1 - Math.pow(weight, state.count);
-  if (debias === 1) {
-    state.settled = true;
-  }
-  return state.last / debias;
+  state.last = last;
+  state.count = count;
+  state.settled = settled;
 }
 
 /**
@@ -109,9 +122,7 @@ export class IncrementalSmoother {
         this.buffer[i] = values[i] as number;
       }
     } else {
-      for (let i = from; i < length; i++) {
-        this.buffer[i] = step(this.state, values[i] as number, this.weight);
-      }
+      smoothRange(this.state, values, from, length, this.weight, this.buffer);
     }
     this.length = length;
     return from;
@@ -127,9 +138,10 @@ export class IncrementalSmoother {
       constant = values[i] === first;
     }
     this.constant = constant;
-    for (let i = 0; i < length; i++) {
-      const x = values[i] as number;
-      this.buffer[i] = constant ? x : step(this.state, x, this.weight);
+    if (constant) {
+      for (let i = 0; i < length; i++) this.buffer[i] = values[i] as number;
+    } else {
+      smoothRange(this.state, values, 0, length, this.weight, this.buffer);
     }
     this.length = length;
     return 0;
