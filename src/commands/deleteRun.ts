@@ -27,7 +27,7 @@ export function registerDeleteRun(registry: RunRegistry, log: vscode.LogOutputCh
 async function deleteRun(registry: RunRegistry, log: vscode.LogOutputChannel, arg: unknown): Promise<void> {
   const record = await pickRun(registry, arg, {
     filter: (r) => !isActiveStatus(r.summary.status),
-    placeHolder: 'Run to delete (its folder goes to the trash)',
+    prompt: 'Run to delete (its folder goes to the trash)',
     none: 'no run has ended; a run can be deleted once it has ended.',
   });
   if (!record) {

@@ -26,7 +26,7 @@ async function fetch(registry: RunRegistry, log: vscode.LogOutputChannel, arg: u
   if (!(await ensureTrusted('Fetch from host'))) return;
   const record = await pickRun(registry, arg, {
     filter: (r) => r.info?.target.kind === 'ssh',
-    placeHolder: 'Remote run whose checkpoints or merged model to fetch',
+    prompt: 'Remote run whose checkpoints or merged model to fetch',
     none: 'no run ran on a remote target.',
   });
   if (record === undefined) return;

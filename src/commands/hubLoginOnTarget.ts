@@ -26,7 +26,7 @@ export function registerHubLoginOnTarget(accounts: Accounts, log: vscode.LogOutp
       const ordered = [...targets].sort((a, b) => Number(b.slurm !== undefined) - Number(a.slurm !== undefined));
       const picked = await vscode.window.showQuickPick(
         ordered.map((target) => ({ label: target.name, description: target.slurm !== undefined ? 'SLURM' : target.host, target })),
-        { title: 'Set up Hugging Face login on target', placeHolder: 'Target whose runs should use your Hugging Face login' },
+        { title: 'Set up Hugging Face login on target: the target whose runs use your login' },
       );
       if (picked !== undefined) await setUpHubLogin(accounts, log, picked.target);
     } catch (err) {

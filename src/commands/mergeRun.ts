@@ -47,7 +47,7 @@ async function merge(deps: MergeRunDeps, arg: unknown): Promise<void> {
   const record = await pickRun(registry, arg, {
     // A remote run merges where its base model is, not here (a fetched adapter is a copy).
     filter: (r) => r.info?.target.kind !== 'ssh' && !isActiveStatus(r.summary.status) && hasAdapter(r.artifacts),
-    placeHolder: 'Run whose LoRA adapter to merge into its base model',
+    prompt: 'Run whose LoRA adapter to merge into its base model',
     none: 'no ended run has a LoRA adapter to merge.',
   });
   if (!record) {

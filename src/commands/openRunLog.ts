@@ -8,7 +8,7 @@ import { pickRun } from './pickRun';
 
 export function registerOpenRunLog(registry: RunRegistry): vscode.Disposable {
   return vscode.commands.registerCommand('medvlm.openRunLog', async (arg?: unknown) => {
-    const record = await pickRun(registry, arg, { placeHolder: 'Run whose log to open', none: 'there are no runs yet.' });
+    const record = await pickRun(registry, arg, { prompt: 'Run whose log to open', none: 'there are no runs yet.' });
     if (!record) {
       return;
     }

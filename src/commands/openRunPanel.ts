@@ -14,7 +14,7 @@ export function showRunPanel(extensionUri: vscode.Uri, registry: RunRegistry, lo
 
 export function registerOpenRunPanel(extensionUri: vscode.Uri, registry: RunRegistry, log: vscode.LogOutputChannel): vscode.Disposable {
   return vscode.commands.registerCommand('medvlm.openRunPanel', async (arg?: unknown) => {
-    const record = await pickRun(registry, arg, { placeHolder: 'Run to show', none: 'there are no runs yet.' });
+    const record = await pickRun(registry, arg, { prompt: 'Run to show', none: 'there are no runs yet.' });
     if (record) {
       showRunPanel(extensionUri, registry, log, record.runId);
     }

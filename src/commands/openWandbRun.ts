@@ -8,7 +8,7 @@ import { pickRun } from './pickRun';
 export function registerOpenWandbRun(registry: RunRegistry): vscode.Disposable {
   return vscode.commands.registerCommand('medvlm.openWandbRun', async (arg?: unknown) => {
     const record = await pickRun(registry, arg, {
-      placeHolder: 'Run whose W&B page to open',
+      prompt: 'Run whose W&B page to open',
       none: 'no run has reported a W&B run (set logging.report_to: [wandb] in the run config).',
       filter: (r) => r.summary.wandbUrl !== undefined,
     });

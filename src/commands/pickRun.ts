@@ -19,7 +19,7 @@ export function runIdFromArgument(arg: unknown): string | undefined {
 export async function pickRun(
   registry: RunRegistry,
   arg: unknown,
-  options: { readonly filter?: (record: RunRecord) => boolean; readonly placeHolder: string; readonly none: string },
+  options: { readonly filter?: (record: RunRecord) => boolean; readonly prompt: string; readonly none: string },
 ): Promise<RunRecord | undefined> {
   const fromArg = runIdFromArgument(arg);
   if (fromArg !== undefined) {
@@ -44,7 +44,7 @@ export async function pickRun(
   }
   const picked = await vscode.window.showQuickPick(
     records.map((record) => ({ label: record.runId, description: STATUS_LABELS[record.summary.status], record })),
-    { placeHolder: options.placeHolder },
+    { placeHolder: options.prompt },
   );
   return picked?.record;
 }

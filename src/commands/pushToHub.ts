@@ -56,7 +56,7 @@ async function push(deps: PushToHubDeps, kind: PushKind, arg: unknown): Promise<
   const has = (r: RunRecord): boolean => (kind === 'adapter' ? hasAdapter(r.artifacts) : r.artifacts.merged.length > 0);
   const record = await pickRun(deps.registry, arg, {
     filter: (r) => !isActiveStatus(r.summary.status) && has(r),
-    placeHolder: kind === 'adapter' ? 'Run whose LoRA adapter to push to the Hugging Face Hub' : 'Run whose merged model to push to the Hugging Face Hub',
+    prompt: kind === 'adapter' ? 'Run whose LoRA adapter to push to the Hugging Face Hub' : 'Run whose merged model to push to the Hugging Face Hub',
     none: kind === 'adapter' ? 'no ended run has a LoRA adapter to push.' : 'no ended run has a merged model to push (merge one first with "Merge LoRA").',
   });
   if (record === undefined) return;

@@ -25,7 +25,7 @@ export function registerRestartRun(registry: RunRegistry, log: vscode.LogOutputC
 type Choice = vscode.QuickPickItem & { readonly action: 'start' | 'copy' };
 
 async function restartRun(registry: RunRegistry, arg: unknown): Promise<void> {
-  const record = await pickRun(registry, arg, { placeHolder: 'Run whose config to start again', none: 'there are no runs yet.' });
+  const record = await pickRun(registry, arg, { prompt: 'Run whose config to start again', none: 'there are no runs yet.' });
   if (!record) {
     return;
   }

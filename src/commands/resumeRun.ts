@@ -58,7 +58,7 @@ async function resumeRun(deps: ResumeRunDeps, arg: unknown): Promise<void> {
       r.info?.target.kind === 'ssh'
         ? chosenPath === undefined && canResumeRemote(r.summary.status, r.state.checkpoints.length)
         : canResume(r.summary.status, r.artifacts),
-    placeHolder: 'Run to resume from its latest complete checkpoint',
+    prompt: 'Run to resume from its latest complete checkpoint',
     none: 'no stopped, failed or lost run has a complete checkpoint to resume from.',
   });
   if (!record) {

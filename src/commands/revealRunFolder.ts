@@ -4,7 +4,7 @@ import { pickRun } from './pickRun';
 
 export function registerRevealRunFolder(registry: RunRegistry): vscode.Disposable {
   return vscode.commands.registerCommand('medvlm.revealRunFolder', async (arg?: unknown) => {
-    const record = await pickRun(registry, arg, { placeHolder: 'Run folder to reveal', none: 'there are no runs yet.' });
+    const record = await pickRun(registry, arg, { prompt: 'Run folder to reveal', none: 'there are no runs yet.' });
     if (!record) {
       return;
     }

@@ -9,7 +9,7 @@ export function registerStopRun(registry: RunRegistry): vscode.Disposable {
   return vscode.commands.registerCommand('medvlm.stopRun', async (arg?: unknown) => {
     const record = await pickRun(registry, arg, {
       filter: (r) => !TERMINAL_STATUSES.has(r.summary.status),
-      placeHolder: 'Run to stop',
+      prompt: 'Run to stop',
       none: 'no run is active.',
     });
     if (!record) {

@@ -383,19 +383,15 @@ export async function readRunProcess(runDir: string, info?: RunInfo): Promise<Ru
       pending ??= { attempt, claimedMs: mtimeMs };
       continue;
     }
-    return {
-      attempt,
-      pid: record.pid,
-      pid_start_time: record.pid_start_time,
-      ...(record.job_id !== undefined ? { jobId: record.job_id } : {}),
-      eventsOffset: record.events_offset,
-      ...(pending ? { pending } : {}),
-    };
+    return processOf(attempt, record.pid, record.pid_start_time, record.job_id, record.events_offset, pending);
   }
   const first = info ?? (await readRunInfo(runDir));
   if (first === undefined) {
     return undefined;
   }
-  const jobId = first.target.kind === 'ssh' ? first.target.job_id : undefined;
-  return { attempt: 1, pid: first.pid, pid_start_time: first.pid_start_time, ...(jobId !== undefined ? { jobId } : {}), eventsOffset: 0, ...(pending ? { pending } : {}) };
+  return processOf(1, first.pid, first.pid_start_time, first.target.kind === 'ssh' ? first.target.job_id : undefined, 0, pending);
+}
+
+function processOf(attempt: number, pid: number | null, pidStartTime: number | null, jobId: string | undefined, eventsOffset: number, pending: RunProcess['pending']): RunProcess {
+  return { attempt, pid, pid_start_time: pidStartTime, ...(jobId !== undefined ? { jobId } : {}), eventsOffset, ...(pending ? { pending } : {}) };
 }

@@ -58,6 +58,18 @@ export function sshHostOf(target: SshRunTarget): SshHost {
   return { alias: target.host, ...(target.ssh_config !== undefined ? { configFile: target.ssh_config } : {}) };
 }
 
+/** How run.json names `target` and the run's folder there. */
+function sshRunTarget(target: RemoteTarget, runDir: string): SshRunTarget {
+  return {
+    kind: 'ssh',
+    name: target.name,
+    host: target.host,
+    ...(target.sshConfigFile !== undefined ? { ssh_config: target.sshConfigFile } : {}),
+    run_dir: runDir,
+    work_folder: target.workFolder,
+  };
+}
+
 /** The trainer synced to the host by hash, and its environment there made or reused, with progress. */
 async function prepareHost(
   host: SshHost,
@@ -129,14 +141,7 @@ export async function startSshRun(options: StartSshRunOptions): Promise<StartedS
     created: new Date().toISOString(),
     config_path: configPath,
     config_file: path.basename(paths.config),
-    target: {
-      kind: 'ssh',
-      name: target.name,
-      host: target.host,
-      ...(target.sshConfigFile !== undefined ? { ssh_config: target.sshConfigFile } : {}),
-      run_dir: remote.runDir,
-      work_folder: target.workFolder,
-    },
+    target: sshRunTarget(target, remote.runDir),
     pid: remote.pid,
     pid_start_time: remote.startTime,
     trainer_version: await readTrainerVersion(options.extensionRoot),
@@ -276,16 +281,7 @@ async function submitOnCluster(options: StartSshRunOptions, target: RemoteTarget
     created: new Date().toISOString(),
     config_path: prepared.configPath,
     config_file: path.basename(paths.config),
-    target: {
-      kind: 'ssh',
-      name: target.name,
-      host: target.host,
-      ...(target.sshConfigFile !== undefined ? { ssh_config: target.sshConfigFile } : {}),
-      run_dir: job.runDir,
-      work_folder: target.workFolder,
-      job_id: job.jobId,
-      slurm: { ...slurm },
-    },
+    target: { ...sshRunTarget(target, job.runDir), job_id: job.jobId, slurm: { ...slurm } },
     pid: null,
     pid_start_time: null,
     trainer_version: await readTrainerVersion(options.extensionRoot),

@@ -7,17 +7,12 @@ Cross-field rules live in `rules.py` so that their messages can point at YAML pa
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-
-class Section(BaseModel):
-    # Strict, as JSON schema is: the editor checks the generated schema as you type, so a quoted
-    # "5", a 2.0 or a "true" must be rejected here too, not silently coerced; and JSON has no
-    # infinities or NaN, so `.inf` and `.nan` are not numbers here either.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True, allow_inf_nan=False)
-
+from medvlm_sft.config.launch import LaunchSection
+from medvlm_sft.config.section import Section
 
 ModelFamily = Literal["auto", "qwen2_5_vl", "medgemma", "generic"]
 
@@ -356,35 +351,6 @@ class HubSection(Section):
         False, description="Merge the adapter into the base weights at the end of training (into `merged/`)."
     )
     push_merged: bool = Field(False, description="Push the merged model at the end (needs `merge_after_training`).")
-
-
-class SlurmOverrides(Section):
-    partition: str | None = Field(None, max_length=128, description="SLURM partition for this run.")
-    nodes: int | None = Field(
-        None,
-        ge=1,
-        le=1024,
-        description="Nodes for this run; with more than one, each node runs one `accelerate launch` with its GPUs.",
-    )
-    time: str | None = Field(None, max_length=32, description="Time limit, e.g. `24:00:00`.")
-    account: str | None = Field(None, max_length=128, description="SLURM account.")
-    extra_sbatch: list[str] = Field(default_factory=list, description="Extra `#SBATCH` lines for this run.")
-
-
-class LaunchSection(Section):
-    target: str = Field(
-        "local",
-        min_length=1,
-        max_length=200,
-        description="Where to run: `local`, or the name of a target defined in the MedVLM settings.",
-    )
-    num_processes: int = Field(
-        1, ge=1, le=1024, description="Training processes (one per GPU); more than one uses `accelerate launch`."
-    )
-    gpus: list[Annotated[int, Field(ge=0, le=1023)]] | None = Field(
-        None, description="GPU indices to use (sets CUDA_VISIBLE_DEVICES); null uses all visible GPUs."
-    )
-    slurm: SlurmOverrides = Field(default_factory=SlurmOverrides, description="Per-run SLURM overrides.")
 
 
 class RunConfig(Section):
