@@ -11,33 +11,25 @@ import type { XAxisMode } from './series';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale);
 
-export interface ChartPoint {
-  x: number;
-  y: number;
-}
-
 /**
- * Chart.js's only dataset: two invisible points at the lowest and highest values drawn, so its
- * y axis fits the lines (grace, nice ticks, log scale) as if it held them all.
+ * Chart.js's charts hold no dataset: the y axis is fitted to the lines through its suggested
+ * minimum and maximum (the lowest and highest values drawn), so grace, nice ticks and the log
+ * scale work as if it held them all, without Chart.js resolving options for any data element.
  */
-export type RangeChart = Chart<'line', ChartPoint[]>;
-
-export function rangeDataset(): ChartConfiguration<'line', ChartPoint[]>['data']['datasets'][number] {
-  return { data: [], showLine: false, pointRadius: 0, pointHoverRadius: 0, pointHitRadius: 0, borderWidth: 0 };
-}
+export type RangeChart = Chart<'line', never[]>;
 
 const X_TITLES: Readonly<Record<XAxisMode, string>> = { step: 'step', epoch: 'epoch', wall: 'time' };
 
-export function chartConfiguration(theme: ChartTheme, options: ChartOptions, dpr: number): ChartConfiguration<'line', ChartPoint[]> {
+export function chartConfiguration(theme: ChartTheme, options: ChartOptions, dpr: number): ChartConfiguration<'line', never[]> {
   return {
     type: 'line',
     platform: BasicPlatform,
-    data: { datasets: [rangeDataset()] },
+    data: { datasets: [] },
     options: chartOptions(theme, options, dpr),
   };
 }
 
-export function chartOptions(theme: ChartTheme, options: ChartOptions, dpr: number): NonNullable<ChartConfiguration<'line', ChartPoint[]>['options']> {
+export function chartOptions(theme: ChartTheme, options: ChartOptions, dpr: number): NonNullable<ChartConfiguration<'line', never[]>['options']> {
   const font = { family: theme.fontFamily, size: 11 };
   const ticks = { color: theme.muted, font, maxRotation: 0, autoSkipPadding: 12 };
   const mode = options.xAxis;
@@ -48,9 +40,6 @@ export function chartOptions(theme: ChartTheme, options: ChartOptions, dpr: numb
     responsive: false,
     devicePixelRatio: dpr,
     maintainAspectRatio: false,
-    // The range points are {x, y} objects sorted by x: Chart.js can skip parsing and sorting.
-    parsing: false,
-    normalized: true,
     events: [],
     scales: {
       x: {

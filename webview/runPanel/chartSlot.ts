@@ -6,7 +6,7 @@
 // costs a copy and one path per line, not a Chart.js update.
 
 import { Chart } from 'chart.js';
-import type { ChartPoint, RangeChart } from './chartConfig';
+import type { RangeChart } from './chartConfig';
 import { chartConfiguration, chartOptions } from './chartConfig';
 import type { Line } from './chartLines';
 import { updateLine } from './chartLines';
@@ -22,6 +22,14 @@ import type { SeriesStore } from './series';
 
 type Canvas = OffscreenCanvas | HTMLCanvasElement;
 type Context = OffscreenCanvasRenderingContext2D | CanvasRenderingContext2D;
+
+/** The options of a scale that a fit sets. */
+interface ScaleFit {
+  min?: unknown;
+  max?: unknown;
+  suggestedMin?: unknown;
+  suggestedMax?: unknown;
+}
 
 /** What the axes layer was last fitted to. */
 interface Fit {
@@ -39,21 +47,16 @@ export interface DrawContext {
   readonly indexes?: ColumnIndexCache;
 }
 
-/** The x range and the two range points the y axis fits (see rangeDataset). */
-function setFit(
-  x: { min?: unknown; max?: unknown } | undefined,
-  points: ChartPoint[] | undefined,
-  extent: Extent | undefined,
-  range: Fit['range'],
-): void {
+/** The x range, and the y range the axis is fitted to (see RangeChart). */
+function setFit(scales: { x?: ScaleFit; y?: ScaleFit } | undefined, extent: Extent | undefined, range: Fit['range']): void {
+  const { x, y } = scales ?? {};
   if (x !== undefined && extent !== undefined) {
     x.min = extent.xMin;
     x.max = extent.xMax;
   }
-  if (points !== undefined) {
-    points.length = 0;
-    const at = extent?.xMin ?? 0;
-    if (range !== undefined) points.push({ x: at, y: range.min }, { x: at, y: range.max });
+  if (y !== undefined) {
+    y.suggestedMin = range?.min;
+    y.suggestedMax = range?.max;
   }
 }
 
@@ -111,7 +114,7 @@ export class ChartSlot {
     axes.width = this.width;
     axes.height = this.height;
     const config = chartConfiguration(theme, options, dpr);
-    setFit(config.options?.scales?.x, config.data.datasets[0]?.data, extent, range);
+    setFit(config.options?.scales, extent, range);
     this.axes = axes;
     // Chart.js draws into an OffscreenCanvas as well; its types only name HTMLCanvasElement.
     this.chart = new Chart(axes as HTMLCanvasElement, config);
@@ -202,7 +205,7 @@ export class ChartSlot {
   private fitAxes(chart: RangeChart, extent: Extent | undefined, range: Fit['range']): void {
     // The configured options, not `chart.options`: that is Chart.js's resolved view, which
     // after an options change stays stale until the next update and would swallow the range.
-    setFit(chart.config.options?.scales?.x, chart.data.datasets[0]?.data, extent, range);
+    setFit(chart.config.options?.scales, extent, range);
     chart.update();
     this.fit = { xMin: extent?.xMin, xMax: extent?.xMax, range };
   }
