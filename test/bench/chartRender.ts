@@ -7,16 +7,21 @@
 // in the same browser and run: stock Chart.js drawing the same charts from the full data,
 // without decimation. A one-step spike planted in one run must still be visible on screen.
 //
-// Options: --runs 5 --points 100000 --updates 100 --stock-updates 12 --no-stock
+// The initial render is timed on several fresh panels (each a new page and worker, so nothing
+// is warm from the previous one) and reported as their median, since one sample on a shared
+// machine varies by tens of milliseconds.
+//
+// Options: --runs 5 --points 100000 --updates 100 --stock-updates 12 --initial-runs 5 --no-stock
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { CDPSession, Page } from 'playwright-core';
+import type { BrowserContext, CDPSession, Page } from 'playwright-core';
 import { envelope } from '../../src/shared/protocol/message';
 import type { PanelRun } from '../../src/shared/protocol/runPanel';
 import { InitMessage } from '../../src/shared/protocol/runPanel';
 import { buildRunPanelHtml } from '../../src/webviews/runPanelHtml';
 import { createNonce } from '../../src/webviews/webviewHtml';
 import type { RunPanelTestHooks } from '../../webview/runPanel/testHooks';
+import type { WebviewPage } from '../webview/browserHarness';
 import { countColour, CSP_SOURCE, launchChromium, openWebview, webviewScriptUri } from '../webview/browserHarness';
 import { repoRoot } from '../unit/testUtil';
 
@@ -32,6 +37,7 @@ const RUNS = option('runs', 5);
 const POINTS = option('points', 100_000);
 const UPDATES = option('updates', 100);
 const STOCK_UPDATES = option('stock-updates', 12);
+const INITIAL_RUNS = Math.max(1, option('initial-runs', 5));
 const WITH_STOCK = !process.argv.includes('--no-stock');
 const SPIKE_STEP = Math.min(SPIKE.step, Math.floor(POINTS * 0.6));
 
@@ -144,8 +150,8 @@ interface Timing {
   readonly marks: number;
 }
 
-/** Runs in the panel page: the backlog, then the updates at 10 Hz, each awaited to its frame. */
-async function drivePanel(intervalMs: number): Promise<Timing> {
+/** Runs in the panel page: the backlog, then (unless `initialOnly`) the updates at 10 Hz, each awaited to its frame. */
+async function drivePanel({ intervalMs, initialOnly }: { intervalMs: number; initialOnly: boolean }): Promise<Timing> {
   type Message = { data: unknown; transfer: ArrayBuffer[] };
   const w = window as unknown as { __bench: { backlog: Message[]; updates: Message[][] }; __medvlmRunPanel: Hooks };
   const hooks = w.__medvlmRunPanel;
@@ -161,6 +167,7 @@ async function drivePanel(intervalMs: number): Promise<Timing> {
   await hooks.whenDrawn();
   await painted();
   const initialMs = performance.now() - start;
+  if (initialOnly) return { initialMs, latencies: [], handlerMs: [], engineMs: [], marks: 0 };
   await new Promise((resolve) => setTimeout(resolve, 500));
 
   const latencies: number[] = [];
@@ -370,23 +377,38 @@ async function spikePixels(page: Page, colour: string, area: { left: number; rig
   return countColour(page.context(), png, colour);
 }
 
+/** A new run panel page in compare mode, with the benchmark's data built in it and its charts started. */
+async function openPanel(context: BrowserContext, spec: BenchSpec): Promise<WebviewPage> {
+  const html = buildRunPanelHtml({ cspSource: CSP_SOURCE, scriptUri: webviewScriptUri('runPanel'), nonce: createNonce(), title: 'bench' });
+  const view = await openWebview(context, html);
+  await view.page.waitForFunction(() => (window as unknown as { __posted: unknown[] }).__posted.length > 0);
+  const runs: PanelRun[] = Array.from({ length: spec.runs }, (_, i) => ({ runId: `run-${i}`, title: `run ${i}`, summary: { runId: `run-${i}`, status: 'training' } }));
+  await view.send(envelope(InitMessage, { title: 'Compare', compare: true, runs }));
+  await view.page.evaluate(buildData, spec);
+  await view.page.waitForFunction(() => (window.__medvlmRunPanel as Hooks).chartBackend() !== 'pending');
+  await view.page.evaluate(() => (window.__medvlmRunPanel as Hooks).whenDrawn());
+  return view;
+}
+
 async function main(): Promise<void> {
   const spec: BenchSpec = { runs: RUNS, points: POINTS, updates: UPDATES, spike: { ...SPIKE, step: SPIKE_STEP } };
   const harness = await launchChromium();
   try {
     // --- The run panel, as shipped ---------------------------------------------------------
-    const html = buildRunPanelHtml({ cspSource: CSP_SOURCE, scriptUri: webviewScriptUri('runPanel'), nonce: createNonce(), title: 'bench' });
-    const view = await openWebview(harness.context, html);
-    await view.page.waitForFunction(() => (window as unknown as { __posted: unknown[] }).__posted.length > 0);
-    const runs: PanelRun[] = Array.from({ length: RUNS }, (_, i) => ({ runId: `run-${i}`, title: `run ${i}`, summary: { runId: `run-${i}`, status: 'training' } }));
-    await view.send(envelope(InitMessage, { title: 'Compare', compare: true, runs }));
-    await view.page.evaluate(buildData, spec);
-    await view.page.waitForFunction(() => (window.__medvlmRunPanel as Hooks).chartBackend() !== 'pending');
-    await view.page.evaluate(() => (window.__medvlmRunPanel as Hooks).whenDrawn());
+    // Fresh panels for the initial render alone, then one that is also traced through the updates.
+    const initialSamples: number[] = [];
+    for (let i = 1; i < INITIAL_RUNS; i++) {
+      const panel = await openPanel(harness.context, { ...spec, updates: 0 });
+      initialSamples.push((await panel.page.evaluate(drivePanel, { intervalMs: UPDATE_INTERVAL_MS, initialOnly: true })).initialMs);
+      await panel.page.close();
+    }
+    const view = await openPanel(harness.context, spec);
     const backend = await view.page.evaluate(() => (window.__medvlmRunPanel as Hooks).chartBackend());
     const cdp = await harness.context.newCDPSession(view.page);
     await startTrace(cdp);
-    const ours = await view.page.evaluate(drivePanel, UPDATE_INTERVAL_MS);
+    const ours = await view.page.evaluate(drivePanel, { intervalMs: UPDATE_INTERVAL_MS, initialOnly: false });
+    initialSamples.push(ours.initialMs);
+    const initialMs = percentile(initialSamples, 50);
     const oursTrace = analyse(await stopTrace(cdp), ours.marks);
     const area = await view.page.evaluate(() => (window.__medvlmRunPanel as Hooks).plotArea('loss'));
     const spikeColour = (await view.page.evaluate(() => (window.__medvlmRunPanel as Hooks).runColours()))[SPIKE.run] ?? '';
@@ -416,7 +438,7 @@ async function main(): Promise<void> {
     const stockP95 = stock === undefined ? Number.NaN : percentile(stock.trace.main, 95);
     const speedup = stockP95 / p95Main;
     const rows: Array<[string, string, string]> = [
-      ['initial render (to frame painted)', ms(ours.initialMs), stock ? ms(stock.timing.initialMs) : '-'],
+      [`initial render (to frame painted)${INITIAL_RUNS > 1 ? '*' : ''}`, ms(initialMs), stock ? ms(stock.timing.initialMs) : '-'],
       ['  main-thread time of it', ms(oursTrace.initialMain), stock ? ms(stock.trace.initialMain) : '-'],
       ['update: main-thread time p50', ms(percentile(oursTrace.main, 50)), stock ? ms(percentile(stock.trace.main, 50)) : '-'],
       ['update: main-thread time p95', ms(p95Main), stock ? ms(stockP95) : '-'],
@@ -430,7 +452,11 @@ async function main(): Promise<void> {
     console.log(`${'ms'.padEnd(36)}${'run panel'.padStart(12)}${'stock'.padStart(12)}`);
     for (const [label, a, b] of rows) console.log(`${label.padEnd(36)}${a.padStart(12)}${b.padStart(12)}`);
     console.log(`spike (run ${SPIKE.run}, step ${SPIKE_STEP}): ${spike} px of its colour at its column -> ${spike >= 5 ? 'visible' : 'MISSING'}`);
-    console.log(`initial render: ${ms(ours.initialMs)} ms (goal < ${GOALS.initialMs})`);
+    if (INITIAL_RUNS > 1) {
+      const sorted = [...initialSamples].sort((a, b) => a - b);
+      console.log(`* median of ${INITIAL_RUNS} fresh panels (${sorted.map(ms).join(', ')} ms); stock: one`);
+    }
+    console.log(`initial render: ${ms(initialMs)} ms (goal < ${GOALS.initialMs})`);
     console.log(`p95 update: ${ms(p95Main)} ms (main thread; goal < ${GOALS.p95UpdateMs})`);
     console.log(`speedup vs stock: ${Number.isFinite(speedup) ? speedup.toFixed(1) : 'n/a'}x (goal >= ${GOALS.speedup}x)`);
     if (spike < 5) process.exitCode = 1;
