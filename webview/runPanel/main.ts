@@ -35,6 +35,8 @@ import { RunPanelView } from './view';
 
 /** The header changes every step while training; redrawing it more often than this is waste. */
 const HEADER_INTERVAL_MS = 250;
+/** Arrays at least this large are transferred to the chart engine; smaller ones are copied. */
+const TRANSFER_MIN_BYTES = 64 * 1024;
 
 /** dist/webview/runPanelWorker.js, beside this script. */
 function workerUrl(): string | undefined {
@@ -150,11 +152,13 @@ function start(): void {
         }
       }
       if (newSeries) showChartsWithData();
-      // The arrays go to the engine without a copy (shared step/epoch/t arrays once each).
+      // Large arrays (a backlog) go to the engine without a copy, shared step/epoch/t arrays
+      // once each; a live step's one-point arrays are copied, which costs less than moving
+      // dozens of tiny buffers between threads.
       const buffers = new Set<ArrayBuffer>();
       for (const column of delta.columns) {
         for (const array of [column.step, column.epoch, column.t, column.y]) {
-          if (array.buffer instanceof ArrayBuffer) buffers.add(array.buffer);
+          if (array.buffer instanceof ArrayBuffer && array.buffer.byteLength >= TRANSFER_MIN_BYTES) buffers.add(array.buffer);
         }
       }
       client.send(DataMessage, { delta }, [...buffers]);
