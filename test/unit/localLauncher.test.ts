@@ -285,7 +285,8 @@ test('a stopped run resumes in its own folder: attempt 2 from its checkpoint, ru
 
 test('a stop while a resumed trainer starts up waits for its own first event, not the earlier attempt\'s', async (t) => {
   const dir = tempDir(t);
-  const config = writeConfig(dir, { steps: 3, step_s: 0.01, startup_s: 1.5 });
+  // Enough steps after the checkpoint that the stop lands while the resumed attempt trains.
+  const config = writeConfig(dir, { steps: 60, step_s: 0.01, startup_s: 1.5 });
   const runs: StartedRun[] = [];
   cleanup(t, () => runs[0]);
   cleanup(t, () => runs[1]);
