@@ -7,7 +7,7 @@
 // tests fail rather than skip.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import {
   appendFileSync,
   closeSync,
@@ -16,7 +16,6 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
-  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -34,122 +33,29 @@ import { RunWatch } from '../../src/core/runWatch';
 import { superviseCommand, TOKEN_ENV_VARS } from '../../src/core/trainerCommand';
 import { resumeLocalRun, startLocalRun } from '../../src/launch/localLauncher';
 import type { StartedRun } from '../../src/launch/localLauncher';
-import type { TrainerEvent } from '../../src/shared/events';
-import type { RunSummary } from '../../src/shared/runStatus';
-import { childPids, limitAddressSpace, mountTmpfs, processEnviron, resizeTmpfs, unmount, virtualMemoryBytes } from './helpers/faultTools';
+import { limitAddressSpace, mountTmpfs, processEnviron, resizeTmpfs, unmount, virtualMemoryBytes } from './helpers/faultTools';
 import { repoRoot, waitFor } from './testUtil';
+import {
+  allEvents,
+  attempts,
+  filesContaining,
+  finishedAttempt,
+  killAfter,
+  log,
+  NO_EVAL,
+  python,
+  RUN_TIMEOUT_MS,
+  trainer,
+  trainerPid,
+  trainSteps,
+  waitForEvent,
+  watch,
+  writeConfig,
+} from './helpers/runFaultsUtil';
 
-const python = process.env.MEDVLM_PYTHON;
-const RUN_TIMEOUT_MS = 300_000;
 let workspace = '';
 /** The run folder of the killed-then-resumed run, reused by the events-file faults. */
 let resumedRunDir = '';
-
-function trainer(args: string[]): void {
-  assert.ok(python, 'MEDVLM_PYTHON must name the trainer environment (npm test sets it)');
-  const result = spawnSync(python, ['-m', 'medvlm_sft', ...args], {
-    env: { ...process.env, PYTHONPATH: path.join(repoRoot, 'python', 'src') },
-    encoding: 'utf8',
-  });
-  assert.equal(result.status, 0, `medvlm_sft ${args.join(' ')} failed:\n${result.stderr}`);
-}
-
-/** The demo config with its paths fixed for this workspace, and the given lines replaced. */
-function writeConfig(name: string, replace: Record<string, string>): string {
-  let text = readFileSync(path.join(repoRoot, 'python', 'configs', 'demo.sft.yaml'), 'utf8')
-    .replace(/base: tiny-qwen2_5_vl/, `base: ${path.join(workspace, 'tiny-qwen2_5_vl')}`)
-    .replace(/demo-data\//g, `${path.join(workspace, 'demo-data')}/`);
-  for (const [from, to] of Object.entries(replace)) {
-    assert.ok(text.includes(from), `demo.sft.yaml has no "${from}"`);
-    text = text.replace(from, to);
-  }
-  const file = path.join(workspace, 'configs', `${name}.sft.yaml`);
-  writeFileSync(file, text);
-  return file;
-}
-
-// Evaluation off: these runs are about steps and checkpoints, and should be quick.
-const NO_EVAL = { 'strategy: steps': 'strategy: "no"' };
-
-async function allEvents(runDir: string): Promise<TrainerEvent[]> {
-  return (await readEventsFrom(runPaths(runDir).events, 0)).events;
-}
-
-function log(runDir: string): string {
-  try {
-    return readFileSync(runPaths(runDir).stdoutLog, 'utf8');
-  } catch {
-    return '(no stdout.log)';
-  }
-}
-
-/** Kills a run's process group after the test, whatever happened. */
-function killAfter(t: { after: (fn: () => void) => void }, run: () => StartedRun | undefined): void {
-  t.after(() => {
-    const started = run();
-    try {
-      if (started) {
-        process.kill(-started.pid, 'SIGKILL');
-      }
-    } catch {
-      // Already gone.
-    }
-  });
-}
-
-function watch(t: { after: (fn: () => void) => void }, runDir: string): RunWatch {
-  const w = new RunWatch(runDir, { pollMs: 100, livenessMs: 200 });
-  t.after(() => w.dispose());
-  return w;
-}
-
-/** The trainer process: the supervisor's only child. */
-async function trainerPid(started: StartedRun): Promise<number> {
-  return waitFor('the trainer under its supervisor', () => childPids(started.pid)[0], 10_000);
-}
-
-async function waitForEvent(runDir: string, what: string, match: (e: TrainerEvent) => boolean): Promise<TrainerEvent> {
-  return waitFor(what, async () => (await allEvents(runDir)).find((e) => match(e) || e.type === 'run_finished'), RUN_TIMEOUT_MS).then((e) => {
-    assert.ok(match(e), `the run ended before ${what}:\n${log(runDir)}`);
-    return e;
-  });
-}
-
-async function finishedAttempt(w: RunWatch, attempt: number): Promise<RunSummary> {
-  return waitFor(
-    `attempt ${attempt} to end`,
-    () => (w.isTerminal && (w.summary.attempt ?? 1) === attempt && w.summary.status !== 'lost' ? w.summary : undefined),
-    RUN_TIMEOUT_MS,
-  );
-}
-
-function trainSteps(events: readonly TrainerEvent[]): number[] {
-  return events.flatMap((e) => (e.type === 'metrics' && e.split === 'train' ? [e.step] : []));
-}
-
-/** The events of each attempt, split at its run_started. */
-function attempts(events: readonly TrainerEvent[]): TrainerEvent[][] {
-  const parts: TrainerEvent[][] = [];
-  for (const event of events) {
-    if (event.type === 'run_started') {
-      parts.push([]);
-    }
-    parts.at(-1)?.push(event);
-  }
-  return parts;
-}
-
-/** Every file under `dir` whose bytes contain `needle`. */
-function filesContaining(dir: string, needle: string): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    const file = path.join(entry.parentPath, entry.name);
-    if (entry.isFile() && readFileSync(file).includes(needle)) {
-      found.push(path.relative(dir, file));
-    }
-  }
-  return found;
-}
 
 before(() => {
   workspace = mkdtempSync(path.join(os.tmpdir(), 'medvlm-faults-'));
@@ -169,7 +75,7 @@ after(() => {
 test('kill -9 of the trainer: failed, naming SIGKILL; resumed from its checkpoint it finishes, each step once; tokens stay out of every file', async (t) => {
   const secret = `planted-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
   const env = { ...process.env, ...Object.fromEntries(TOKEN_ENV_VARS.map((name) => [name, `${name}-${secret}`])) };
-  const config = writeConfig('killed', { ...NO_EVAL, 'max_steps: 8': 'max_steps: 24', 'save_steps: 4': 'save_steps: 2' });
+  const config = writeConfig(workspace, 'killed', { ...NO_EVAL, 'max_steps: 8': 'max_steps: 24', 'save_steps: 4': 'save_steps: 2' });
   const runs: StartedRun[] = [];
   killAfter(t, () => runs[0]);
   killAfter(t, () => runs[1]);
@@ -245,7 +151,7 @@ test('kill -9 of the trainer: failed, naming SIGKILL; resumed from its checkpoin
 });
 
 test('out of memory under a real address-space limit: the error says so and what to change', async (t) => {
-  const config = writeConfig('oom', { ...NO_EVAL, 'max_steps: 8': 'max_steps: 100000' });
+  const config = writeConfig(workspace, 'oom', { ...NO_EVAL, 'max_steps: 8': 'max_steps: 100000' });
   const runs: StartedRun[] = [];
   killAfter(t, () => runs[0]);
   const started = await startLocalRun({ pythonPath: python ?? '', extensionRoot: repoRoot, configPath: config, runsRoot: path.join(workspace, 'runs') });
@@ -277,7 +183,7 @@ test('disk full while checkpointing: the error names the place and the fix; the 
   // Room for the run's files, its events reserve and one checkpoint (about 470 KiB), not two.
   mountTmpfs(full, '1000k');
   t.after(() => unmount(full));
-  const config = writeConfig('disk', { ...NO_EVAL, 'save_steps: 4': 'save_steps: 2', 'save_total_limit: 2': 'save_total_limit: null', 'max_steps: 8': 'max_steps: 6' });
+  const config = writeConfig(workspace, 'disk', { ...NO_EVAL, 'save_steps: 4': 'save_steps: 2', 'save_total_limit: 2': 'save_total_limit: null', 'max_steps: 8': 'max_steps: 6' });
   const started = await startLocalRun({ pythonPath: python ?? '', extensionRoot: repoRoot, configPath: config, runsRoot: full });
   runs.push(started);
   const { runDir } = started;
