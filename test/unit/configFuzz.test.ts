@@ -20,7 +20,7 @@ import type { Node as YamlNode } from 'yaml';
 import { checkConfigText, hasErrors, RUN_CONFIG_SCHEMA, STRUCTURAL_CODES } from '../../src/core/config/validateConfig';
 import type { ConfigPath, NumberSchema, SchemaNode } from '../../src/shared/configSchema';
 import { enumChoices, options, schemaAt } from '../../src/shared/configSchema';
-import { repoRoot, tempDir } from './testUtil';
+import { repoRoot, seededRandom, tempDir } from './testUtil';
 
 const SEED = Number(process.env.MEDVLM_FUZZ_SEED ?? 20261127);
 const CASES_PER_KIND = Number(process.env.MEDVLM_FUZZ_CASES ?? 220);
@@ -40,18 +40,7 @@ interface Case {
   readonly expect?: 'accept' | 'reject';
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const random = mulberry32(SEED);
+const random = seededRandom(SEED);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
 const int = (lo: number, hi: number): number => lo + Math.floor(random() * (hi - lo + 1));
 

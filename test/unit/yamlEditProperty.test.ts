@@ -7,17 +7,7 @@ import { appendListItem, applyChanges, removeValue, setValue } from '../../src/c
 import { arrayOf, enumChoices, isPlainObject, objectOf, options } from '../../src/shared/configSchema';
 import type { ConfigPath, JsonValue, SchemaNode } from '../../src/shared/configSchema';
 import { commentLines, examples, schema, toJs, withValue, without } from './helpers/yamlEditUtil';
-
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from './testUtil';
 
 const TRICKY = ['x', 'yes', '1e3', '', ' pad', 'a: b', '#c', 'é', 'line\nbreak', 'null', '0x1F', '~', '-', '2.0', 'q_proj', '24:00:00'];
 
@@ -79,7 +69,7 @@ function randomPath(config: JsonValue, next: () => number): { path: ConfigPath; 
 }
 
 test('property: a few hundred random edits read back as the original with exactly that change', () => {
-  const next = random(20240611);
+  const next = seededRandom(20240611);
   let edits = 0;
   for (let round = 0; round < 300; round++) {
     const example = examples[round % examples.length] as (typeof examples)[number];
@@ -108,7 +98,7 @@ test('property: a few hundred random edits read back as the original with exactl
 });
 
 test('damaged texts: every edit either refuses with a message or gives text that parses, never throws', () => {
-  const next = random(99);
+  const next = seededRandom(99);
   const pieces = ['\n', ' ', ':', '- ', '#', '[', ']', '{', '"', "'", '&a ', '*a', '!!str ', '? ', '\t', '---\n', '|\n', '  '];
   const paths: ConfigPath[] = [['model', 'base'], ['data', 'sources', 0, 'records'], ['data', 'sources', 1], ['train', 'epochs'], ['lora', 'modules_to_save'], ['launch', 'gpus', 0], ['hub', 'repo_id'], ['x', 'y']];
   const values: JsonValue[] = [1, 2.5, 'text', null, true, [1, 2], { a: 1 }, [], {}, 'a: b'];
