@@ -31,6 +31,7 @@ import { RunState } from './runState';
 import type { SeriesName } from './series';
 import { SERIES_NAMES } from './series';
 import { createTestHooks } from './testHooks';
+import { Throttled } from './throttle';
 import { RunPanelView } from './view';
 
 /** The header changes every step while training; redrawing it more often than this is waste. */
@@ -53,7 +54,6 @@ function start(): void {
   const summaries = new Map<string, RunSummary>();
   const seriesSeen = new Set<SeriesName>();
   let theme = readChartTheme();
-  let headerTimer: ReturnType<typeof setTimeout> | undefined;
 
   const view = new RunPanelView(root, {
     action: (action) => postToHost(ACTION_MESSAGES[action], {}),
@@ -71,7 +71,6 @@ function start(): void {
   const primary = (): string | undefined => runs[0]?.runId;
 
   const renderHeader = (): void => {
-    headerTimer = undefined;
     const runId = primary();
     const summary = runId !== undefined ? summaries.get(runId) : undefined;
     const state = runId !== undefined ? states.get(runId) : undefined;
@@ -93,9 +92,7 @@ function start(): void {
     }
     if (document.body.dataset.runStatus !== summary.status) document.body.dataset.runStatus = summary.status;
   };
-  const scheduleHeader = (): void => {
-    headerTimer ??= setTimeout(renderHeader, HEADER_INTERVAL_MS);
-  };
+  const header = new Throttled(renderHeader, HEADER_INTERVAL_MS);
 
   const sendRuns = (): void => {
     client.send(RunsMessage, {
@@ -138,7 +135,7 @@ function start(): void {
       view.setCompare(compare);
       view.renderChartLegends(theme, compare);
       sendRuns();
-      renderHeader();
+      header.now();
     }),
     on(EventsMessage, (payload) => {
       const state = states.get(payload.runId);
@@ -162,14 +159,14 @@ function start(): void {
         }
       }
       client.send(DataMessage, { delta }, [...buffers]);
-      scheduleHeader();
+      header.soon();
     }),
     on(SummaryMessage, (next) => {
       const previous = summaries.get(next.runId);
       if (previous === undefined) return;
       summaries.set(next.runId, next);
       if (TERMINAL_STATUSES.has(previous.status) !== TERMINAL_STATUSES.has(next.status)) sendRuns();
-      renderHeader();
+      header.now();
     }),
     on(LogTailMessage, ({ text }) => view.setLog(text)),
     on(ConfigDiffMessage, (diff) => view.renderConfigDiff(diff, new Map(runs.map((run) => [run.runId, run.title])), theme)),
@@ -179,7 +176,7 @@ function start(): void {
     theme = readChartTheme();
     client.send(ThemeMessage, { theme });
     view.renderChartLegends(theme, compare);
-    renderHeader();
+    header.now();
   });
 
   window.__medvlmRunPanel = createTestHooks({
@@ -195,7 +192,7 @@ function start(): void {
   });
 
   // Elapsed time and ETA move between events.
-  setInterval(renderHeader, 1000);
+  setInterval(() => header.now(), 1000);
   postToHost(ReadyMessage, {});
 }
 
