@@ -32,7 +32,7 @@ import {
 } from './configEditorState';
 import { buildConfigEditorHtml } from './configEditorHtml';
 import { createNonce } from './webviewHtml';
-import { Coalescer } from './runPanelRouting';
+import { Coalescer } from '../shared/coalescer';
 
 export const CONFIG_EDITOR_VIEW_TYPE = 'medvlm.configEditor';
 /** Text edits arrive per keystroke; the form gets at most one snapshot per this interval. */

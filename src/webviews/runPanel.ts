@@ -5,6 +5,7 @@
 
 import * as vscode from 'vscode';
 import { diffConfigs, formatConfigValue } from '../core/configDiff';
+import { Coalescer } from '../shared/coalescer';
 import type { TrainerEvent } from '../shared/events';
 import type { Envelope, MessageType } from '../shared/protocol/message';
 import { envelope } from '../shared/protocol/message';
@@ -25,7 +26,7 @@ import type { RunSummary } from '../shared/runStatus';
 import { TERMINAL_STATUSES } from '../shared/runStatus';
 import { buildRunPanelHtml } from './runPanelHtml';
 import { createNonce } from './webviewHtml';
-import { ACTION_COMMANDS, Coalescer, createHostRouter } from './runPanelRouting';
+import { ACTION_COMMANDS, createHostRouter } from './runPanelRouting';
 import type { RunPanelSource } from './runPanelSource';
 
 /** Where a run's files are, when the source knows (a local run, or a synced remote one). */

@@ -1,5 +1,5 @@
-// The run panel host's pure parts: routing what the webview posts, and pacing what the host
-// posts back. No `vscode` here, so both are unit-tested in Node.
+// The run panel host's pure part: routing what the webview posts. No `vscode` here, so it is
+// unit-tested in Node. What the host posts back is paced by src/shared/coalescer.ts.
 
 import type { Route } from '../shared/protocol/dispatch';
 import { describeMessage, dispatch, MessageStats, on } from '../shared/protocol/dispatch';
@@ -60,62 +60,4 @@ export function createHostRouter(
     }
   };
   return { receive, stats };
-}
-
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-  now(): number;
-}
-
-export const realTimers: Timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-  now: () => Date.now(),
-};
-
-/**
- * Runs `flush` at most once per `intervalMs`, however often `request` is called: a run that
- * logs every step would otherwise post a message per line and keep the webview re-rendering.
- * The first request after a quiet period flushes at once, so a lone event is not delayed.
- */
-export class Coalescer {
-  private timer: unknown;
-  private lastFlush = Number.NEGATIVE_INFINITY;
-  private disposed = false;
-
-  constructor(
-    private readonly flush: () => void,
-    private readonly intervalMs: number,
-    private readonly timers: Timers = realTimers,
-  ) {}
-
-  request(): void {
-    if (this.disposed || this.timer !== undefined) {
-      return;
-    }
-    const wait = this.lastFlush + this.intervalMs - this.timers.now();
-    if (wait <= 0) {
-      this.run();
-    } else {
-      this.timer = this.timers.setTimeout(() => this.run(), wait);
-    }
-  }
-
-  dispose(): void {
-    this.disposed = true;
-    if (this.timer !== undefined) {
-      this.timers.clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-  }
-
-  private run(): void {
-    this.timer = undefined;
-    if (this.disposed) {
-      return;
-    }
-    this.lastFlush = this.timers.now();
-    this.flush();
-  }
 }

@@ -26,8 +26,8 @@ import {
 } from '../../src/shared/protocol/runPanel';
 import type { RunStatus } from '../../src/shared/runStatus';
 import { RUN_STATUSES } from '../../src/shared/runStatus';
-import type { RunPanelHostHandlers, Timers } from '../../src/webviews/runPanelRouting';
-import { ACTION_COMMANDS, Coalescer, createHostRouter } from '../../src/webviews/runPanelRouting';
+import type { RunPanelHostHandlers } from '../../src/webviews/runPanelRouting';
+import { ACTION_COMMANDS, createHostRouter } from '../../src/webviews/runPanelRouting';
 import { repoRoot } from './testUtil';
 
 const WEBVIEW_TO_HOST = [
@@ -198,52 +198,5 @@ describe('actions for a run\'s status', () => {
     assert.ok(!fit('training').includes('openWandb'));
     assert.deepEqual(actionsFor({ status: 'training', checkpoints: 0, wandb: true }), ['stop', 'openLog', 'openWandb', 'revealFolder']);
     assert.ok(actionsFor({ status: 'finished', checkpoints: 1, wandb: true }).includes('openWandb'));
-  });
-});
-
-describe('Coalescer', () => {
-  function fakeTimers() {
-    let now = 0;
-    const queue: Array<{ at: number; fn: () => void; id: number }> = [];
-    let nextId = 0;
-    const timers: Timers = {
-      setTimeout: (fn, ms) => {
-        const id = nextId++;
-        queue.push({ at: now + ms, fn, id });
-        return id;
-      },
-      clearTimeout: (handle) => {
-        const i = queue.findIndex((t) => t.id === handle);
-        if (i >= 0) queue.splice(i, 1);
-      },
-      now: () => now,
-    };
-    const advance = (ms: number) => {
-      now += ms;
-      for (let t = queue.find((q) => q.at <= now); t !== undefined; t = queue.find((q) => q.at <= now)) {
-        queue.splice(queue.indexOf(t), 1);
-        t.fn();
-      }
-    };
-    return { timers, advance };
-  }
-
-  it('flushes a lone request at once and bursts at most once per interval', () => {
-    const { timers, advance } = fakeTimers();
-    let flushes = 0;
-    const c = new Coalescer(() => flushes++, 200, timers);
-    c.request();
-    assert.equal(flushes, 1);
-    for (let ms = 0; ms < 1000; ms += 10) {
-      c.request();
-      advance(10);
-    }
-    assert.ok(flushes >= 5 && flushes <= 7, `~5 flushes per second, got ${flushes}`);
-    c.dispose();
-    c.request();
-    advance(1000);
-    const after = flushes;
-    advance(1000);
-    assert.equal(flushes, after);
   });
 });

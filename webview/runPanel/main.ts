@@ -5,6 +5,7 @@
 
 // Only the component used, not the whole library, to keep the bundle small.
 import '@vscode-elements/elements/dist/vscode-button/index.js';
+import { Coalescer } from '../../src/shared/coalescer';
 import { on } from '../../src/shared/protocol/dispatch';
 import type { PanelRun } from '../../src/shared/protocol/runPanel';
 import {
@@ -31,7 +32,6 @@ import { RunState } from './runState';
 import type { SeriesName } from './series';
 import { SERIES_NAMES } from './series';
 import { createTestHooks } from './testHooks';
-import { Throttled } from './throttle';
 import { RunPanelView } from './view';
 
 /** The header changes every step while training; redrawing it more often than this is waste. */
@@ -92,7 +92,7 @@ function start(): void {
     }
     if (document.body.dataset.runStatus !== summary.status) document.body.dataset.runStatus = summary.status;
   };
-  const header = new Throttled(renderHeader, HEADER_INTERVAL_MS);
+  const header = new Coalescer(renderHeader, HEADER_INTERVAL_MS);
 
   const sendRuns = (): void => {
     client.send(RunsMessage, {
@@ -135,7 +135,7 @@ function start(): void {
       view.setCompare(compare);
       view.renderChartLegends(theme, compare);
       sendRuns();
-      header.now();
+      header.flushNow();
     }),
     on(EventsMessage, (payload) => {
       const state = states.get(payload.runId);
@@ -159,14 +159,14 @@ function start(): void {
         }
       }
       client.send(DataMessage, { delta }, [...buffers]);
-      header.soon();
+      header.request();
     }),
     on(SummaryMessage, (next) => {
       const previous = summaries.get(next.runId);
       if (previous === undefined) return;
       summaries.set(next.runId, next);
       if (TERMINAL_STATUSES.has(previous.status) !== TERMINAL_STATUSES.has(next.status)) sendRuns();
-      header.now();
+      header.flushNow();
     }),
     on(LogTailMessage, ({ text }) => view.setLog(text)),
     on(ConfigDiffMessage, (diff) => view.renderConfigDiff(diff, new Map(runs.map((run) => [run.runId, run.title])), theme)),
@@ -176,7 +176,7 @@ function start(): void {
     theme = readChartTheme();
     client.send(ThemeMessage, { theme });
     view.renderChartLegends(theme, compare);
-    header.now();
+    header.flushNow();
   });
 
   window.__medvlmRunPanel = createTestHooks({
@@ -192,7 +192,7 @@ function start(): void {
   });
 
   // Elapsed time and ETA move between events.
-  setInterval(() => header.now(), 1000);
+  setInterval(() => header.flushNow(), 1000);
   postToHost(ReadyMessage, {});
 }
 
