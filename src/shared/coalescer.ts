@@ -44,14 +44,16 @@ export class Coalescer {
 
   /** Flushes now: a pending flush is cancelled, since this one covers it. */
   flushNow(): void {
-    if (this.timer !== undefined) {
-      this.timers.clearTimeout(this.timer);
-    }
+    this.cancel();
     this.run();
   }
 
   dispose(): void {
     this.disposed = true;
+    this.cancel();
+  }
+
+  private cancel(): void {
     if (this.timer !== undefined) {
       this.timers.clearTimeout(this.timer);
       this.timer = undefined;
