@@ -11,7 +11,25 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  cpSync,
+  existsSync,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -78,11 +96,25 @@ function writeConfig(name: string, maxSteps: number, saveSteps = 2): string {
   return file;
 }
 
-/** Fills the tmpfs at `dir` with one file, so that `leave` bytes stay free (whole pages). */
+/**
+ * Fills the tmpfs at `dir` with one file, so that `leave` bytes stay free (whole pages). The
+ * trainer may write meanwhile (a checkpoint between the statfs and the filler's last page):
+ * then the disk fills up first, and the filler gives `leave` bytes back from its end.
+ */
 function fill(dir: string, leave: number): string {
   const stats = statfsSync(dir);
   const file = path.join(dir, 'filler');
-  writeFileSync(file, Buffer.alloc(Math.max(0, stats.bavail * stats.bsize - leave)));
+  const chunk = Buffer.alloc(1 << 20);
+  let left = Math.max(0, stats.bavail * stats.bsize - leave);
+  const fd = openSync(file, 'w');
+  try {
+    while (left > 0) left -= writeSync(fd, chunk, 0, Math.min(left, chunk.length));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+    ftruncateSync(fd, Math.max(0, fstatSync(fd).size - leave));
+  } finally {
+    closeSync(fd);
+  }
   return file;
 }
 
