@@ -151,7 +151,7 @@ async function main() {
       steps: [
         { cmd: npm, args: ['run', '--silent', 'package'] },
         { cmd: process.execPath, args: ['esbuild.mjs', '--tests'] },
-        { cmd: process.execPath, args: ['--test', '--test-force-exit', '--test-concurrency=1', '--test-reporter=tap', 'out/e2e/'] },
+        { cmd: process.execPath, args: ['--require', './scripts/blockingTestOutput.cjs', '--test', '--test-force-exit', '--test-concurrency=1', '--test-reporter=tap', 'out/e2e/'] },
       ],
       env: pyEnv,
       counts: nodeCounts,
